@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ledgerbridge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ledgerbridge", targets: ["LedgerbridgeCLI"]),
+        .library(name: "HL7v2", targets: ["HL7v2"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure: HL7 v2 ER7 parsing, escaping, paths, batches, ACKs and MLLP framing. No I/O.
+        .target(name: "HL7v2", swiftSettings: strictSettings),
+
+        // The `ledgerbridge` executable: one file per subcommand.
+        .executableTarget(
+            name: "LedgerbridgeCLI",
+            dependencies: [
+                "HL7v2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "HL7v2Tests",
+            dependencies: [
+                "HL7v2",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LedgerbridgeCLITests",
+            dependencies: ["LedgerbridgeCLI", "HL7v2"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,78 @@
+import HL7v2
+
+/// Writes one message as one JSON line: `{"file", "index", "segments": [{"id", "fields"}]}`.
+enum JSONLines {
+    static func write(_ message: Message, file: String, index: Int, to sink: inout some ByteSink) {
+        var out: [UInt8] = []
+        out.reserveCapacity(message.bytes.count * 2 + 64)
+        out += Array("{\"file\":".utf8)
+        appendString(file, to: &out)
+        out += Array(",\"index\":\(index),\"segments\":[".utf8)
+        var writer = Writer(message: message, out: out)
+        message.walk(&writer)
+        out = writer.out
+        out += Array("]}\n".utf8)
+        sink.write(out)
+    }
+
+    struct Writer: ER7Visitor {
+        let message: Message
+        var out: [UInt8]
+        var firstSegment = true
+
+        mutating func beginSegment(id: String) {
+            if !firstSegment { out.append(UInt8(ascii: ",")) }
+            firstSegment = false
+            out += Array("{\"id\":".utf8)
+            appendString(id, to: &out)
+            out += Array(",\"fields\":[[[[".utf8)
+            appendString(id, to: &out)
+            out += Array("]]]".utf8)
+        }
+
+        mutating func endSegment() {
+            out += Array("]}".utf8)
+        }
+
+        mutating func subcomponent(_ range: Range<Int>, newRepetition: Bool, newComponent: Bool) {
+            if newRepetition {
+                // A new field or repetition; `beginField` opened the field.
+                if pendingField {
+                    out += Array(",[[[".utf8)
+                    pendingField = false
+                } else {
+                    out += Array("]],[[".utf8)
+                }
+            } else if newComponent {
+                out += Array("],[".utf8)
+            } else {
+                out.append(UInt8(ascii: ","))
+            }
+            appendString(message.text(in: range), to: &out)
+        }
+
+        var pendingField = false
+        mutating func beginField(number: Int) { pendingField = true }
+        mutating func endField() { out += Array("]]]".utf8) }
+    }
+
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += [0x5C, 0x22]
+            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0..<0x20, 0x7F:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array("\\u00".utf8)
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `ledgerbridge`: the gateway and its tools.
+@main
+struct Ledgerbridge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledgerbridge",
+        abstract: "A gateway beside legacy EHRs: ingests HL7 v2 and FHIR, maps to FHIR R4, anchors every record version to a ledger.",
+        version: LedgerbridgeVersion.string,
+        subcommands: [HL7Command.self]
+    )
+}
+
+enum LedgerbridgeVersion {
+    static let string = "0.1.0"
+}

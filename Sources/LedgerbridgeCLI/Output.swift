@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where commands write bytes: a file descriptor, or memory in tests.
+protocol ByteSink {
+    mutating func write(_ bytes: [UInt8])
+    mutating func write(_ text: String)
+}
+
+extension ByteSink {
+    mutating func write(_ text: String) { write(Array(text.utf8)) }
+}
+
+/// Buffered writes to a file descriptor (stdout, stderr).
+struct BufferedOutput: ByteSink {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(fd: Int32) {
+        self.fd = fd
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    mutating func write(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        var offset = 0
+        buffer.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 {
+                    if n < 0 && errno == EINTR { continue }
+                    break
+                }
+                offset += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Collects output in memory.
+struct MemoryOutput: ByteSink {
+    var bytes: [UInt8] = []
+    mutating func write(_ more: [UInt8]) { bytes.append(contentsOf: more) }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// Reads whole files with POSIX calls.
+enum FileBytes {
+    struct ReadError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ReadError(description: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ReadError(description: String(cString: strerror(errno))) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw ReadError(description: "is a directory") }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: max(1 << 16, Int(st.st_size) + 1))
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ReadError(description: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return result
+    }
+}
