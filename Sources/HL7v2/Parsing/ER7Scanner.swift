@@ -60,7 +60,8 @@ struct ER7Scanner {
                 reason: "a segment must start with a three-character id of upper-case letters or digits")
         }
         let id = SegmentID(buf[i], buf[i + 1], buf[i + 2])
-        if i + 3 < n {
+        // A header segment declares its own field separator; it is checked with the encoding characters.
+        if i + 3 < n, !id.isHeader {
             let next = buf[i + 3]
             let ok = next == cr || next == lf || (fieldSeparator.map { next == $0 } ?? true)
             guard ok else {

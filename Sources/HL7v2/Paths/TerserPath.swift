@@ -31,6 +31,7 @@ public struct TerserPath: Sendable, Hashable, CustomStringConvertible, Expressib
             let start = i
             while i < chars.count, chars[i] >= 0x30, chars[i] <= 0x39 { i += 1 }
             guard i > start, i - start <= 6, let n = Int(String(decoding: chars[start..<i], as: UTF8.self)), n >= 1 else {
+                i = start
                 throw fail("a number from 1 expected")
             }
             return n
