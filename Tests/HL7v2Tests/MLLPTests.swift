@@ -87,3 +87,23 @@ struct MLLPTests {
         #expect(d.bufferedByteCount == 0)
     }
 }
+
+extension MLLPTests {
+    /// Found by the MLLP fuzzer: an oversized partial frame abandoned by a new start byte must be reported the same
+    /// way whether or not the decoder had already seen it grow past the limit.
+    @Test("an oversized frame abandoned by a new start byte is discarded, however the bytes arrive")
+    func oversizedAbandoned() {
+        let bytes: [UInt8] = [Self.vt] + Array(repeating: 0x78, count: 20) + [Self.vt, 0x79, Self.fs, Self.cr]
+        var whole = MLLPFrameDecoder(maxFrameBytes: 8)
+        whole.append(bytes)
+        var chunked = MLLPFrameDecoder(maxFrameBytes: 8)
+        var events: [MLLPFrameDecoder.Event] = []
+        for chunk in stride(from: 0, to: bytes.count, by: 3) {
+            chunked.append(bytes[chunk..<min(chunk + 3, bytes.count)])
+            events += chunked.drain()
+        }
+        let expected: [MLLPFrameDecoder.Event] = [.discarded(byteCount: 21), .frame([0x79])]
+        #expect(whole.drain() == expected)
+        #expect(events == expected)
+    }
+}

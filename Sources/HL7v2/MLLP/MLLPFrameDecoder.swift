@@ -115,7 +115,17 @@ public struct MLLPFrameDecoder: Sendable {
                 return complete(payloadStart: payloadStart, end: end)
             case .skippingOversized(let skipped):
                 guard position < buffer.count else { return nil }
-                if let fs = buffer[position...].firstIndex(of: Self.endByte) {
+                let end = buffer[position...].firstIndex { $0 == Self.endByte || $0 == Self.startByte }
+                if let vt = end, buffer[vt] == Self.startByte {
+                    // The sender abandoned the oversized frame and starts anew: as for any abandoned frame, its
+                    // bytes (and the start byte that opened it) are discarded.
+                    let total = skipped + (vt - position) + 1
+                    position = vt + 1
+                    consumedPrefix = vt
+                    state = .inFrame(payloadStart: position)
+                    return .discarded(byteCount: total)
+                }
+                if let fs = end {
                     let total = skipped + (fs - position)
                     position = fs + 1
                     consumedPrefix = position

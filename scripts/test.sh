@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean checkout: installs the peers the tests run beside Ledgerbridge
+# (python-hl7 and friends into .venv), builds, and runs every test. Exits non-zero when any test fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "==> test peers (Python packages in .venv)"
+LEDGERBRIDGE_PYTHON="$(scripts/python-env.sh)"
+export LEDGERBRIDGE_PYTHON
+
+echo "==> build"
+swift build --build-tests
+
+echo "==> test"
+swift test --skip-build
