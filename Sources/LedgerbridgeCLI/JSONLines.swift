@@ -20,13 +20,14 @@ enum JSONLines {
         var out: [UInt8]
         var firstSegment = true
 
-        mutating func beginSegment(id: String) {
+        mutating func beginSegment(position: Int, id: Range<Int>) {
             if !firstSegment { out.append(UInt8(ascii: ",")) }
             firstSegment = false
+            let text = message.rawText(in: id)
             out += Array("{\"id\":".utf8)
-            appendString(id, to: &out)
+            appendString(text, to: &out)
             out += Array(",\"fields\":[[[[".utf8)
-            appendString(id, to: &out)
+            appendString(text, to: &out)
             out += Array("]]]".utf8)
         }
 

@@ -104,7 +104,7 @@ struct CrossCheckTests {
         struct Raw: ER7Visitor {
             let message: Message
             var fields: [[[[String]]]] = []
-            mutating func beginSegment(id: String) { fields = [[[[id]]]] }
+            mutating func beginSegment(position: Int, id: Range<Int>) { fields = [[[[message.rawText(in: id)]]]] }
             mutating func beginField(number: Int) { fields.append([]) }
             mutating func subcomponent(_ range: Range<Int>, newRepetition: Bool, newComponent: Bool) {
                 let f = fields.count - 1
@@ -115,7 +115,7 @@ struct CrossCheckTests {
             }
         }
         var one = Raw(message: segment.message)
-        one.beginSegment(id: segment.id)
+        one.fields = [[[[segment.id]]]]
         let count = segment.fieldCount
         if count > 0 {
             for f in 1...count {

@@ -100,3 +100,16 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension PropertyTests {
+    @Test("the fast UTF-8 check finds the same first invalid byte as the byte-wise one")
+    func utf8Validation() async {
+        let pieces = ["a", "é", "漢", "😀", "\u{7F}"].map { Array($0.utf8) } + [[0xC3], [0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90], [0xFF]]
+        let gen = Gen.int(in: 0...(pieces.count - 1)).array(of: 0...40).map { $0.flatMap { pieces[$0] } }
+        await propertyCheck(count: 2000, input: gen) { bytes in
+            bytes.withUnsafeBufferPointer { buf in
+                #expect(UTF8Validation.firstInvalidOffsetFast(buf) == UTF8Validation.firstInvalidOffset(buf))
+            }
+        }
+    }
+}

@@ -42,7 +42,7 @@ public enum HL7CharacterSet: Sendable, Hashable, CustomStringConvertible {
         case .ascii:
             return bytes.firstIndex { $0 >= 0x80 }
         case .utf8:
-            return UTF8Validation.firstInvalidOffset(bytes)
+            return UTF8Validation.firstInvalidOffsetFast(bytes)
         }
     }
 

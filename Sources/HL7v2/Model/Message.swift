@@ -9,7 +9,7 @@ public struct Message: Sendable {
     public let encoding: EncodingCharacters
     /// The character set declared by MSH-18 (or the undeclared default).
     public let characterSet: HL7CharacterSet
-    let index: ER7Index
+    @usableFromInline let index: ER7Index
 
     init(bytes: [UInt8], encoding: EncodingCharacters, characterSet: HL7CharacterSet, index: ER7Index) {
         self.bytes = bytes

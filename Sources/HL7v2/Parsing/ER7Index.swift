@@ -1,37 +1,40 @@
 /// The structure of one message as offsets into its bytes: every delimiter is recorded once, so every field,
 /// repetition, component and subcomponent is reachable without copying text.
+@usableFromInline
 struct ER7Index: Sendable {
     /// One segment: the byte range of its id and content, the terminator run after it, and its tokens.
+    @usableFromInline
     struct SegmentRecord: Sendable, Hashable {
         /// Offset of the segment id.
-        var start: UInt32
+        @usableFromInline var start: UInt32
         /// Offset just past the content (the first terminator byte, or the end of the input).
-        var contentEnd: UInt32
+        @usableFromInline var contentEnd: UInt32
         /// Offset just past the terminator run (`\r`, `\n`, `\r\n`, blank lines).
-        var end: UInt32
+        @usableFromInline var end: UInt32
         /// Tokens `tokenStart..<tokenEnd` lie inside this segment.
-        var tokenStart: UInt32
-        var tokenEnd: UInt32
+        @usableFromInline var tokenStart: UInt32
+        @usableFromInline var tokenEnd: UInt32
         /// `fieldTokens[fieldStart..<fieldStart + fieldCount]` are the indices of its field separators.
-        var fieldStart: UInt32
-        var fieldCount: UInt32
+        @usableFromInline var fieldStart: UInt32
+        @usableFromInline var fieldCount: UInt32
         /// MSH, FHS and BHS: MSH-1 is the field separator itself and MSH-2 is not split.
-        var isHeader: Bool
+        @usableFromInline var isHeader: Bool
     }
 
     /// Kinds of delimiter, in the low three bits of a token.
+    @usableFromInline
     enum Kind: UInt32 {
         case field = 1, repetition = 2, component = 3, subcomponent = 4
     }
 
-    var segments: [SegmentRecord] = []
+    @usableFromInline var segments: [SegmentRecord] = []
     /// `(offset << 3) | kind` for every delimiter, in order.
-    var tokens: [UInt32] = []
+    @usableFromInline var tokens: [UInt32] = []
     /// Token index of every field separator, in order.
-    var fieldTokens: [UInt32] = []
+    @usableFromInline var fieldTokens: [UInt32] = []
 
-    @inline(__always) static func offset(_ token: UInt32) -> Int { Int(token >> 3) }
-    @inline(__always) static func kind(_ token: UInt32) -> UInt32 { token & 7 }
+    @inlinable @inline(__always) static func offset(_ token: UInt32) -> Int { Int(token >> 3) }
+    @inlinable @inline(__always) static func kind(_ token: UInt32) -> UInt32 { token & 7 }
 
     /// The largest message the packed offsets can address.
     static let maximumMessageBytes = (1 << 29) - 1

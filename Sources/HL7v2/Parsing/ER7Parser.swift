@@ -10,14 +10,18 @@ public struct ER7Parser: Sendable {
 
     /// Parses a whole input. BTS-1 and FTS-1 counts, when given, must match what the input holds.
     public func parse(_ input: some Collection<UInt8>) throws(HL7ParseError) -> HL7Batch {
-        let result: Result<HL7Batch, HL7ParseError>
-        if let r = input.withContiguousStorageIfAvailable({ parse(buffer: $0) }) {
-            result = r
-        } else {
-            let copy = Array(input)
-            result = copy.withUnsafeBufferPointer { parse(buffer: $0) }
+        var parts: [HL7Batch.Part] = []
+        var failure: HL7ParseError?
+        let prefix = withBuffer(input) { buf in
+            scan(buf) { result in
+                switch result {
+                case .success(let part): parts.append(part); return true
+                case .failure(let error): failure = error; return false
+                }
+            }
         }
-        return try result.get()
+        if let failure { throw failure }
+        return HL7Batch(prefix: prefix, parts: parts)
     }
 
     /// Parses text (UTF-8).
@@ -25,31 +29,36 @@ public struct ER7Parser: Sendable {
         try parse(Array(text.utf8))
     }
 
-    func parse(buffer buf: UnsafeBufferPointer<UInt8>) -> Result<HL7Batch, HL7ParseError> {
-        do throws(HL7ParseError) {
-            return .success(try parseBatch(buf, recovering: nil))
-        } catch {
-            return .failure(error)
-        }
-    }
-
     /// Parses a whole input, skipping past malformed messages to the next MSH instead of stopping at the first.
     ///
     /// The batch holds every message that parsed; `errors` every problem, in input order. Use it where one bad
     /// message must not hold up the others (imports, dead-lettering).
     public func parseRecovering(_ input: some Collection<UInt8>) -> (batch: HL7Batch, errors: [HL7ParseError]) {
+        var parts: [HL7Batch.Part] = []
         var errors: [HL7ParseError] = []
-        let body: (UnsafeBufferPointer<UInt8>) -> HL7Batch = { buf in
-            do throws(HL7ParseError) {
-                return try parseBatch(buf, recovering: &errors)
-            } catch {
-                errors.append(error)
-                return HL7Batch(prefix: [], parts: [])
+        let prefix = withBuffer(input) { buf in
+            scan(buf) { result in
+                switch result {
+                case .success(let part): parts.append(part)
+                case .failure(let error): errors.append(error)
+                }
+                return true
             }
         }
-        if let batch = input.withContiguousStorageIfAvailable(body) { return (batch, errors) }
-        let batch = Array(input).withUnsafeBufferPointer(body)
-        return (batch, errors)
+        return (HL7Batch(prefix: prefix, parts: parts), errors)
+    }
+
+    /// Streams an input part by part (recovering after errors), so a large file is parsed in bounded memory.
+    /// Return `false` from `body` to stop.
+    /// - Returns: the bytes before the first segment (byte-order mark, blank lines).
+    @discardableResult
+    public func forEachPart(in input: some Collection<UInt8>, _ body: (Result<HL7Batch.Part, HL7ParseError>) -> Bool) -> [UInt8] {
+        withBuffer(input) { buf in scan(buf, body) }
+    }
+
+    private func withBuffer<R>(_ input: some Collection<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = input.withContiguousStorageIfAvailable(body) { return r }
+        return Array(input).withUnsafeBufferPointer(body)
     }
 
     /// The offset of the next segment after `offset` that starts a message or a batch segment, or the end.
@@ -67,21 +76,23 @@ public struct ER7Parser: Sendable {
         return n
     }
 
-    private func parseBatch(_ buf: UnsafeBufferPointer<UInt8>, recovering errors: UnsafeMutablePointer<[HL7ParseError]>?) throws(HL7ParseError) -> HL7Batch {
+    /// The one loop over an input: emits each part or error in order, recovering after an error at the next unit.
+    /// - Returns: the length of the prefix (byte-order mark, blank lines) before the first segment.
+    private func scan(_ buf: UnsafeBufferPointer<UInt8>, _ emit: (Result<HL7Batch.Part, HL7ParseError>) -> Bool) -> [UInt8] {
         let n = buf.count
         var i = 0
         if n >= 3, buf[0] == 0xEF, buf[1] == 0xBB, buf[2] == 0xBF { i = 3 }
         while i < n, buf[i] == ER7Scanner.cr || buf[i] == ER7Scanner.lf { i += 1 }
         let prefix = Array(buf[0..<i])
         guard i < n else {
-            throw HL7ParseError(.emptyInput, segmentIndex: 0, byteOffset: i, reason: "the input holds no segment")
+            _ = emit(.failure(HL7ParseError(.emptyInput, segmentIndex: 0, byteOffset: i, reason: "the input holds no segment")))
+            return prefix
         }
 
-        var parts: [HL7Batch.Part] = []
         var segmentBase = 0
         var current: EncodingCharacters? = nil
         // Batch bookkeeping: messages in the open batch, batches in the file.
-        var inFile = false, inBatch = false
+        var inFile = false, inBatch = false, anyPart = false
         var messagesInBatch = 0, batchesInFile = 0
 
         while i < n {
@@ -91,8 +102,7 @@ public struct ER7Parser: Sendable {
                 unit = try ER7Scanner.scanUnit(buf, from: i, inherited: current, maxBytes: options.maxMessageBytes, segmentBase: segmentBase)
                 message = try makeMessage(unit, buf, segmentBase: segmentBase)
             } catch {
-                guard let errors else { throw error }
-                errors.pointee.append(error)
+                guard emit(.failure(error)) else { return prefix }
                 let next = Self.nextUnitStart(buf, after: max(i, min(error.byteOffset, n - 1)))
                 var skip = i
                 while skip < next {
@@ -106,55 +116,62 @@ public struct ER7Parser: Sendable {
             func misplaced(_ what: String) -> HL7ParseError {
                 HL7ParseError(.unexpectedSegment, segmentIndex: segmentBase, segmentID: unit.headerID.description, byteOffset: unit.start, reason: what)
             }
+            var result: Result<HL7Batch.Part, HL7ParseError>
             switch unit.headerID {
             case .fhs:
-                guard parts.isEmpty else { throw misplaced("FHS must be the first segment of a file") }
-                inFile = true
-                parts.append(.fileHeader(message))
+                if anyPart {
+                    result = .failure(misplaced("FHS must be the first segment of a file"))
+                } else {
+                    inFile = true
+                    result = .success(.fileHeader(message))
+                }
             case .bhs:
-                guard !inBatch else { throw misplaced("BHS inside an open batch: BTS expected first") }
-                inBatch = true
-                messagesInBatch = 0
-                batchesInFile += 1
-                parts.append(.batchHeader(message))
+                if inBatch {
+                    result = .failure(misplaced("BHS inside an open batch: BTS expected first"))
+                } else {
+                    inBatch = true
+                    messagesInBatch = 0
+                    batchesInFile += 1
+                    result = .success(.batchHeader(message))
+                }
             case .bts:
-                guard inBatch else { throw misplaced("BTS without a BHS before it") }
-                try recordOrThrow(errors) { () throws(HL7ParseError) in try checkCount(message, expected: messagesInBatch, what: "BTS-1 (batch message count)", segmentBase: segmentBase) }
-                inBatch = false
-                parts.append(.batchTrailer(message))
+                if !inBatch {
+                    result = .failure(misplaced("BTS without a BHS before it"))
+                } else {
+                    inBatch = false
+                    result = checkCount(message, expected: messagesInBatch, what: "BTS-1 (batch message count)", segmentBase: segmentBase)
+                        .map { .batchTrailer(message) }
+                }
             case .fts:
-                guard inFile else { throw misplaced("FTS without an FHS before it") }
-                try recordOrThrow(errors) { () throws(HL7ParseError) in try checkCount(message, expected: batchesInFile, what: "FTS-1 (file batch count)", segmentBase: segmentBase) }
-                inFile = false
-                inBatch = false
-                parts.append(.fileTrailer(message))
+                if !inFile {
+                    result = .failure(misplaced("FTS without an FHS before it"))
+                } else {
+                    inFile = false
+                    inBatch = false
+                    result = checkCount(message, expected: batchesInFile, what: "FTS-1 (file batch count)", segmentBase: segmentBase)
+                        .map { .fileTrailer(message) }
+                }
             default:
                 if inBatch { messagesInBatch += 1 }
-                parts.append(.message(message))
+                result = .success(.message(message))
             }
+            anyPart = true
             segmentBase += unit.index.segments.count
             i = unit.end
+            guard emit(result) else { return prefix }
         }
-        return HL7Batch(prefix: prefix, parts: parts)
+        return prefix
     }
 
-    private func recordOrThrow(_ errors: UnsafeMutablePointer<[HL7ParseError]>?, _ body: () throws(HL7ParseError) -> Void) throws(HL7ParseError) {
-        do throws(HL7ParseError) {
-            try body()
-        } catch {
-            guard let errors else { throw error }
-            errors.pointee.append(error)
-        }
-    }
-
-    private func checkCount(_ trailer: Message, expected: Int, what: String, segmentBase: Int) throws(HL7ParseError) {
+    private func checkCount(_ trailer: Message, expected: Int, what: String, segmentBase: Int) -> Result<Void, HL7ParseError> {
         let segment = trailer.segment(at: 0)
-        guard let text = segment.value(field: 1), !text.isEmpty else { return }
+        guard let text = segment.value(field: 1), !text.isEmpty else { return .success(()) }
         guard let count = Int(text.trimmingSpaces), count == expected else {
-            throw HL7ParseError(
+            return .failure(HL7ParseError(
                 .batchCountMismatch, segmentIndex: segmentBase, segmentID: segment.id, field: 1, byteOffset: trailer.startOffset,
-                reason: "\(what) says \(Int(text.trimmingSpaces).map(String.init) ?? "a non-number") but the input holds \(expected)")
+                reason: "\(what) says \(Int(text.trimmingSpaces).map(String.init) ?? "a non-number") but the input holds \(expected)"))
         }
+        return .success(())
     }
 
     private func makeMessage(_ unit: ER7Scanner.Unit, _ buf: UnsafeBufferPointer<UInt8>, segmentBase: Int) throws(HL7ParseError) -> Message {
