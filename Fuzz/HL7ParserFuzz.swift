@@ -4,6 +4,13 @@
 @_cdecl("LLVMFuzzerTestOneInput")
 public func hl7ParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
+    // The block-wise scanner must agree with the byte-wise reference, whatever the input.
+    if let (blockwise, reference) = ER7Scanner.compareScans(UnsafeBufferPointer(start: data, count: size), from: 0) {
+        guard blockwise.segments == reference.segments, blockwise.tokens == reference.tokens, blockwise.fieldTokens == reference.fieldTokens,
+            blockwise.end == reference.end, blockwise.error == reference.error
+        else { fatalError("block-wise and reference scans disagree") }
+        guard !reference.nonASCII || blockwise.nonASCII else { fatalError("block-wise scan missed non-ASCII bytes") }
+    }
     let parser = ER7Parser()
     let (batch, errors) = parser.parseRecovering(input)
     for message in batch.messages {

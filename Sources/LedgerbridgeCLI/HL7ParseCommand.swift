@@ -29,13 +29,16 @@ struct HL7ParseCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Print totals and in-process parse time as JSON on stderr.", visibility: .hidden))
     var stats = false
 
+    @Flag(help: ArgumentHelp("With --quiet: also decode every subcomponent into a String (escapes, character set).", visibility: .hidden))
+    var decode = false
+
     @Argument(help: "HL7 v2 files: single messages, files of many messages, or FHS/BHS batches.")
     var files: [String]
 
     func run() throws {
         var output = BufferedOutput(fd: 1)
         var errors = BufferedOutput(fd: 2)
-        let runner = HL7ParseRunner(check: check, quiet: quiet)
+        let runner = HL7ParseRunner(check: check, quiet: quiet, decode: decode)
         let summary = runner.run(files: files, output: &output, errors: &errors)
         if stats {
             errors.write("{\"bytes\":\(summary.bytes),\"messages\":\(summary.messages),\"subcomponents\":\(summary.subcomponents),\"seconds\":\(summary.parseSeconds)}\n")
@@ -58,6 +61,7 @@ struct HL7ParseRunner {
 
     var check: Bool
     var quiet: Bool
+    var decode = false
 
     func run(files: [String], output: inout some ByteSink, errors: inout some ByteSink) -> Summary {
         var summary = Summary()
@@ -100,7 +104,7 @@ struct HL7ParseRunner {
                     }
                     guard part.isMessage else { return true }
                     if quiet {
-                        summary.subcomponents += SubcomponentCounter.count(message)
+                        summary.subcomponents += SubcomponentCounter.count(message, decoding: decode)
                         elapsed += Clock.now() - started
                     } else {
                         elapsed += Clock.now() - started
@@ -135,16 +139,19 @@ extension HL7ParseError {
 /// Visits every subcomponent of a message, so a timing run reaches everything the index holds.
 enum SubcomponentCounter {
     struct Visitor: ER7Visitor {
+        let message: Message
+        let decoding: Bool
         var count = 0
         var length = 0
         mutating func subcomponent(_ range: Range<Int>, newRepetition: Bool, newComponent: Bool) {
             count += 1
-            length &+= range.count
+            length &+= decoding ? message.text(in: range).utf8.count : range.count
         }
     }
 
-    static func count(_ message: Message) -> Int {
-        var v = Visitor()
+    /// The number of subcomponents; every one is reached (and decoded into a String when asked).
+    static func count(_ message: Message, decoding: Bool = false) -> Int {
+        var v = Visitor(message: message, decoding: decoding)
         message.walk(&v)
         return v.count + (v.length & 0)
     }

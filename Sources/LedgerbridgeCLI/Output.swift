@@ -65,16 +65,31 @@ enum FileBytes {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ReadError(description: String(cString: strerror(errno))) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw ReadError(description: "is a directory") }
+        // Read straight into the result: one allocation for a file that does not grow, no zeroing.
         var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: max(1 << 16, Int(st.st_size) + 1))
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ReadError(description: String(cString: strerror(errno)))
+        var capacity = max(Int(st.st_size), 0) + 1
+        var failure: Int32 = 0
+        var endOfFile = false
+        while !endOfFile {
+            let previous = result
+            result = Array(unsafeUninitializedCapacity: capacity) { buffer, count in
+                count = buffer.initialize(fromContentsOf: previous)
+                while count < capacity {
+                    let n = Glibc.read(fd, buffer.baseAddress! + count, capacity - count)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = errno
+                        return
+                    }
+                    if n == 0 {
+                        endOfFile = true
+                        return
+                    }
+                    count += n
+                }
             }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
+            if failure != 0 { throw ReadError(description: String(cString: strerror(failure))) }
+            capacity *= 2
         }
         return result
     }

@@ -113,3 +113,41 @@ extension PropertyTests {
         }
     }
 }
+
+extension PropertyTests {
+    /// Random messages with long values (so segments straddle 64-byte blocks), then random bytes overwritten,
+    /// inserted or removed: the block-wise scan must produce exactly what the byte-wise reference produces.
+    @Test("the block-wise scanner agrees with the byte-wise reference")
+    func blockwiseScanner() async {
+        let noise = Gen.int(in: 0...Int.max).array(of: 0...6)
+        await propertyCheck(count: 600, input: Self.messageGen, noise) { input, edits in
+            let (enc, segments, terminator) = input
+            var long = segments
+            for s in 1..<long.count where !long[s].fields.isEmpty {
+                long[s].set(field: 2, to: String(repeating: "x", count: (s * 37) % 150))
+            }
+            guard var bytes = try? ER7Serializer.serialize(long, encoding: enc, characterSet: .utf8, terminator: terminator) else {
+                Issue.record("serialisation failed")
+                return
+            }
+            let interesting: [UInt8] = [enc.field, enc.component, enc.repetition, enc.subcomponent, 0x0D, 0x0A, 0x41, 0xC3, 0x80]
+            for edit in edits where !bytes.isEmpty {
+                let at = 8 + edit % max(1, bytes.count - 8)
+                guard at < bytes.count else { continue }
+                let byte = interesting[(edit >> 20) % interesting.count]
+                switch (edit >> 8) % 3 {
+                case 0: bytes[at] = byte
+                case 1: bytes.insert(byte, at: at)
+                default: bytes.remove(at: at)
+                }
+            }
+            guard let (a, b) = bytes.withUnsafeBufferPointer({ ER7Scanner.compareScans($0, from: 0) }) else { return }
+            #expect(a.segments == b.segments)
+            #expect(a.tokens == b.tokens)
+            #expect(a.fieldTokens == b.fieldTokens)
+            #expect(a.end == b.end)
+            #expect(a.error == b.error)
+            #expect(a.nonASCII == b.nonASCII || !b.nonASCII)
+        }
+    }
+}

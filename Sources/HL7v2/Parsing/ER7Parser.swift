@@ -93,13 +93,14 @@ public struct ER7Parser: Sendable {
         var current: EncodingCharacters? = nil
         // Batch bookkeeping: messages in the open batch, batches in the file.
         var inFile = false, inBatch = false, anyPart = false
+        let scratch = ER7Scanner.Scratch()
         var messagesInBatch = 0, batchesInFile = 0
 
         while i < n {
             let unit: ER7Scanner.Unit
             let message: Message
             do throws(HL7ParseError) {
-                unit = try ER7Scanner.scanUnit(buf, from: i, inherited: current, maxBytes: options.maxMessageBytes, segmentBase: segmentBase)
+                unit = try ER7Scanner.scanUnit(buf, from: i, inherited: current, maxBytes: options.maxMessageBytes, segmentBase: segmentBase, scratch: scratch)
                 message = try makeMessage(unit, buf, segmentBase: segmentBase)
             } catch {
                 guard emit(.failure(error)) else { return prefix }
