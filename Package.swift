@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "ledgerbridge", targets: ["LedgerbridgeCLI"]),
         .library(name: "HL7v2", targets: ["HL7v2"]),
+        .library(name: "FHIR", targets: ["FHIR"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,11 +22,19 @@ let package = Package(
         // Pure: HL7 v2 ER7 parsing, escaping, paths, batches, ACKs and MLLP framing. No I/O.
         .target(name: "HL7v2", swiftSettings: strictSettings),
 
+        // libxml2, read directly (streaming reader) with entity expansion, DTD loading and network access off.
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+
+        // Pure: the FHIR R4 element model from the generated type table, JSON and XML codecs, canonical form,
+        // validation. No I/O.
+        .target(name: "FHIR", dependencies: ["CLibXML2"], exclude: [], swiftSettings: strictSettings),
+
         // The `ledgerbridge` executable: one file per subcommand.
         .executableTarget(
             name: "LedgerbridgeCLI",
             dependencies: [
                 "HL7v2",
+                "FHIR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -37,6 +46,12 @@ let package = Package(
                 "HL7v2",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FHIRTests",
+            dependencies: ["FHIR"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),

@@ -106,21 +106,17 @@ struct ER7Scanner {
         }
 
         @inline(never)
-        func growTokens() {
-            let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: tokenCapacity * 2)
-            bigger.moveInitialize(from: tokens, count: tokenCount)
-            tokens.deallocate()
-            tokens = bigger
-            tokenCapacity *= 2
-        }
+        func growTokens() { Self.grow(&tokens, count: tokenCount, capacity: &tokenCapacity) }
 
         @inline(never)
-        func growFields() {
-            let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: fieldCapacity * 2)
-            bigger.moveInitialize(from: fieldTokens, count: fieldCount)
-            fieldTokens.deallocate()
-            fieldTokens = bigger
-            fieldCapacity *= 2
+        func growFields() { Self.grow(&fieldTokens, count: fieldCount, capacity: &fieldCapacity) }
+
+        private static func grow(_ buffer: inout UnsafeMutablePointer<UInt32>, count: Int, capacity: inout Int) {
+            let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: buffer, count: count)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
         }
     }
 

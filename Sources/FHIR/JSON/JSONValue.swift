@@ -1,0 +1,85 @@
+/// A JSON value that keeps what FHIR needs kept: member order and numbers exactly as written (`1.50` stays `1.50`).
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    /// The number's text as written.
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// Equality as values: object members compared without regard to order, numbers by their text.
+    public func isEquivalent(to other: JSONValue) -> Bool {
+        switch (self, other) {
+        case (.object(let a), .object(let b)):
+            guard a.count == b.count else { return false }
+            for (key, value) in a.members {
+                guard let v = b[key], value.isEquivalent(to: v) else { return false }
+            }
+            return true
+        case (.array(let a), .array(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.isEquivalent(to: $1) }
+        default:
+            return self == other
+        }
+    }
+}
+
+/// A JSON object with its members in order. Keys are unique.
+public struct JSONObject: Sendable, Hashable {
+    public private(set) var members: [(key: String, value: JSONValue)]
+
+    public init() {
+        members = []
+    }
+
+    public init(_ members: [(key: String, value: JSONValue)]) {
+        self.members = members
+    }
+
+    public var count: Int { members.count }
+    public var keys: [String] { members.map(\.key) }
+
+    public subscript(key: String) -> JSONValue? {
+        get { members.first { $0.key == key }?.value }
+        set {
+            if let i = members.firstIndex(where: { $0.key == key }) {
+                if let newValue { members[i].value = newValue } else { members.remove(at: i) }
+            } else if let newValue {
+                members.append((key, newValue))
+            }
+        }
+    }
+
+    /// Appends without checking for an existing key (the caller knows it is new).
+    mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
+        members.append((key, value))
+    }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.members.count == b.members.count && zip(a.members, b.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(members.count)
+        for m in members {
+            hasher.combine(m.key)
+            hasher.combine(m.value)
+        }
+    }
+}
