@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Pure: HL7 v2 ER7 parsing, escaping, paths, batches, ACKs and MLLP framing. No I/O.
@@ -27,7 +28,11 @@ let package = Package(
 
         // Pure: the FHIR R4 element model from the generated type table, JSON and XML codecs, canonical form,
         // validation. No I/O.
-        .target(name: "FHIR", dependencies: ["CLibXML2"], exclude: [], swiftSettings: strictSettings),
+        .target(
+            name: "FHIR",
+            dependencies: ["CLibXML2", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
 
         // The `ledgerbridge` executable: one file per subcommand.
         .executableTarget(

@@ -28,6 +28,10 @@ public struct FHIRXMLParser: Sendable {
     public func parse(_ bytes: some Collection<UInt8>) throws(FHIRCodecError) -> JSONObject {
         let data = Array(bytes)
         guard data.count <= limits.maxBytes else { throw FHIRCodecError(reason: "the document is larger than \(limits.maxBytes) bytes") }
+        if let line = Self.doctypeLine(data) {
+            throw FHIRCodecError(
+                line: line, reason: "document type declarations (DTDs) are not allowed: they enable external entities (XXE) and entity-expansion attacks")
+        }
         let result: Result<JSONObject, FHIRCodecError> = data.withUnsafeBufferPointer { buf in
             let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
             guard let reader = buf.baseAddress.flatMap({ base in
@@ -53,16 +57,48 @@ public struct FHIRXMLParser: Sendable {
         try parse(Array(text.utf8))
     }
 
+    /// The line of a `<!DOCTYPE` in the prolog (before the root element), found before libxml2 reads anything.
+    static func doctypeLine(_ data: [UInt8]) -> Int? {
+        let doctype = Array("<!DOCTYPE".utf8)
+        var i = 0
+        var line = 1
+        let n = data.count
+        while i < n {
+            let b = data[i]
+            if b == 0x0A { line += 1 }
+            if b == UInt8(ascii: "<"), i + 1 < n {
+                let next = data[i + 1]
+                if next == UInt8(ascii: "?") || (next == UInt8(ascii: "!") && data[i...].starts(with: Array("<!--".utf8))) {
+                    // A processing instruction or comment: skip to its end.
+                    let end: [UInt8] = next == UInt8(ascii: "?") ? Array("?>".utf8) : Array("-->".utf8)
+                    var j = i + 2
+                    while j < n, !data[j...].starts(with: end) {
+                        if data[j] == 0x0A { line += 1 }
+                        j += 1
+                    }
+                    i = j + end.count
+                    continue
+                }
+                if data[i...].starts(with: doctype) { return line }
+                return nil
+            }
+            i += 1
+        }
+        return nil
+    }
+
     struct Reader {
         let reader: xmlTextReaderPtr
         let limits: Limits
         let table: FHIRTypeTable
         var elements = 0
 
+        /// An error at the current node's line (the parser itself may have read ahead).
         func error(_ reason: String, path: String? = nil) -> FHIRCodecError {
-            let line = Int(xmlTextReaderGetParserLineNumber(reader))
-            let column = Int(xmlTextReaderGetParserColumnNumber(reader))
-            return FHIRCodecError(path: path, line: line > 0 ? line : nil, column: column > 0 ? column : nil, reason: reason)
+            var line = 0
+            if let node = xmlTextReaderCurrentNode(reader) { line = Int(xmlGetLineNo(node)) }
+            if line <= 0 { line = Int(xmlTextReaderGetParserLineNumber(reader)) }
+            return FHIRCodecError(path: path, line: line > 0 ? line : nil, reason: reason)
         }
 
         /// Advances one node; refuses DTDs and entity references.

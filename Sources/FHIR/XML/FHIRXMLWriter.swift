@@ -163,7 +163,7 @@ public struct FHIRXMLWriter: Sendable {
 
     private func newline(_ out: inout [UInt8], _ depth: Int) {
         guard indent else { return }
-        if !out.isEmpty && out.last != 0x0A { out.append(0x0A) }
+        if out.last != 0x0A { out.append(0x0A) }
         for _ in 0..<depth { out += [0x20, 0x20] }
     }
 

@@ -1,0 +1,49 @@
+import Testing
+@testable import FHIR
+
+@Suite("Canonical form")
+struct CanonicalFormTests {
+    @Test("XML and JSON renderings of every specification example hash the same", arguments: FHIRFixtures.pairs)
+    func sameHashFromXMLAndJSON(_ pair: ExamplePair) throws {
+        let fromXML = try FHIRXMLParser().parse(pair.xml)
+        let fromJSON = try FHIRJSON().parse(pair.json)
+        if FHIRCanonicalForm.bytes(fromXML) != FHIRCanonicalForm.bytes(fromJSON) {
+            // Only a number the official JSON rewrote (see ConversionTests) may differ.
+            #expect(FHIRDecimalAware.equivalent(.object(fromXML), .object(fromJSON)))
+            #expect(pair.name == "observation-decimal")
+        }
+    }
+
+    @Test("sorted keys, no white space, numbers as written, versionId and lastUpdated left out")
+    func form() throws {
+        let resource = try FHIRJSON().parse("""
+            { "resourceType": "Observation", "status": "final", "id": "x",
+              "meta": { "versionId": "7", "lastUpdated": "2026-01-01T00:00:00Z" },
+              "code": { "text": "caf\\u00e9 \\"q\\"" },
+              "valueQuantity": { "value": 1.50, "unit": "mmol/L" } }
+            """)
+        let text = String(decoding: FHIRCanonicalForm.bytes(resource), as: UTF8.self)
+        #expect(text == #"{"code":{"text":"café \"q\""},"id":"x","resourceType":"Observation","status":"final","valueQuantity":{"unit":"mmol/L","value":1.50}}"#)
+        var withProfile = resource
+        withProfile["meta"] = .object(JSONObject([("versionId", .string("8")), ("profile", .array([.string("http://x")]))]))
+        #expect(String(decoding: FHIRCanonicalForm.bytes(withProfile), as: UTF8.self).contains(#""meta":{"profile":["http://x"]}"#))
+        // A new version of the same content hashes the same; a changed value does not.
+        var again = resource
+        again["meta"] = .object(JSONObject([("versionId", .string("9"))]))
+        #expect(FHIRCanonicalForm.sha256Hex(again) == FHIRCanonicalForm.sha256Hex(resource))
+        var changed = resource
+        changed["status"] = .string("amended")
+        #expect(FHIRCanonicalForm.sha256Hex(changed) != FHIRCanonicalForm.sha256Hex(resource))
+        #expect(FHIRCanonicalForm.sha256Hex(resource).count == 64)
+    }
+
+    @Test("a known vector: the documented example hashes to its documented value")
+    func vector() throws {
+        let resource = try FHIRJSON().parse(#"{"resourceType":"Patient","id":"p1","birthDate":"1970-01-01","active":true}"#)
+        #expect(String(decoding: FHIRCanonicalForm.bytes(resource), as: UTF8.self) == #"{"active":true,"birthDate":"1970-01-01","id":"p1","resourceType":"Patient"}"#)
+        #expect(FHIRCanonicalForm.sha256Hex(resource) == CanonicalFormTests.documentedHash)
+    }
+
+    /// sha256 of the canonical bytes above, computed independently with `printf '%s' … | sha256sum` (docs/canonical-form.md).
+    static let documentedHash = "65487d3236c8284e0156809949f0ea5ec0d6240f862b1e55a39db128a67aadcd"
+}
