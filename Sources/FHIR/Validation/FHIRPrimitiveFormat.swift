@@ -156,9 +156,13 @@ extension FHIRPrimitiveFormat {
     }
 
     static func isBase64(_ b: [UInt8]) -> Bool {
+        // (\s*([0-9a-zA-Z\+/=]){4}\s*)+ : white space only between groups of four characters.
         var count = 0
         for c in b {
-            if isSpace(c) { continue }
+            if isSpace(c) {
+                guard count % 4 == 0 else { return false }
+                continue
+            }
             guard isAlnum(c) || c == 0x2B || c == 0x2F || c == 0x3D else { return false }
             count += 1
         }
