@@ -24,7 +24,7 @@ struct ValidationTests {
         (#"{"resourceType":"Patient","photo":[{"data":"abc"}]}"#, "Patient.photo[0].data: not a valid base64Binary"),
         (#"{"resourceType":"Patient","multipleBirthInteger":3000000000}"#, "Patient.multipleBirthInteger: not a valid integer"),
         (#"{"resourceType":"Patient","meta":{"lastUpdated":"2020-01-01"}}"#, "Patient.meta.lastUpdated: not a valid instant"),
-        (#"{"resourceType":"Patient","name":[{"family":""}]}"#, "Patient.name[0].family: a string must not be empty or only white space"),
+        (#"{"resourceType":"Patient","name":[{"family":""}]}"#, "Patient.name[0].family: a string must not be empty"),
     ])
     func formats(_ json: String, _ expected: String) throws {
         #expect(try Self.issues(json) == [expected])

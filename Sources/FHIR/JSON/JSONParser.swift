@@ -99,7 +99,8 @@ public struct JSONParser: Sendable {
         mutating func object(depth: Int) throws(JSONParser.Error) -> JSONObject {
             i += 1
             var members: [(key: String, value: JSONValue)] = []
-            var seen = Set<String>()
+            // Duplicate keys: a linear check while the object is small, a set once it is not.
+            var seen: Set<String>? = nil
             skipWhitespace()
             if i < buffer.count, buffer[i] == UInt8(ascii: "}") {
                 i += 1
@@ -110,7 +111,10 @@ public struct JSONParser: Sendable {
                 guard i < buffer.count, buffer[i] == UInt8(ascii: "\"") else { throw error("a member name in quotes was expected") }
                 let keyStart = i
                 let key = try string()
-                guard seen.insert(key).inserted else { throw error("the member '\(key)' appears twice", at: keyStart) }
+                if seen == nil && members.count >= 16 { seen = Set(members.map(\.key)) }
+                let duplicate = seen.map { !$0.contains(key) ? false : true } ?? members.contains { $0.key == key }
+                guard !duplicate else { throw error("the member '\(key)' appears twice", at: keyStart) }
+                seen?.insert(key)
                 skipWhitespace()
                 guard i < buffer.count, buffer[i] == UInt8(ascii: ":") else { throw error("':' was expected after a member name") }
                 i += 1
@@ -172,15 +176,17 @@ public struct JSONParser: Sendable {
         mutating func string() throws(JSONParser.Error) -> String {
             i += 1
             let start = i
-            // Fast path: no escapes.
+            // Fast path: no escapes; pure ASCII needs no UTF-8 validation.
+            var high: UInt8 = 0
             while i < buffer.count {
                 let b = buffer[i]
                 if b == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: buffer[start..<i])
                     i += 1
-                    return try validUTF8(slice, at: start)
+                    return high < 0x80 ? String(decoding: slice, as: UTF8.self) : try validUTF8(slice, at: start)
                 }
                 if b == UInt8(ascii: "\\") || b < 0x20 { break }
+                high |= b
                 i += 1
             }
             var out: [UInt8] = Array(buffer[start..<i])

@@ -29,7 +29,7 @@ public struct FHIRValidator: Sendable {
 
     public func validate(_ resource: JSONObject, level: Level = .full) -> [Issue] {
         var walker = Walker(table: table, level: level)
-        walker.resource(resource, path: "")
+        walker.resource(resource, atRoot: true)
         return walker.issues
     }
 
@@ -54,123 +54,163 @@ public struct FHIRValidator: Sendable {
         let table: FHIRTypeTable
         let level: Level
         var issues: [Issue] = []
+        /// The current element path as parts, rendered only when an issue is recorded.
+        var path: [PathPart] = []
 
-        mutating func add(_ code: Issue.Code, _ path: String, _ message: String) {
-            issues.append(Issue(severity: .error, code: code, path: path, message: message))
+        enum PathPart {
+            case name(String)
+            case index(Int)
         }
 
-        mutating func resource(_ object: JSONObject, path: String) {
+        func render(_ extra: String? = nil) -> String {
+            var out = ""
+            for part in path {
+                switch part {
+                case .name(let n):
+                    if !out.isEmpty { out += "." }
+                    out += n
+                case .index(let i): out += "[\(i)]"
+                }
+            }
+            if let extra { out += (out.isEmpty ? "" : ".") + extra }
+            return out
+        }
+
+        mutating func add(_ code: Issue.Code, _ message: String, child: String? = nil, severity: Issue.Severity = .error) {
+            issues.append(Issue(severity: severity, code: code, path: render(child), message: message))
+        }
+
+        mutating func resource(_ object: JSONObject, atRoot: Bool) {
             guard case .string(let name)? = object["resourceType"] else {
-                add(.structure, path.isEmpty ? "Resource" : path, "a resource needs a 'resourceType' string")
+                add(.structure, "a resource needs a 'resourceType' string", child: atRoot ? "Resource" : nil)
                 return
             }
             guard let type = table.type(name), type.kind == .resource else {
-                add(.notSupported, path.isEmpty ? name : path, "'\(name)' is not a FHIR R4 resource type")
+                add(.notSupported, "'\(name)' is not a FHIR R4 resource type", child: atRoot ? name : nil)
                 return
             }
-            complex(object, type: type, path: path.isEmpty ? name : path, skip: ["resourceType"])
+            if atRoot { path.append(.name(name)) }
+            complex(object, type: type, skipResourceType: true)
+            if atRoot { path.removeLast() }
         }
 
-        mutating func complex(_ object: JSONObject, type: FHIRTypeTable.TypeDefinition, path: String, skip: Set<String> = []) {
-            var present = [Int: String]()
-            for (key, value) in object.members where !skip.contains(key) {
-                let isCompanion = key.hasPrefix("_")
+        mutating func complex(_ object: JSONObject, type: FHIRTypeTable.TypeDefinition, skipResourceType: Bool = false) {
+            // Which member (by position in the object) each element came from: -1 when absent.
+            var present = [Int](repeating: -1, count: type.elements.count)
+            for (position, (key, value)) in object.members.enumerated() {
+                if skipResourceType && key == "resourceType" { continue }
+                let isCompanion = key.utf8.first == UInt8(ascii: "_")
                 let name = isCompanion ? String(key.dropFirst()) : key
-                guard let (element, index, typeName) = type.element(named: name) else {
-                    add(.structure, path + "." + key, "unknown element '\(key)'")
+                guard let member = type.member(named: name) else {
+                    add(.structure, "unknown element '\(key)'", child: key)
                     continue
                 }
-                let isPrimitive = table.isPrimitive(typeName)
+                let element = type.elements[member.element]
+                var isPrimitive = false
+                if case .primitive = member.resolved { isPrimitive = true }
                 if isCompanion && !isPrimitive {
-                    add(.structure, path + "." + key, "'\(key)' is only allowed for primitive elements")
+                    add(.structure, "'\(key)' is only allowed for primitive elements", child: key)
                     continue
                 }
-                if let other = present[index], other != name {
-                    add(.structure, path + "." + key, "only one of the choices of '\(element.name)[x]' may appear (also '\(other)')")
+                let other = present[member.element]
+                if other >= 0 {
+                    let otherKey = object.members[other].key
+                    let otherName = otherKey.utf8.first == UInt8(ascii: "_") ? String(otherKey.dropFirst()) : otherKey
+                    if otherName != name {
+                        add(.structure, "only one of the choices of '\(element.name)[x]' may appear (also '\(otherName)')", child: key)
+                    }
                 }
-                present[index] = name
-                let items: [JSONValue]
+                if !isCompanion || other < 0 { present[member.element] = position }
+                path.append(.name(key))
+                defer { path.removeLast() }
                 if element.repeats {
-                    guard case .array(let a) = value else {
-                        add(.structure, path + "." + key, "'\(key)' repeats, so it must be an array")
+                    guard case .array(let items) = value else {
+                        add(.structure, "'\(key)' repeats, so it must be an array")
                         continue
                     }
-                    if a.isEmpty { add(.structure, path + "." + key, "an array must not be empty") }
-                    items = a
+                    if items.isEmpty { add(.structure, "an array must not be empty") }
+                    for (i, item) in items.enumerated() {
+                        path.append(.index(i))
+                        self.item(item, member: member, isCompanion: isCompanion, inArray: true, object: object, name: name)
+                        path.removeLast()
+                    }
+                    if !isCompanion, isPrimitive, case .array(let extras)? = object["_" + name], extras.count != items.count {
+                        add(.structure, "'\(name)' and '_\(name)' must have the same length")
+                    }
                 } else {
                     if case .array = value {
-                        add(.structure, path + "." + key, "'\(key)' does not repeat, so it must not be an array")
+                        add(.structure, "'\(key)' does not repeat, so it must not be an array")
                         continue
                     }
-                    items = [value]
-                }
-                for (i, item) in items.enumerated() {
-                    let itemPath = element.repeats ? "\(path).\(key)[\(i)]" : "\(path).\(key)"
-                    if isCompanion {
-                        if item == .null { continue }
-                        guard case .object(let extra) = item else {
-                            add(.structure, itemPath, "a primitive's '_' companion must be an object (or null in an array)")
-                            continue
-                        }
-                        complex(extra, type: table.type("Element")!, path: itemPath)
-                    } else if isPrimitive {
-                        if item == .null {
-                            if element.repeats, object["_" + name] != nil { continue }
-                            add(.structure, itemPath, "null is only allowed in arrays of primitives that have extensions")
-                            continue
-                        }
-                        primitive(item, typeName: typeName, element: element, path: itemPath)
-                    } else if typeName == "Resource" {
-                        guard case .object(let r) = item else {
-                            add(.structure, itemPath, "must be a resource object")
-                            continue
-                        }
-                        resource(r, path: itemPath)
-                    } else if let child = table.type(typeName) {
-                        guard case .object(let o) = item else {
-                            add(.structure, itemPath, "must be an object")
-                            continue
-                        }
-                        if o.count == 0 { add(.structure, itemPath, "an object must not be empty") }
-                        complex(o, type: child, path: itemPath)
-                    }
-                }
-                if !isCompanion, isPrimitive, element.repeats, case .array(let values)? = object[name], case .array(let extras)? = object["_" + name],
-                    values.count != extras.count
-                {
-                    add(.structure, path + "." + name, "'\(name)' and '_\(name)' must have the same length")
+                    item(value, member: member, isCompanion: isCompanion, inArray: false, object: object, name: name)
                 }
             }
             guard level == .full else { return }
-            for (index, element) in type.elements.enumerated() where element.min > 0 && present[index] == nil {
-                add(.required, path + "." + element.name + (element.isChoice ? "[x]" : ""), "'\(element.name)' is required (min \(element.min))")
+            for (index, element) in type.elements.enumerated() where element.min > 0 && present[index] < 0 {
+                add(.required, "'\(element.name)' is required (min \(element.min))", child: element.name + (element.isChoice ? "[x]" : ""))
             }
             for (index, element) in type.elements.enumerated() {
-                guard let max = element.max, max > 1, let name = present[index], case .array(let a)? = object[name], a.count > max else { continue }
-                add(.structure, path + "." + name, "'\(name)' may appear at most \(max) times")
+                guard let max = element.max, max > 1, present[index] >= 0, case .array(let a) = object.members[present[index]].value, a.count > max else {
+                    continue
+                }
+                add(.structure, "'\(object.members[present[index]].key)' may appear at most \(max) times", child: object.members[present[index]].key)
             }
         }
 
-        mutating func primitive(_ value: JSONValue, typeName: String, element: FHIRTypeTable.Element, path: String) {
-            guard let primitive = table.primitives[typeName] else { return }
-            let text: String
+        mutating func item(_ item: JSONValue, member: FHIRTypeTable.Member, isCompanion: Bool, inArray: Bool, object: JSONObject, name: String) {
+            if isCompanion {
+                if item == .null { return }
+                guard case .object(let extra) = item else {
+                    add(.structure, "a primitive's '_' companion must be an object (or null in an array)")
+                    return
+                }
+                complex(extra, type: table.type("Element")!)
+                return
+            }
+            switch member.resolved {
+            case .primitive(let primitive):
+                if item == .null {
+                    if inArray, object["_" + name] != nil { return }
+                    add(.structure, "null is only allowed in arrays of primitives that have extensions")
+                    return
+                }
+                self.primitive(item, primitive)
+            case .resource:
+                guard case .object(let r) = item else {
+                    add(.structure, "must be a resource object")
+                    return
+                }
+                resource(r, atRoot: false)
+            case .complex(let index):
+                guard case .object(let o) = item else {
+                    add(.structure, "must be an object")
+                    return
+                }
+                if o.count == 0 { add(.structure, "an object must not be empty") }
+                complex(o, type: table.definitions[index])
+            case .unknown:
+                break
+            }
+        }
+
+        mutating func primitive(_ value: JSONValue, _ primitive: FHIRTypeTable.Primitive) {
+            var text: String
             switch (value, primitive.jsonKind) {
             case (.string(let s), .string): text = s
-            case (.bool(let b), .boolean): text = b ? "true" : "false"
+            case (.bool, .boolean): return
             case (.number(let n), .number): text = n
             default:
-                add(.structure, path, "a \(typeName) must be a JSON \(primitive.jsonKind.rawValue)")
+                add(.structure, "a \(primitive.name) must be a JSON \(primitive.jsonKind.rawValue)")
                 return
             }
-            guard level == .full else { return }
-            if text.isEmpty || text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) && typeName != "xhtml" {
-                add(.value, path, "a \(typeName) must not be empty or only white space")
-                return
-            }
-            if !FHIRPrimitiveFormat.isValid(text, as: typeName) {
-                add(.value, path, "not a valid \(typeName)")
+            guard level == .full, primitive.name != "xhtml" else { return }
+            let verdict = text.withUTF8 { FHIRPrimitiveFormat.check($0, as: primitive.resolvedFormat) }
+            switch verdict {
+            case .valid: break
+            case .empty: add(.value, "a \(primitive.name) must not be empty")
+            case .blank: add(.value, "a \(primitive.name) should not be only white space", severity: .warning)
+            case .invalid: add(.value, "not a valid \(primitive.name)")
             }
         }
     }
 }
-
