@@ -9,6 +9,7 @@ which keeps compile times short. Lines:
     P <type> <json: boolean|number|string> <regex or ->         a primitive type
     T <type> <kind: resource|abstract|complex|backbone>        a resource, complex datatype or backbone element
     E <name> <min> <max> <flags> <types>                        an element of the type above, in definition order
+    B <code>|<code>|…                                           the codes a required binding allows for the element above
     A <alias> <type>                                            a constrained type read as its base (SimpleQuantity)
 
 Flags: `a` XML attribute (Element.id, Extension.url), `x` xhtml (Narrative.div), `c` choice element (`value[x]`),
@@ -41,7 +42,69 @@ def type_codes(el):
     return codes
 
 
+class Terminology:
+    """Expands the value sets of required bindings from the specification's ValueSets and CodeSystems."""
+
+    def __init__(self, root):
+        self.value_sets, self.code_systems = {}, {}
+        for name in ("valuesets.json", "v3-codesystems.json", "v2-tables.json"):
+            path = os.path.join(root, name)
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                for e in json.load(f)["entry"]:
+                    r = e["resource"]
+                    if r["resourceType"] == "ValueSet":
+                        self.value_sets[r["url"]] = r
+                    elif r["resourceType"] == "CodeSystem":
+                        self.code_systems[r["url"]] = r
+
+    def system_codes(self, url):
+        cs = self.code_systems.get(url)
+        if not cs or cs.get("content") != "complete":
+            return None
+        codes = []
+
+        def walk(concepts):
+            for c in concepts:
+                codes.append(c["code"])
+                walk(c.get("concept", []))
+
+        walk(cs.get("concept", []))
+        return codes
+
+    def expand(self, url, depth=0):
+        """The codes of a value set, or None when it cannot be expanded exactly (filters, unknown systems)."""
+        vs = self.value_sets.get(url.split("|")[0])
+        if not vs or depth > 5 or "compose" not in vs:
+            return None
+        codes = []
+        for inc in vs["compose"].get("include", []):
+            if "filter" in inc:
+                return None
+            part = None
+            if "concept" in inc:
+                part = [c["code"] for c in inc["concept"]]
+            elif "system" in inc:
+                part = self.system_codes(inc["system"])
+            for nested in inc.get("valueSet", []):
+                more = self.expand(nested, depth + 1)
+                if more is None:
+                    return None
+                part = (part or []) + more
+            if part is None:
+                return None
+            codes += part
+        for exc in vs["compose"].get("exclude", []):
+            if "concept" not in exc:
+                return None
+            excluded = {c["code"] for c in exc["concept"]}
+            codes = [c for c in codes if c not in excluded]
+        return sorted(set(codes)) or None
+
+
 def main(root):
+    terminology = Terminology(root)
     defs = []
     for name in ("profiles-types.json", "profiles-resources.json"):
         with open(os.path.join(root, name)) as f:
@@ -99,6 +162,11 @@ def main(root):
                 if path == name + ".id" and tkind in ("resource", "abstract"):
                     types = ["id"]
                 lines.append("E %s %s %s %s %s" % (leaf, el.get("min", 0), el.get("max", "1"), flags or "-", ",".join(types)))
+                binding = el.get("binding", {})
+                if binding.get("strength") == "required" and types == ["code"] and binding.get("valueSet"):
+                    codes = terminology.expand(binding["valueSet"])
+                    if codes and all("|" not in c and "\n" not in c for c in codes):
+                        lines.append("B " + "|".join(codes))
     lines += aliases
     body = "\n".join(lines)
     out = os.path.join(os.path.dirname(__file__), "..", "Sources", "FHIR", "Generated", "R4TypeTable.swift")

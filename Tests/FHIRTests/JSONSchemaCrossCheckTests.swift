@@ -76,9 +76,8 @@ struct JSONSchemaCrossCheckTests {
         let schemaInvalid = Set(verdicts.filter { !$0.value.valid }.map(\.key))
         let oursInvalid = Set(resources.filter { FHIRValidator().validate($0.1).contains { $0.severity == .error } }.map(\.0))
         #expect(schemaInvalid.count >= 15)
-        // Required code bindings (ContactPoint.use "HOME"), which the schema checks through enums and our validator
-        // does not check yet.
-        #expect(schemaInvalid.subtracting(oursInvalid) == ["hl7v2-expected/ADT04-23.json"])
+        // Every file the schema rejects, ours rejects too (required bindings included: ContactPoint.use "HOME").
+        #expect(schemaInvalid.subtracting(oursInvalid) == [])
         // Minimum cardinality the schema cannot express (a missing `status`, min 1 in R4).
         #expect(oursInvalid.subtracting(schemaInvalid) == ["ccda-expected/CCD.json", "ccda-expected/History_and_Physical.json"])
     }

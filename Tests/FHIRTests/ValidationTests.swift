@@ -18,7 +18,7 @@ struct ValidationTests {
     @Test("primitive formats", arguments: [
         (#"{"resourceType":"Patient","birthDate":"1970-13-01"}"#, "Patient.birthDate: not a valid date"),
         (#"{"resourceType":"Patient","id":"has space"}"#, "Patient.id: not a valid id"),
-        (#"{"resourceType":"Patient","gender":" male"}"#, "Patient.gender: not a valid code"),
+        (#"{"resourceType":"Patient","language":" en"}"#, "Patient.language: not a valid code"),
         (#"{"resourceType":"Patient","deceasedDateTime":"2020-01-01T10:00:00"}"#, "Patient.deceasedDateTime: not a valid dateTime"),
         (#"{"resourceType":"Patient","implicitRules":"http://x y"}"#, "Patient.implicitRules: not a valid uri"),
         (#"{"resourceType":"Patient","photo":[{"data":"abc"}]}"#, "Patient.photo[0].data: not a valid base64Binary"),
@@ -71,4 +71,27 @@ struct ValidationTests {
         "urn:uuid:6f1c4e3a-1b7d-4c55-9f0e-3c6c2f1b2a10", "urn:uuid:6F1C4E3A-1B7D-4C55-9F0E-3C6C2F1B2A10", "YWJj", "YWJ", "YW Jj",
         "0", "-0", "01", "1", "-1", "1.5", "1.", ".5", "1e5", "1E-5", "-12.50", "2147483647", "2147483648", "http://x", "http://x y",
     ]
+}
+
+extension ValidationTests {
+    /// The specification's own examples are valid, except the generated `*-questionnaire` examples, whose items
+    /// leave out the required `linkId` (min 1 in R4).
+    @Test("every specification example validates", arguments: FHIRFixtures.pairs)
+    func specificationExample(_ pair: ExamplePair) throws {
+        let errors = FHIRValidator().validate(try FHIRJSON().parse(pair.json)).filter { $0.severity == .error }
+        if pair.name.hasSuffix("-questionnaire") {
+            #expect(errors.allSatisfy { $0.message == "'linkId' is required (min 1)" }, "\(errors.prefix(3))")
+        } else {
+            #expect(errors.isEmpty, "\(errors.prefix(3))")
+        }
+    }
+
+    @Test("required bindings: codes outside the value set are errors")
+    func requiredBinding() throws {
+        #expect(try Self.issues(#"{"resourceType":"Patient","gender":"F"}"#)
+            == ["Patient.gender: not a code of the required value set (female, male, other, unknown)"])
+        #expect(try Self.issues(#"{"resourceType":"Patient","telecom":[{"system":"phone","use":"HOME"}]}"#)
+            == ["Patient.telecom[0].use: not a code of the required value set (home, mobile, old, temp, work)"])
+        #expect(try Self.issues(#"{"resourceType":"Patient","gender":"female","telecom":[{"system":"phone","use":"home"}]}"#) == [])
+    }
 }

@@ -49,6 +49,8 @@ public struct FHIRTypeTable: Sendable {
         public var isAttribute: Bool
         public var isXHTML: Bool
         public var isChoice: Bool
+        /// For a `code` element with a required binding the generator could expand: the codes allowed.
+        public var requiredCodes: Set<String>?
         public var repeats: Bool { max != 1 }
     }
 
@@ -128,6 +130,9 @@ public struct FHIRTypeTable: Sendable {
                         name: String(parts[1]), min: Int(parts[2])!, max: parts[3] == "*" ? nil : Int(parts[3])!,
                         types: parts[5].split(separator: ",").map(String.init), isAttribute: flags.contains("a"), isXHTML: flags.contains("x"),
                         isChoice: flags.contains("c")))
+            case "B":
+                let codes = line.dropFirst(2).split(separator: "|").map(String.init)
+                if let last = current?.elements.indices.last { current?.elements[last].requiredCodes = Set(codes) }
             case "A":
                 aliases[String(parts[1])] = String(parts[2])
             default:

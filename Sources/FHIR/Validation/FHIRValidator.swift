@@ -6,7 +6,7 @@ public struct FHIRValidator: Sendable {
     public struct Issue: Sendable, Hashable, CustomStringConvertible {
         public enum Severity: String, Sendable { case error, warning }
         /// An OperationOutcome issue type code.
-        public enum Code: String, Sendable { case structure, required, value, invalid, notSupported = "not-supported" }
+        public enum Code: String, Sendable { case structure, required, value, invalid, codeInvalid = "code-invalid", notSupported = "not-supported" }
         public var severity: Severity
         public var code: Code
         public var path: String
@@ -131,7 +131,7 @@ public struct FHIRValidator: Sendable {
                     if items.isEmpty { add(.structure, "an array must not be empty") }
                     for (i, item) in items.enumerated() {
                         path.append(.index(i))
-                        self.item(item, member: member, isCompanion: isCompanion, inArray: true, object: object, name: name)
+                        self.item(item, member: member, element: element, isCompanion: isCompanion, inArray: true, object: object, name: name)
                         path.removeLast()
                     }
                     if !isCompanion, isPrimitive, case .array(let extras)? = object["_" + name], extras.count != items.count {
@@ -142,7 +142,7 @@ public struct FHIRValidator: Sendable {
                         add(.structure, "'\(key)' does not repeat, so it must not be an array")
                         continue
                     }
-                    item(value, member: member, isCompanion: isCompanion, inArray: false, object: object, name: name)
+                    item(value, member: member, element: element, isCompanion: isCompanion, inArray: false, object: object, name: name)
                 }
             }
             guard level == .full else { return }
@@ -157,7 +157,10 @@ public struct FHIRValidator: Sendable {
             }
         }
 
-        mutating func item(_ item: JSONValue, member: FHIRTypeTable.Member, isCompanion: Bool, inArray: Bool, object: JSONObject, name: String) {
+        mutating func item(
+            _ item: JSONValue, member: FHIRTypeTable.Member, element: FHIRTypeTable.Element, isCompanion: Bool, inArray: Bool, object: JSONObject,
+            name: String
+        ) {
             if isCompanion {
                 if item == .null { return }
                 guard case .object(let extra) = item else {
@@ -175,6 +178,11 @@ public struct FHIRValidator: Sendable {
                     return
                 }
                 self.primitive(item, primitive)
+                if level == .full, let codes = element.requiredCodes, case .string(let code) = item, !codes.contains(code) {
+                    let allowed = codes.sorted()
+                    let list = allowed.prefix(8).joined(separator: ", ") + (allowed.count > 8 ? ", …" : "")
+                    add(.codeInvalid, "not a code of the required value set (\(list))")
+                }
             case .resource:
                 guard case .object(let r) = item else {
                     add(.structure, "must be a resource object")
