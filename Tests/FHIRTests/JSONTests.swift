@@ -85,3 +85,28 @@ struct JSONTests {
         #expect { try JSONParser().parse(deep) } throws: { ($0 as? JSONParser.Error)?.reason.contains("deeper") == true }
     }
 }
+
+extension JSONTests {
+    /// Found by the FHIR fuzzer: a div that is not well-formed XHTML was accepted from JSON and broke the XML written.
+    @Test("the narrative div must be one well-formed XHTML div", arguments: [
+        #"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a</ : b</p></div>"#,
+        #"<div><p>no namespace</p></div>"#,
+        #"<p xmlns=\"http://www.w3.org/1999/xhtml\">not a div</p>"#,
+        #"<div xmlns=\"http://www.w3.org/1999/xhtml\">a</div><div xmlns=\"http://www.w3.org/1999/xhtml\">b</div>"#,
+        #"text <div xmlns=\"http://www.w3.org/1999/xhtml\">a</div>"#,
+        #"<!DOCTYPE div [<!ENTITY e \"x\">]><div xmlns=\"http://www.w3.org/1999/xhtml\">&e;</div>"#,
+        #"<div xmlns=\"http://www.w3.org/1999/xhtml\">&nbsp;</div>"#,
+    ])
+    func malformedDiv(_ div: String) {
+        let json = #"{"resourceType":"Patient","text":{"status":"generated","div":""# + div + #""}}"#
+        #expect { try FHIRJSON().parse(json) } throws: { ($0 as? FHIRCodecError)?.path == "Patient.text.div" }
+    }
+
+    @Test("a well-formed div passes and writes into XML as it stands")
+    func wellFormedDiv() throws {
+        let div = #"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p class=\"x\">A &amp; B<br/></p></div>"#
+        let r = try FHIRJSON().parse(#"{"resourceType":"Patient","text":{"status":"generated","div":""# + div + #""}}"#)
+        let back = try FHIRXMLParser().parse(try FHIRXMLWriter().write(r))
+        #expect(back == r)
+    }
+}

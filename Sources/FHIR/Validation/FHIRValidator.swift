@@ -211,7 +211,12 @@ public struct FHIRValidator: Sendable {
                 add(.structure, "a \(primitive.name) must be a JSON \(primitive.jsonKind.rawValue)")
                 return
             }
-            guard level == .full, primitive.name != "xhtml" else { return }
+            if primitive.resolvedFormat == .xhtml {
+                // Structural: a div that is not well-formed XHTML cannot be written as XML.
+                if let problem = XHTMLCheck.problem(in: text) { add(.structure, problem) }
+                return
+            }
+            guard level == .full else { return }
             let verdict = text.withUTF8 { FHIRPrimitiveFormat.check($0, as: primitive.resolvedFormat) }
             switch verdict {
             case .valid: break
