@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ledgerbridge", targets: ["LedgerbridgeCLI"]),
         .library(name: "HL7v2", targets: ["HL7v2"]),
         .library(name: "FHIR", targets: ["FHIR"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,9 @@ let package = Package(
             dependencies: ["CLibXML2", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+
+        // Pure: ledger entries, the RFC 9162 Merkle tree, inclusion and consistency proofs, signed tree heads.
+        .target(name: "Ledger", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSettings),
 
         // The `ledgerbridge` executable: one file per subcommand.
         .executableTarget(
@@ -58,6 +62,12 @@ let package = Package(
             name: "FHIRTests",
             dependencies: ["FHIR"],
             resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["Ledger", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -47,3 +47,17 @@ struct CanonicalFormTests {
     /// sha256 of the canonical bytes above, computed independently with `printf '%s' … | sha256sum` (docs/canonical-form.md).
     static let documentedHash = "65487d3236c8284e0156809949f0ea5ec0d6240f862b1e55a39db128a67aadcd"
 }
+
+extension CanonicalFormTests {
+    /// Found by the FHIR fuzzer: a raw `"` in a JSON narrative read back from our XML as `&quot;`, so the same
+    /// resource hashed differently by the way it arrived. Both readers now write the div in the same form.
+    @Test("a narrative has one form, and one hash, whether it arrived as XML or JSON")
+    func narrativeForm() throws {
+        let json = #"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p title='t'>Ann \"Jo\" O'Neil &amp; co &gt; <!-- c --><br></br></p></div>"}}"#
+        let fromJSON = try FHIRJSON().parse(json)
+        #expect(fromJSON["text"]?.objectValue?["div"] == .string(#"<div xmlns="http://www.w3.org/1999/xhtml"><p title="t">Ann &quot;Jo&quot; O'Neil &amp; co &gt; <br></br></p></div>"#))
+        let fromXML = try FHIRXMLParser().parse(try FHIRXMLWriter().write(fromJSON))
+        #expect(fromXML == fromJSON)
+        #expect(FHIRCanonicalForm.sha256Hex(fromXML) == FHIRCanonicalForm.sha256Hex(fromJSON))
+    }
+}

@@ -24,13 +24,48 @@ public struct FHIRJSON: Sendable {
             throw FHIRCodecError(line: error.line, column: error.column, reason: error.reason)
         }
         guard case .object(let resource) = value else { throw FHIRCodecError(reason: "a FHIR resource must be a JSON object") }
-        var issues = FHIRValidator(table: table).validate(resource, level: .structure)
+        var (issues, divsToNormalize) = FHIRValidator(table: table).validateNotingDivs(resource, level: .structure)
         if options.keepUnknownElements { issues.removeAll { $0.message.hasPrefix("unknown element") } }
         if let first = issues.first {
             let more = issues.count > 1 ? " (and \(issues.count - 1) more)" : ""
             throw FHIRCodecError(path: first.path, reason: first.message + more)
         }
-        return resource
+        return divsToNormalize ? Self.normalizingDivs(resource, table: table) : resource
+    }
+
+    /// Rewrites every narrative div in the serializer's form (XHTMLDivWriter), as the XML reader writes it.
+    static func normalizingDivs(_ resource: JSONObject, table: FHIRTypeTable) -> JSONObject {
+        guard let name = resource["resourceType"]?.stringValue, let type = table.type(name) else { return resource }
+        return normalizing(resource, type: type, table: table)
+    }
+
+    private static func normalizing(_ object: JSONObject, type: FHIRTypeTable.TypeDefinition, table: FHIRTypeTable) -> JSONObject {
+        var result = JSONObject()
+        for (key, value) in object.members {
+            guard let member = type.member(named: key) else {
+                result.appendUnchecked(key, value)
+                continue
+            }
+            func rewrite(_ v: JSONValue) -> JSONValue {
+                switch (member.resolved, v) {
+                case (.primitive(let p), .string(let text)) where p.resolvedFormat == .xhtml:
+                    if case .success(let normalized) = XHTMLCheck.normalize(text) { return .string(normalized) }
+                    return v
+                case (.complex(let i), .object(let o)):
+                    return .object(normalizing(o, type: table.definitions[i], table: table))
+                case (.resource, .object(let o)):
+                    return .object(normalizingDivs(o, table: table))
+                default:
+                    return v
+                }
+            }
+            if case .array(let items) = value {
+                result.appendUnchecked(key, .array(items.map(rewrite)))
+            } else {
+                result.appendUnchecked(key, rewrite(value))
+            }
+        }
+        return result
     }
 
     public func parse(_ text: String) throws(FHIRCodecError) -> JSONObject {

@@ -28,9 +28,14 @@ public struct FHIRValidator: Sendable {
     }
 
     public func validate(_ resource: JSONObject, level: Level = .full) -> [Issue] {
+        validateNotingDivs(resource, level: level).issues
+    }
+
+    /// Also says whether some narrative div is not in the serializer's form (so the reader should rewrite it).
+    func validateNotingDivs(_ resource: JSONObject, level: Level) -> (issues: [Issue], divsToNormalize: Bool) {
         var walker = Walker(table: table, level: level)
         walker.resource(resource, atRoot: true)
-        return walker.issues
+        return (walker.issues, walker.divsToNormalize)
     }
 
     /// The issues as a FHIR `OperationOutcome` (an `information` issue when there are none).
@@ -54,6 +59,7 @@ public struct FHIRValidator: Sendable {
         let table: FHIRTypeTable
         let level: Level
         var issues: [Issue] = []
+        var divsToNormalize = false
         /// The current element path as parts, rendered only when an issue is recorded.
         var path: [PathPart] = []
 
@@ -213,7 +219,10 @@ public struct FHIRValidator: Sendable {
             }
             if primitive.resolvedFormat == .xhtml {
                 // Structural: a div that is not well-formed XHTML cannot be written as XML.
-                if let problem = XHTMLCheck.problem(in: text) { add(.structure, problem) }
+                switch XHTMLCheck.normalize(text) {
+                case .success(let normalized): if normalized != text { divsToNormalize = true }
+                case .failure(let problem): add(.structure, problem.reason)
+                }
                 return
             }
             guard level == .full else { return }

@@ -315,54 +315,18 @@ public struct FHIRXMLParser: Sendable {
         /// element and attribute names and whitespace, text escaping `& < > "`, empty elements as `<br/>`,
         /// comments and processing instructions dropped.
         mutating func readDiv() throws(FHIRCodecError) -> String {
-            var out: [UInt8] = []
+            var writer = XHTMLDivWriter()
             let startDepth = depth
-            func startTag(_ out: inout [UInt8]) {
-                out.append(UInt8(ascii: "<"))
-                out += Array(qualifiedName.utf8)
-                if xmlTextReaderHasAttributes(reader) == 1 {
-                    while xmlTextReaderMoveToNextAttribute(reader) == 1 {
-                        out.append(0x20)
-                        out += Array(qualifiedName.utf8)
-                        out += Array("=\"".utf8)
-                        Self.escapeXML(value ?? "", into: &out)
-                        out.append(UInt8(ascii: "\""))
-                    }
-                    xmlTextReaderMoveToElement(reader)
-                }
-                out += Array((isEmptyElement ? "/>" : ">").utf8)
-            }
-            startTag(&out)
-            if isEmptyElement { return String(decoding: out, as: UTF8.self) }
+            writer.node(reader)
+            if isEmptyElement { return writer.text }
             while try read() {
-                switch nodeType {
-                case XML_READER_TYPE_END_ELEMENT:
-                    out += Array("</\(qualifiedName)>".utf8)
-                    if depth == startDepth { return String(decoding: out, as: UTF8.self) }
-                case XML_READER_TYPE_ELEMENT:
-                    startTag(&out)
-                case XML_READER_TYPE_TEXT, XML_READER_TYPE_CDATA, XML_READER_TYPE_WHITESPACE, XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-                    Self.escapeXML(value ?? "", into: &out)
-                default:
-                    continue
-                }
+                writer.node(reader)
+                if nodeType == XML_READER_TYPE_END_ELEMENT && depth == startDepth { return writer.text }
             }
             throw error("the document ended inside the narrative div")
         }
 
         var qualifiedName: String { xmlTextReaderConstName(reader).map { String(cString: $0) } ?? "" }
-
-        static func escapeXML(_ text: String, into out: inout [UInt8]) {
-            for b in text.utf8 {
-                switch b {
-                case UInt8(ascii: "&"): out += Array("&amp;".utf8)
-                case UInt8(ascii: "<"): out += Array("&lt;".utf8)
-                case UInt8(ascii: ">"): out += Array("&gt;".utf8)
-                case UInt8(ascii: "\""): out += Array("&quot;".utf8)
-                default: out.append(b)
-                }
-            }
-        }
 
         /// Set when a subtree was skipped and the reader already stands on the next node.
         var pendingAfterSkip = false
