@@ -80,9 +80,12 @@ public struct Hash: Sendable, Hashable, CustomStringConvertible {
 public enum RFC9162 {
     /// SHA-256(0x00 ‖ entry).
     public static func leafHash(_ entry: some Collection<UInt8>) -> Hash {
-        var input: [UInt8] = [0x00]
-        input.append(contentsOf: entry)
-        return input.withUnsafeBytes { Hash(SHA256.hash(data: $0)) }
+        var h = SHA256()
+        withUnsafeBytes(of: UInt8(0x00)) { h.update(bufferPointer: $0) }
+        if entry.withContiguousStorageIfAvailable({ h.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+            Array(entry).withUnsafeBytes { h.update(bufferPointer: $0) }
+        }
+        return Hash(h.finalize())
     }
 
     /// SHA-256(0x01 ‖ left ‖ right).
