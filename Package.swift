@@ -44,7 +44,9 @@ let package = Package(
             dependencies: [
                 "HL7v2",
                 "FHIR",
+                "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
@@ -72,7 +74,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerbridgeCLITests",
-            dependencies: ["LedgerbridgeCLI", "HL7v2"],
+            dependencies: ["LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
     ],

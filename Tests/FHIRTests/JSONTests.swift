@@ -110,3 +110,15 @@ extension JSONTests {
         #expect(back == r)
     }
 }
+
+extension JSONTests {
+    /// Found by the FHIR fuzzer: a form feed in a JSON string was accepted and made XML that cannot be read.
+    @Test("control characters other than tab, LF and CR are refused", arguments: ["\\f", "\\u0000", "\\u001b", "\\b"])
+    func controlCharacters(_ escape: String) {
+        let json = #"{"resourceType":"Patient","name":[{"family":"A"# + escape + #"B"}]}"#
+        #expect { try FHIRJSON().parse(json) } throws: { error in
+            (error as? FHIRCodecError)?.path == "Patient.name[0].family" && (error as? FHIRCodecError)?.reason.contains("control characters") == true
+        }
+        #expect(throws: Never.self) { try FHIRJSON().parse(#"{"resourceType":"Patient","name":[{"family":"A\tB\nC\rD"}]}"#) }
+    }
+}

@@ -210,7 +210,13 @@ public struct FHIRValidator: Sendable {
         mutating func primitive(_ value: JSONValue, _ primitive: FHIRTypeTable.Primitive) {
             var text: String
             switch (value, primitive.jsonKind) {
-            case (.string(let s), .string): text = s
+            case (.string(let s), .string):
+                text = s
+                // Structural: XML cannot carry these characters at all, and FHIR strings exclude them.
+                if text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
+                    add(.structure, "control characters other than tab, line feed and carriage return are not allowed")
+                    return
+                }
             case (.bool, .boolean): return
             case (.number(let n), .number): text = n
             default:

@@ -148,6 +148,9 @@ public struct FHIRXMLWriter: Sendable {
             case (.number(let n), .number): text = n
             default: throw FHIRCodecError(path: path, reason: "a \(primitive.name) must be a JSON \(primitive.jsonKind.rawValue)")
             }
+            if text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
+                throw FHIRCodecError(path: path, reason: "control characters other than tab, line feed and carriage return cannot be written in XML")
+            }
             out += Array(" value=\"".utf8)
             escape(text, into: &out)
             out.append(UInt8(ascii: "\""))
