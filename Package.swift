@@ -51,10 +51,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Helpers the test suites share: running the real binary and peers (and, later, throwaway servers).
+        .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
+
         .testTarget(
             name: "HL7v2Tests",
             dependencies: [
                 "HL7v2",
+                "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Fixtures")],
@@ -62,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FHIRTests",
-            dependencies: ["FHIR"],
+            dependencies: ["FHIR", "TestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),
@@ -74,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerbridgeCLITests",
-            dependencies: ["LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
     ],

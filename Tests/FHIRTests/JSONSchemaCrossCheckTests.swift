@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FHIR
 
 /// Our JSON output judged by a second, independent validator: the official FHIR R4 JSON Schema run by the Python
@@ -12,16 +13,6 @@ struct JSONSchemaCrossCheckTests {
         var errors: [String]
     }
 
-    static func python() -> String {
-        ProcessInfo.processInfo.environment["LEDGERBRIDGE_PYTHON"] ?? packageRoot + "/.venv/bin/python3"
-    }
-
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
     /// Writes our JSON for each (name, resource) into a temporary folder and runs the schema validator over it.
     static func judge(_ resources: [(String, JSONObject)]) throws -> [String: Verdict] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lb-schema-\(UUID().uuidString)")
@@ -33,20 +24,10 @@ struct JSONSchemaCrossCheckTests {
             try Data(FHIRJSON().write(resource)).write(to: URL(fileURLWithPath: path))
             paths[path] = name
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python())
         let schema = FHIRFixtures.root + "/fhir.schema.json"
-        p.arguments = [packageRoot + "/scripts/validate_fhir_jsonschema.py", schema] + paths.keys.sorted()
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0, "the schema validator failed (scripts/test.sh installs it): \(String(decoding: errors, as: UTF8.self))")
+        let result = try TestEnvironment.runPython(script: "scripts/validate_fhir_jsonschema.py", [schema] + paths.keys.sorted())
         var verdicts: [String: Verdict] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for line in result.output.split(separator: "\n") {
             let v = try JSONDecoder().decode(Verdict.self, from: Data(line.utf8))
             verdicts[paths[v.file]!] = v
         }

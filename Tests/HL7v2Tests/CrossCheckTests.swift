@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import HL7v2
 
 /// Compares every subcomponent with python-hl7, an independent parser, over the whole corpus.
@@ -17,33 +18,10 @@ struct CrossCheckTests {
         var segments: [[[[[Leaf]]]]]
     }
 
-    /// The interpreter with python-hl7: LEDGERBRIDGE_PYTHON, else the venv that scripts/test.sh creates.
-    static func python() -> String {
-        if let p = ProcessInfo.processInfo.environment["LEDGERBRIDGE_PYTHON"] { return p }
-        return Fixtures.packageRoot + "/.venv/bin/python3"
-    }
-
     static func runPeer(_ files: [String]) throws -> [PeerMessage] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python())
-        process.arguments = [Fixtures.packageRoot + "/scripts/crosscheck_python_hl7.py"] + files
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PeerError(message: "python-hl7 failed (run scripts/test.sh, which installs it): " + String(decoding: errors, as: UTF8.self))
-        }
-        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
-            try JSONDecoder().decode(PeerMessage.self, from: Data($0.utf8))
-        }
+        let result = try TestEnvironment.runPython(script: "scripts/crosscheck_python_hl7.py", files)
+        return try result.output.split(separator: "\n").map { try JSONDecoder().decode(PeerMessage.self, from: Data($0.utf8)) }
     }
-
-    struct PeerError: Error, CustomStringConvertible { var message: String; var description: String { message } }
 
     @Test("every subcomponent of every corpus message equals python-hl7's")
     func everySubcomponentAgrees() throws {

@@ -1,14 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import LedgerbridgeCLI
 
 @Suite("ledgerbridge hl7 parse")
 struct HL7ParseCommandTests {
-    static let packageRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let packageRoot = TestEnvironment.packageRoot
     static let fixtures = packageRoot + "/Tests/HL7v2Tests/Fixtures"
 
     static func corpusFiles() -> [String] {
@@ -89,17 +86,8 @@ struct HL7ParseCommandTests {
     }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try executable())
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let result = try Subprocess.run(try executable(), arguments)
+        return (result.status, result.output, result.error)
     }
 
     @Test("the real binary: exit status 0 for the corpus, 1 with a located error for malformed input")

@@ -170,19 +170,9 @@ public struct FHIRXMLWriter: Sendable {
         for _ in 0..<depth { out += [0x20, 0x20] }
     }
 
-    /// Attribute text: `& < > "` and the white-space characters XML would otherwise normalise.
+    /// Attribute text: `& < > "`, and tab, line feed and carriage return as references so that XML's attribute
+    /// normalisation keeps them.
     private func escape(_ text: String, into out: inout [UInt8]) {
-        for b in text.utf8 {
-            switch b {
-            case UInt8(ascii: "&"): out += Array("&amp;".utf8)
-            case UInt8(ascii: "<"): out += Array("&lt;".utf8)
-            case UInt8(ascii: ">"): out += Array("&gt;".utf8)
-            case UInt8(ascii: "\""): out += Array("&quot;".utf8)
-            case 0x09: out += Array("&#9;".utf8)
-            case 0x0A: out += Array("&#10;".utf8)
-            case 0x0D: out += Array("&#13;".utf8)
-            default: out.append(b)
-            }
-        }
+        XHTMLDivWriter.escape(text, into: &out, whiteSpaceAsReferences: true)
     }
 }

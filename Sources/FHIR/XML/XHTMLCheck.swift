@@ -38,13 +38,17 @@ struct XHTMLDivWriter {
         xmlTextReaderConstName(reader).map { String(cString: $0) } ?? ""
     }
 
-    static func escape(_ text: String, into out: inout [UInt8]) {
+    /// `& < > "` as entity references; with `whiteSpaceAsReferences`, tab, LF and CR as character references too.
+    static func escape(_ text: String, into out: inout [UInt8], whiteSpaceAsReferences: Bool = false) {
         for b in text.utf8 {
             switch b {
             case UInt8(ascii: "&"): out += Array("&amp;".utf8)
             case UInt8(ascii: "<"): out += Array("&lt;".utf8)
             case UInt8(ascii: ">"): out += Array("&gt;".utf8)
             case UInt8(ascii: "\""): out += Array("&quot;".utf8)
+            case 0x09 where whiteSpaceAsReferences: out += Array("&#9;".utf8)
+            case 0x0A where whiteSpaceAsReferences: out += Array("&#10;".utf8)
+            case 0x0D where whiteSpaceAsReferences: out += Array("&#13;".utf8)
             default: out.append(b)
             }
         }
