@@ -103,3 +103,14 @@ struct SecurityTests {
         #expect(r["text"]?.objectValue?["div"] == .string(#"<div xmlns="http://www.w3.org/1999/xhtml"><p class="a">A &amp; B <br/> &quot;q&quot;</p></div>"#))
     }
 }
+
+extension SecurityTests {
+    /// Found by the FHIR fuzzer: an empty complex element was read from XML although FHIR (and our JSON reader)
+    /// forbid it, so the JSON written could not be read back.
+    @Test("empty elements are refused in XML as in JSON")
+    func emptyElements() {
+        Self.rejects("<Patient xmlns=\"http://hl7.org/fhir\"><maritalStatus>\n </maritalStatus></Patient>", because: "a value or children")
+        Self.rejects("<Patient xmlns=\"http://hl7.org/fhir\"><name/></Patient>", because: "a value or children")
+        #expect(throws: FHIRCodecError.self) { try FHIRJSON().parse(#"{"resourceType":"Patient","name":[{}]}"#) }
+    }
+}

@@ -237,6 +237,8 @@ public struct FHIRXMLParser: Sendable {
                     } else if let complex = table.type(childType) {
                         var child = JSONObject()
                         try readComplexContent(complex, into: &child, path: childPath)
+                        // FHIR has no empty elements (JSON cannot even say `{}`): one needs an id, a value or children.
+                        guard child.count > 0 else { throw error("an element must have a value or children", path: childPath) }
                         values[name, default: []].append(.object(child))
                     } else {
                         throw error("no definition for the type '\(childType)'", path: childPath)
