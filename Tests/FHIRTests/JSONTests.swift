@@ -81,7 +81,7 @@ struct JSONTests {
 
     @Test("nesting is limited")
     func depth() {
-        let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
         #expect { try JSONParser().parse(deep) } throws: { ($0 as? JSONParser.Error)?.reason.contains("deeper") == true }
     }
 }

@@ -114,3 +114,21 @@ extension SecurityTests {
         #expect(throws: FHIRCodecError.self) { try FHIRJSON().parse(#"{"resourceType":"Patient","name":[{}]}"#) }
     }
 }
+
+extension SecurityTests {
+    /// Each XML level can add two JSON levels (an array and an object), so the JSON limit is twice the XML one:
+    /// whatever the XML reader accepts, the JSON reader accepts once converted.
+    @Test("the deepest XML accepted still reads back as JSON")
+    func depthLimitsAgree() throws {
+        let levels = FHIRXMLParser.Limits().maxDepth - 2
+        var xml = "<Patient xmlns=\"http://hl7.org/fhir\">"
+        for _ in 0..<levels { xml += "<extension url=\"http://x\">" }
+        xml += "<valueString value=\"deep\"/>"
+        for _ in 0..<levels { xml += "</extension>" }
+        xml += "</Patient>"
+        let resource = try FHIRXMLParser().parse(xml)
+        let back = try FHIRJSON().parse(FHIRJSON().write(resource))
+        #expect(back == resource)
+        #expect(JSONParser.Limits().maxDepth >= 2 * FHIRXMLParser.Limits().maxDepth + 2)
+    }
+}

@@ -3,7 +3,8 @@
 /// Duplicate keys are an error (FHIR forbids them); so is anything after the value. Errors give the line and column.
 public struct JSONParser: Sendable {
     public struct Limits: Sendable, Hashable {
-        public var maxDepth = 128
+        /// Twice the XML reader's depth (each XML level can add an array and an object), plus the resource.
+        public var maxDepth = 256
         public var maxBytes = 64 << 20
         public init() {}
     }
