@@ -129,6 +129,10 @@ struct RFC9162Tests {
         let four = tree.inclusionProof(for: 0, treeSize: 4)
         #expect(four.verify(leafHash: Vectors.leafHashes[0], root: tree.root(atSize: 4)))
         #expect(!InclusionProof(leafIndex: 0, treeSize: 5, path: four.path).verify(leafHash: Vectors.leafHashes[0], root: tree.root(atSize: 4)))
+        // Likewise a genuine consistency proof 3 → 4 presented as 3 → 5 against the size-4 root.
+        let threeToFour = tree.consistencyProof(from: 3, to: 4)
+        #expect(threeToFour.verify(oldRoot: tree.root(atSize: 3), newRoot: tree.root(atSize: 4)))
+        #expect(!ConsistencyProof(oldSize: 3, newSize: 5, path: threeToFour.path).verify(oldRoot: tree.root(atSize: 3), newRoot: tree.root(atSize: 4)))
         #expect(!ConsistencyProof(oldSize: 11, newSize: 10, path: []).verify(oldRoot: tree.root(atSize: 11), newRoot: tree.root(atSize: 10)))
         #expect(ConsistencyProof(oldSize: 10, newSize: 10, path: []).verify(oldRoot: tree.root(atSize: 10), newRoot: tree.root(atSize: 10)))
     }
