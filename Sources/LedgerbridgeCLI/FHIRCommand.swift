@@ -122,7 +122,8 @@ struct FHIRValidateCommand: ParsableCommand {
             if !issues.isEmpty {
                 let errors = issues.filter { $0.severity == .error }.count
                 if errors > 0 { failed = true }
-                err.write("\(file): \(errors) error\(errors == 1 ? "" : "s"), \(issues.count - errors) warning\(issues.count - errors == 1 ? "" : "s")\n")
+                err.write(
+                    "\(file): \(errors) error\(errors == 1 ? "" : "s"), \(issues.count - errors) warning\(issues.count - errors == 1 ? "" : "s")\n")
                 out.write(JSONWriter(style: .pretty).write(.object(FHIRValidator.operationOutcome(issues))))
             }
         }

@@ -41,7 +41,9 @@ struct HL7ParseCommand: ParsableCommand {
         let runner = HL7ParseRunner(check: check, quiet: quiet, decode: decode)
         let summary = runner.run(files: files, output: &output, errors: &errors)
         if stats {
-            errors.write("{\"bytes\":\(summary.bytes),\"messages\":\(summary.messages),\"subcomponents\":\(summary.subcomponents),\"seconds\":\(summary.parseSeconds)}\n")
+            errors.write(
+                "{\"bytes\":\(summary.bytes),\"messages\":\(summary.messages),\"subcomponents\":\(summary.subcomponents),\"seconds\":\(summary.parseSeconds)}\n"
+            )
         }
         output.flush()
         errors.flush()

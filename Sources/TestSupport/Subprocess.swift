@@ -28,7 +28,8 @@ public enum Subprocess {
         process.waitUntilExit()
         reading.wait()
         return Result(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self), error: String(decoding: errorData.data, as: UTF8.self))
+            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+            error: String(decoding: errorData.data, as: UTF8.self))
     }
 }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FHIR
 
 @Suite("Canonical form")
@@ -16,14 +17,18 @@ struct CanonicalFormTests {
 
     @Test("sorted keys, no white space, numbers as written, versionId and lastUpdated left out")
     func form() throws {
-        let resource = try FHIRJSON().parse("""
+        let resource = try FHIRJSON().parse(
+            """
             { "resourceType": "Observation", "status": "final", "id": "x",
               "meta": { "versionId": "7", "lastUpdated": "2026-01-01T00:00:00Z" },
               "code": { "text": "caf\\u00e9 \\"q\\"" },
               "valueQuantity": { "value": 1.50, "unit": "mmol/L" } }
             """)
         let text = String(decoding: FHIRCanonicalForm.bytes(resource), as: UTF8.self)
-        #expect(text == #"{"code":{"text":"café \"q\""},"id":"x","resourceType":"Observation","status":"final","valueQuantity":{"unit":"mmol/L","value":1.50}}"#)
+        #expect(
+            text
+                == #"{"code":{"text":"café \"q\""},"id":"x","resourceType":"Observation","status":"final","valueQuantity":{"unit":"mmol/L","value":1.50}}"#
+        )
         var withProfile = resource
         withProfile["meta"] = .object(JSONObject([("versionId", .string("8")), ("profile", .array([.string("http://x")]))]))
         #expect(String(decoding: FHIRCanonicalForm.bytes(withProfile), as: UTF8.self).contains(#""meta":{"profile":["http://x"]}"#))
@@ -40,7 +45,9 @@ struct CanonicalFormTests {
     @Test("a known vector: the documented example hashes to its documented value")
     func vector() throws {
         let resource = try FHIRJSON().parse(#"{"resourceType":"Patient","id":"p1","birthDate":"1970-01-01","active":true}"#)
-        #expect(String(decoding: FHIRCanonicalForm.bytes(resource), as: UTF8.self) == #"{"active":true,"birthDate":"1970-01-01","id":"p1","resourceType":"Patient"}"#)
+        #expect(
+            String(decoding: FHIRCanonicalForm.bytes(resource), as: UTF8.self)
+                == #"{"active":true,"birthDate":"1970-01-01","id":"p1","resourceType":"Patient"}"#)
         #expect(FHIRCanonicalForm.sha256Hex(resource) == CanonicalFormTests.documentedHash)
     }
 
@@ -53,9 +60,12 @@ extension CanonicalFormTests {
     /// resource hashed differently by the way it arrived. Both readers now write the div in the same form.
     @Test("a narrative has one form, and one hash, whether it arrived as XML or JSON")
     func narrativeForm() throws {
-        let json = #"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p title='t'>Ann \"Jo\" O'Neil &amp; co &gt; <!-- c --><br></br></p></div>"}}"#
+        let json =
+            #"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p title='t'>Ann \"Jo\" O'Neil &amp; co &gt; <!-- c --><br></br></p></div>"}}"#
         let fromJSON = try FHIRJSON().parse(json)
-        #expect(fromJSON["text"]?.objectValue?["div"] == .string(#"<div xmlns="http://www.w3.org/1999/xhtml"><p title="t">Ann &quot;Jo&quot; O'Neil &amp; co &gt; <br></br></p></div>"#))
+        #expect(
+            fromJSON["text"]?.objectValue?["div"]
+                == .string(#"<div xmlns="http://www.w3.org/1999/xhtml"><p title="t">Ann &quot;Jo&quot; O'Neil &amp; co &gt; <br></br></p></div>"#))
         let fromXML = try FHIRXMLParser().parse(try FHIRXMLWriter().write(fromJSON))
         #expect(fromXML == fromJSON)
         #expect(FHIRCanonicalForm.sha256Hex(fromXML) == FHIRCanonicalForm.sha256Hex(fromJSON))

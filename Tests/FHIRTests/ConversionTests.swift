@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+
 @testable import FHIR
 
 @Suite("XML ↔ JSON over the specification examples")
@@ -83,8 +85,6 @@ enum FHIRDecimalAware {
         return (negative, digits, exponent)
     }
 }
-
-import Foundation
 
 extension ConversionTests {
     @Test("official JSON → our XML → JSON gives the same resource", arguments: FHIRFixtures.pairs)

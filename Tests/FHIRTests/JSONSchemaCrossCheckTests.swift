@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import FHIR
 
 /// Our JSON output judged by a second, independent validator: the official FHIR R4 JSON Schema run by the Python

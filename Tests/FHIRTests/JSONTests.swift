@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FHIR
 
 @Suite("FHIR JSON")
@@ -13,9 +14,11 @@ struct JSONTests {
         #expect(String(decoding: FHIRJSON().write(back), as: UTF8.self).contains(#""value":1.50"#))
     }
 
-    @Test("primitive extensions with nulls in arrays", arguments: [
-        #"{"resourceType":"Patient","name":[{"given":["A",null],"_given":[null,{"extension":[{"url":"http://x","valueString":"y"}]}]}]}"#
-    ])
+    @Test(
+        "primitive extensions with nulls in arrays",
+        arguments: [
+            #"{"resourceType":"Patient","name":[{"given":["A",null],"_given":[null,{"extension":[{"url":"http://x","valueString":"y"}]}]}]}"#
+        ])
     func primitiveExtensions(_ text: String) throws {
         let r = try FHIRJSON().parse(text)
         let xml = try FHIRXMLWriter().string(r)
@@ -25,17 +28,19 @@ struct JSONTests {
         #expect(JSONValue.object(back).isEquivalent(to: .object(r)))
     }
 
-    @Test("structural errors name the element", arguments: [
-        (#"{"resourceType":"Patient","shoeSize":9}"#, "Patient.shoeSize", "unknown element"),
-        (#"{"resourceType":"Patient","name":{"family":"x"}}"#, "Patient.name", "must be an array"),
-        (#"{"resourceType":"Patient","gender":["male"]}"#, "Patient.gender", "must not be an array"),
-        (#"{"resourceType":"Patient","active":"true"}"#, "Patient.active", "JSON boolean"),
-        (#"{"resourceType":"Patient","multipleBirthInteger":"2"}"#, "Patient.multipleBirthInteger", "JSON number"),
-        (#"{"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"}"#, "Patient.deceased", "only one of the choices"),
-        (#"{"resourceType":"Patient","name":[{"given":["A"],"_given":[null,null]}]}"#, "Patient.name[0].given", "same length"),
-        (#"{"resourceType":"Patient","birthDate":null}"#, "Patient.birthDate", "null is only allowed"),
-        (#"{"resourceType":"Gadget"}"#, "Gadget", "not a FHIR R4 resource type"),
-    ])
+    @Test(
+        "structural errors name the element",
+        arguments: [
+            (#"{"resourceType":"Patient","shoeSize":9}"#, "Patient.shoeSize", "unknown element"),
+            (#"{"resourceType":"Patient","name":{"family":"x"}}"#, "Patient.name", "must be an array"),
+            (#"{"resourceType":"Patient","gender":["male"]}"#, "Patient.gender", "must not be an array"),
+            (#"{"resourceType":"Patient","active":"true"}"#, "Patient.active", "JSON boolean"),
+            (#"{"resourceType":"Patient","multipleBirthInteger":"2"}"#, "Patient.multipleBirthInteger", "JSON number"),
+            (#"{"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"}"#, "Patient.deceased", "only one of the choices"),
+            (#"{"resourceType":"Patient","name":[{"given":["A"],"_given":[null,null]}]}"#, "Patient.name[0].given", "same length"),
+            (#"{"resourceType":"Patient","birthDate":null}"#, "Patient.birthDate", "null is only allowed"),
+            (#"{"resourceType":"Gadget"}"#, "Gadget", "not a FHIR R4 resource type"),
+        ])
     func structuralErrors(_ text: String, _ path: String, _ fragment: String) {
         do {
             _ = try FHIRJSON().parse(text)
@@ -55,15 +60,17 @@ struct JSONTests {
         #expect(throws: FHIRCodecError.self) { try FHIRXMLWriter().write(r) }
     }
 
-    @Test("JSON syntax errors give line and column", arguments: [
-        ("{\n  \"a\": 1,\n  \"a\": 2\n}", 3, 3, "appears twice"),
-        ("{\"a\": 01}", 1, 8, "','"),
-        ("{\"a\": \"\u{01}\"}", 1, 8, "control character"),
-        ("[1, 2", 1, 6, "not closed"),
-        ("{\"a\": 1} x", 1, 10, "after the JSON value"),
-        ("{\"a\": tru}", 1, 7, "invalid literal"),
-        ("{\"a\": \"\\ud800\"}", 1, 14, "surrogate"),
-    ])
+    @Test(
+        "JSON syntax errors give line and column",
+        arguments: [
+            ("{\n  \"a\": 1,\n  \"a\": 2\n}", 3, 3, "appears twice"),
+            ("{\"a\": 01}", 1, 8, "','"),
+            ("{\"a\": \"\u{01}\"}", 1, 8, "control character"),
+            ("[1, 2", 1, 6, "not closed"),
+            ("{\"a\": 1} x", 1, 10, "after the JSON value"),
+            ("{\"a\": tru}", 1, 7, "invalid literal"),
+            ("{\"a\": \"\\ud800\"}", 1, 14, "surrogate"),
+        ])
     func syntaxErrors(_ text: String, _ line: Int, _ column: Int, _ fragment: String) {
         do {
             _ = try JSONParser().parse(text)
@@ -88,15 +95,17 @@ struct JSONTests {
 
 extension JSONTests {
     /// Found by the FHIR fuzzer: a div that is not well-formed XHTML was accepted from JSON and broke the XML written.
-    @Test("the narrative div must be one well-formed XHTML div", arguments: [
-        #"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a</ : b</p></div>"#,
-        #"<div><p>no namespace</p></div>"#,
-        #"<p xmlns=\"http://www.w3.org/1999/xhtml\">not a div</p>"#,
-        #"<div xmlns=\"http://www.w3.org/1999/xhtml\">a</div><div xmlns=\"http://www.w3.org/1999/xhtml\">b</div>"#,
-        #"text <div xmlns=\"http://www.w3.org/1999/xhtml\">a</div>"#,
-        #"<!DOCTYPE div [<!ENTITY e \"x\">]><div xmlns=\"http://www.w3.org/1999/xhtml\">&e;</div>"#,
-        #"<div xmlns=\"http://www.w3.org/1999/xhtml\">&nbsp;</div>"#,
-    ])
+    @Test(
+        "the narrative div must be one well-formed XHTML div",
+        arguments: [
+            #"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a</ : b</p></div>"#,
+            #"<div><p>no namespace</p></div>"#,
+            #"<p xmlns=\"http://www.w3.org/1999/xhtml\">not a div</p>"#,
+            #"<div xmlns=\"http://www.w3.org/1999/xhtml\">a</div><div xmlns=\"http://www.w3.org/1999/xhtml\">b</div>"#,
+            #"text <div xmlns=\"http://www.w3.org/1999/xhtml\">a</div>"#,
+            #"<!DOCTYPE div [<!ENTITY e \"x\">]><div xmlns=\"http://www.w3.org/1999/xhtml\">&e;</div>"#,
+            #"<div xmlns=\"http://www.w3.org/1999/xhtml\">&nbsp;</div>"#,
+        ])
     func malformedDiv(_ div: String) {
         let json = #"{"resourceType":"Patient","text":{"status":"generated","div":""# + div + #""}}"#
         #expect { try FHIRJSON().parse(json) } throws: { ($0 as? FHIRCodecError)?.path == "Patient.text.div" }

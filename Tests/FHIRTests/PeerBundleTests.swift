@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import FHIR
 
 /// The FHIR bundles another converter wrote from the HL7 v2 and C-CDA corpus (Fixtures/hl7v2-expected,
@@ -64,14 +65,16 @@ struct PeerBundleTests {
 
     @Test("relative references resolve against a RESTful fullUrl, then by type and id")
     func relative() throws {
-        let bundle = try FHIRBundle(try FHIRJSON().parse(#"""
-            {"resourceType":"Bundle","type":"collection","entry":[
-              {"fullUrl":"http://a.example/fhir/Observation/o1","resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}},
-              {"fullUrl":"http://a.example/fhir/Patient/p1","resource":{"resourceType":"Patient","id":"p1"}},
-              {"fullUrl":"http://b.example/fhir/Patient/p1","resource":{"resourceType":"Patient","id":"p1","active":true}},
-              {"fullUrl":"urn:uuid:6f1c4e3a-1b7d-4c55-9f0e-3c6c2f1b2a10","resource":{"resourceType":"Patient","active":false}}
-            ]}
-            """#))
+        let bundle = try FHIRBundle(
+            try FHIRJSON().parse(
+                #"""
+                {"resourceType":"Bundle","type":"collection","entry":[
+                  {"fullUrl":"http://a.example/fhir/Observation/o1","resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}},
+                  {"fullUrl":"http://a.example/fhir/Patient/p1","resource":{"resourceType":"Patient","id":"p1"}},
+                  {"fullUrl":"http://b.example/fhir/Patient/p1","resource":{"resourceType":"Patient","id":"p1","active":true}},
+                  {"fullUrl":"urn:uuid:6f1c4e3a-1b7d-4c55-9f0e-3c6c2f1b2a10","resource":{"resourceType":"Patient","active":false}}
+                ]}
+                """#))
         #expect(bundle.resolve("Patient/p1", from: 0)?.index == 1)
         #expect(bundle.resolve("http://b.example/fhir/Patient/p1")?.index == 2)
         #expect(bundle.resolve("urn:uuid:6f1c4e3a-1b7d-4c55-9f0e-3c6c2f1b2a10")?.index == 3)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FHIR
 
 @Suite("XML security and limits")
@@ -14,12 +15,14 @@ struct SecurityTests {
 
     @Test("external entities (XXE) are refused before anything is fetched or read")
     func xxe() {
-        Self.rejects("""
+        Self.rejects(
+            """
             <?xml version="1.0"?>
             <!DOCTYPE Patient [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
             <Patient xmlns="http://hl7.org/fhir"><id value="&xxe;"/></Patient>
             """, because: "document type declarations")
-        Self.rejects("""
+        Self.rejects(
+            """
             <?xml version="1.0"?>
             <!DOCTYPE Patient SYSTEM "http://127.0.0.1:9/evil.dtd">
             <Patient xmlns="http://hl7.org/fhir"><id value="x"/></Patient>
@@ -33,16 +36,18 @@ struct SecurityTests {
             let previous = i == 1 ? "lol" : "lol\(i - 1)"
             entities += "<!ENTITY lol\(i) \"" + String(repeating: "&\(previous);", count: 10) + "\">"
         }
-        Self.rejects("<?xml version=\"1.0\"?><!DOCTYPE Patient [\(entities)]><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"&lol9;\"/></Patient>",
-                     because: "document type declarations")
+        Self.rejects(
+            "<?xml version=\"1.0\"?><!DOCTYPE Patient [\(entities)]><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"&lol9;\"/></Patient>",
+            because: "document type declarations")
     }
 
     @Test("quadratic blowup is refused")
     func quadraticBlowup() {
         let big = String(repeating: "a", count: 100_000)
         let refs = String(repeating: "&a;", count: 10_000)
-        Self.rejects("<?xml version=\"1.0\"?><!DOCTYPE Patient [<!ENTITY a \"\(big)\">]><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"\(refs)\"/></Patient>",
-                     because: "document type declarations")
+        Self.rejects(
+            "<?xml version=\"1.0\"?><!DOCTYPE Patient [<!ENTITY a \"\(big)\">]><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"\(refs)\"/></Patient>",
+            because: "document type declarations")
     }
 
     @Test("the refusal says where the declaration is")
@@ -66,10 +71,14 @@ struct SecurityTests {
     func limits() {
         var shallow = FHIRXMLParser.Limits()
         shallow.maxDepth = 2
-        Self.rejects("<Patient xmlns=\"http://hl7.org/fhir\"><name><period><start value=\"2020\"/></period></name></Patient>", limits: shallow, because: "deeper than 2")
+        Self.rejects(
+            "<Patient xmlns=\"http://hl7.org/fhir\"><name><period><start value=\"2020\"/></period></name></Patient>", limits: shallow,
+            because: "deeper than 2")
         var few = FHIRXMLParser.Limits()
         few.maxElements = 3
-        Self.rejects("<Patient xmlns=\"http://hl7.org/fhir\"><name><given value=\"a\"/><given value=\"b\"/></name></Patient>", limits: few, because: "more than 3 elements")
+        Self.rejects(
+            "<Patient xmlns=\"http://hl7.org/fhir\"><name><given value=\"a\"/><given value=\"b\"/></name></Patient>", limits: few,
+            because: "more than 3 elements")
         var small = FHIRXMLParser.Limits()
         small.maxBytes = 20
         Self.rejects("<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"x\"/></Patient>", limits: small, because: "larger than 20 bytes")
@@ -95,12 +104,15 @@ struct SecurityTests {
 
     @Test("comments are dropped; the div is kept intact")
     func commentsAndDiv() throws {
-        let r = try FHIRXMLParser().parse("""
+        let r = try FHIRXMLParser().parse(
+            """
             <Patient xmlns="http://hl7.org/fhir"><!-- a comment --><id value="x"/>
             <text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p class="a">A &amp; B <br/> "q"</p><!-- c --></div></text></Patient>
             """)
         #expect(r["id"] == .string("x"))
-        #expect(r["text"]?.objectValue?["div"] == .string(#"<div xmlns="http://www.w3.org/1999/xhtml"><p class="a">A &amp; B <br/> &quot;q&quot;</p></div>"#))
+        #expect(
+            r["text"]?.objectValue?["div"]
+                == .string(#"<div xmlns="http://www.w3.org/1999/xhtml"><p class="a">A &amp; B <br/> &quot;q&quot;</p></div>"#))
     }
 }
 

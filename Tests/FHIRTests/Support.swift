@@ -15,7 +15,10 @@ enum FHIRFixtures {
     static let root: String = Bundle.module.resourceURL!.appendingPathComponent("Fixtures").path
 
     static func names(_ folder: String, _ ext: String) -> Set<String> {
-        Set(((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + folder)) ?? []).filter { $0.hasSuffix(ext) }.map { String($0.dropLast(ext.count)) })
+        Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + folder)) ?? []).filter { $0.hasSuffix(ext) }.map {
+                String($0.dropLast(ext.count))
+            })
     }
 
     static let pairs: [ExamplePair] = names("fhir-xml", ".xml").intersection(names("fhir-json", ".json")).sorted().map(ExamplePair.init)

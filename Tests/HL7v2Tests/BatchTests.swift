@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HL7v2
 
 @Suite("Batches")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import HL7v2
 
 /// Compares every subcomponent with python-hl7, an independent parser, over the whole corpus.

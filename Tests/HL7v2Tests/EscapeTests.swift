@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HL7v2
 
 @Suite("Escape sequences")
@@ -7,33 +8,41 @@ struct EscapeTests {
         Array(raw.utf8).withUnsafeBufferPointer { EscapeCodec.unescape($0, encoding: enc, characterSet: cs) }
     }
 
-    @Test("delimiter escapes", arguments: [
-        ("a\\F\\b", "a|b"), ("a\\S\\b", "a^b"), ("a\\T\\b", "a&b"), ("a\\R\\b", "a~b"), ("a\\E\\b", "a\\b"),
-        ("\\F\\\\S\\\\T\\\\R\\\\E\\", "|^&~\\"), ("A\\T\\E", "A&E"),
-    ])
+    @Test(
+        "delimiter escapes",
+        arguments: [
+            ("a\\F\\b", "a|b"), ("a\\S\\b", "a^b"), ("a\\T\\b", "a&b"), ("a\\R\\b", "a~b"), ("a\\E\\b", "a\\b"),
+            ("\\F\\\\S\\\\T\\\\R\\\\E\\", "|^&~\\"), ("A\\T\\E", "A&E"),
+        ])
     func delimiters(_ raw: String, _ text: String) {
         #expect(Self.decode(raw) == text)
     }
 
-    @Test("formatting escapes", arguments: [
-        ("line1\\.br\\line2", "line1\nline2"), ("a\\.sp\\b", "a\nb"), ("a\\.sp3\\b", "a\n\n\nb"), ("a\\.sp+2\\b", "a\n\nb"),
-        ("a\\.sk2\\b", "a  b"), ("\\H\\bold\\N\\", "bold"), ("\\.ce\\T", "\nT"), ("\\.fi\\a\\.nf\\", "a"), ("\\.in+4\\x", "x"),
-        ("\\.ti-2\\y", "y"),
-    ])
+    @Test(
+        "formatting escapes",
+        arguments: [
+            ("line1\\.br\\line2", "line1\nline2"), ("a\\.sp\\b", "a\nb"), ("a\\.sp3\\b", "a\n\n\nb"), ("a\\.sp+2\\b", "a\n\nb"),
+            ("a\\.sk2\\b", "a  b"), ("\\H\\bold\\N\\", "bold"), ("\\.ce\\T", "\nT"), ("\\.fi\\a\\.nf\\", "a"), ("\\.in+4\\x", "x"),
+            ("\\.ti-2\\y", "y"),
+        ])
     func formatting(_ raw: String, _ text: String) {
         #expect(Self.decode(raw) == text)
     }
 
-    @Test("hexadecimal data in the message's character set", arguments: [
-        ("a\\X0D\\b", "a\rb"), ("\\X0A\\", "\n"), ("\\X41424344\\", "ABCD"), ("\\XC3BC\\", "ü"), ("\\xc3bc\\", "\\xc3bc\\"),
-    ])
+    @Test(
+        "hexadecimal data in the message's character set",
+        arguments: [
+            ("a\\X0D\\b", "a\rb"), ("\\X0A\\", "\n"), ("\\X41424344\\", "ABCD"), ("\\XC3BC\\", "ü"), ("\\xc3bc\\", "\\xc3bc\\"),
+        ])
     func hex(_ raw: String, _ text: String) {
         #expect(Self.decode(raw) == text)
     }
 
-    @Test("hex data invalid in the character set, unknown, unsupported and unterminated escapes stay verbatim", arguments: [
-        "\\XC3\\", "\\XZZ\\", "\\X1\\", "\\Q\\", "\\C2842\\x", "\\M248441\\", "\\Zlocal\\", "tail\\", "\\.xx\\", "\\\\", "\\P\\",
-    ])
+    @Test(
+        "hex data invalid in the character set, unknown, unsupported and unterminated escapes stay verbatim",
+        arguments: [
+            "\\XC3\\", "\\XZZ\\", "\\X1\\", "\\Q\\", "\\C2842\\x", "\\M248441\\", "\\Zlocal\\", "tail\\", "\\.xx\\", "\\\\", "\\P\\",
+        ])
     func verbatim(_ raw: String) {
         #expect(Self.decode(raw) == raw)
     }
@@ -51,9 +60,11 @@ struct EscapeTests {
         #expect(Self.decode("M\\XFC\\ller", .standard, .latin1) == "Müller")
     }
 
-    @Test("writing escapes every delimiter and line breaks", arguments: [
-        ("a|b^c&d~e\\f", "a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f"), ("x\ny", "x\\.br\\y"), ("x\ry", "x\\X0D\\y"), ("plain", "plain"),
-    ])
+    @Test(
+        "writing escapes every delimiter and line breaks",
+        arguments: [
+            ("a|b^c&d~e\\f", "a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f"), ("x\ny", "x\\.br\\y"), ("x\ry", "x\\X0D\\y"), ("plain", "plain"),
+        ])
     func escape(_ text: String, _ raw: String) {
         #expect(EscapeCodec.escape(text, encoding: .standard, characterSet: .utf8) == Array(raw.utf8))
         #expect(Self.decode(raw) == text)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HL7v2
 
 @Suite("MLLP framing")

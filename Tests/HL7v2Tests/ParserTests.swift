@@ -1,10 +1,12 @@
 import Foundation
 import Testing
+
 @testable import HL7v2
 
 @Suite("ER7 parser")
 struct ParserTests {
-    static let adt = "MSH|^~\\&|SEND|FAC|RECV|FAC2|20260101120000+0100||ADT^A01^ADT_A01|CTRL1|P|2.5.1\r"
+    static let adt =
+        "MSH|^~\\&|SEND|FAC|RECV|FAC2|20260101120000+0100||ADT^A01^ADT_A01|CTRL1|P|2.5.1\r"
         + "EVN|A01|20260101120000\r"
         + "PID|1||123^^^HOSP&1.2.3&ISO^MR~456^^^SSA^SS||DOE^JOHN^Q||19800101|M|||1 Main St^^Town^ST^12345\r"
         + "ZPI|custom|\"\"|\r"
@@ -94,20 +96,22 @@ struct ParserTests {
         #expect(m["OBX-3.1.2"] == "r")
     }
 
-    @Test("errors name the code, segment, field and byte offset", arguments: [
-        ("", HL7ParseError.Code.emptyInput, 0, nil as Int?),
-        ("\r\n", .emptyInput, 2, nil),
-        ("PID|1\r", .missingHeader, 0, nil),
-        ("MSH|^~\\&|A\rpid|1\r", .invalidSegmentID, 11, nil),
-        ("MSH|^~\\&|A||||||ADT^A01|1\rPIDX|1\r", .invalidSegmentID, 29, nil),
-        ("MSH|^~\\&|A||||||ADT^A01|1\rPI\r", .invalidSegmentID, 26, nil),
-        ("MSH|^^\\&|A||||||ADT^A01\r", .badEncodingCharacters, 4, 2),
-        ("MSH|^~\\&X|A||||||ADT^A01\r", .badEncodingCharacters, 4, 2),
-        ("MSH|^~|A\r", .badEncodingCharacters, 4, 2),
-        ("MSH\rPID|1\r", .badEncodingCharacters, 3, 1),
-        ("MSH|^~\\&|A|||||||1\r", .missingMessageType, 16, 9),
-        ("MSH|^~\\&|A||||||ADT^A01|1|P|2.5||||||EBCDIC\r", .unsupportedCharacterSet, 37, 18),
-    ])
+    @Test(
+        "errors name the code, segment, field and byte offset",
+        arguments: [
+            ("", HL7ParseError.Code.emptyInput, 0, nil as Int?),
+            ("\r\n", .emptyInput, 2, nil),
+            ("PID|1\r", .missingHeader, 0, nil),
+            ("MSH|^~\\&|A\rpid|1\r", .invalidSegmentID, 11, nil),
+            ("MSH|^~\\&|A||||||ADT^A01|1\rPIDX|1\r", .invalidSegmentID, 29, nil),
+            ("MSH|^~\\&|A||||||ADT^A01|1\rPI\r", .invalidSegmentID, 26, nil),
+            ("MSH|^^\\&|A||||||ADT^A01\r", .badEncodingCharacters, 4, 2),
+            ("MSH|^~\\&X|A||||||ADT^A01\r", .badEncodingCharacters, 4, 2),
+            ("MSH|^~|A\r", .badEncodingCharacters, 4, 2),
+            ("MSH\rPID|1\r", .badEncodingCharacters, 3, 1),
+            ("MSH|^~\\&|A|||||||1\r", .missingMessageType, 16, 9),
+            ("MSH|^~\\&|A||||||ADT^A01|1|P|2.5||||||EBCDIC\r", .unsupportedCharacterSet, 37, 18),
+        ])
     func errors(_ input: String, _ code: HL7ParseError.Code, _ offset: Int, _ field: Int?) {
         #expect {
             _ = try ER7Parser().parse(input)

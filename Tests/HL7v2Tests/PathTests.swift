@@ -1,31 +1,37 @@
 import Testing
+
 @testable import HL7v2
 
 @Suite("Terser paths")
 struct PathTests {
-    static let oru = "MSH|^~\\&|LAB|H|EHR|H|20260101||ORU^R01|C1|P|2.5.1\r"
+    static let oru =
+        "MSH|^~\\&|LAB|H|EHR|H|20260101||ORU^R01|C1|P|2.5.1\r"
         + "PID|1||MRN1^^^H^MR||ROE^ANN\r"
         + "OBR|1||F1|CBC\r"
         + "OBX|1|NM|WBC^White cells^LN||7.2|10*9/L\r"
         + "OBX|2|NM|RBC^Red cells^LN||4.5|10*12/L\r"
         + "OBX|3|ST|NOTE||see\\.br\\below\r"
 
-    @Test("path syntax", arguments: [
-        ("PID-3[2].1", TerserPath(segmentID: "PID", field: 3, repetition: 2, component: 1)),
-        ("OBX[3]-5.1", TerserPath(segmentID: "OBX", segmentOccurrence: 3, field: 5, component: 1)),
-        ("PID-5.1.1", TerserPath(segmentID: "PID", field: 5, component: 1, subcomponent: 1)),
-        ("MSH-9.2", TerserPath(segmentID: "MSH", field: 9, component: 2)),
-        ("OBX(2)-5-1", TerserPath(segmentID: "OBX", segmentOccurrence: 2, field: 5, component: 1)),
-        ("ZX1-4(3)", TerserPath(segmentID: "ZX1", field: 4, repetition: 3)),
-    ])
+    @Test(
+        "path syntax",
+        arguments: [
+            ("PID-3[2].1", TerserPath(segmentID: "PID", field: 3, repetition: 2, component: 1)),
+            ("OBX[3]-5.1", TerserPath(segmentID: "OBX", segmentOccurrence: 3, field: 5, component: 1)),
+            ("PID-5.1.1", TerserPath(segmentID: "PID", field: 5, component: 1, subcomponent: 1)),
+            ("MSH-9.2", TerserPath(segmentID: "MSH", field: 9, component: 2)),
+            ("OBX(2)-5-1", TerserPath(segmentID: "OBX", segmentOccurrence: 2, field: 5, component: 1)),
+            ("ZX1-4(3)", TerserPath(segmentID: "ZX1", field: 4, repetition: 3)),
+        ])
     func syntax(_ text: String, _ path: TerserPath) throws {
         #expect(try TerserPath(text) == path)
     }
 
-    @Test("invalid paths say where", arguments: [
-        ("PID", "column 4"), ("pid-3", "column 1"), ("PID-0", "column 5"), ("PID-3[2", "column 8"), ("PID-3.1.2.3", "column 10"),
-        ("PID-x", "column 5"), ("", "column 1"),
-    ])
+    @Test(
+        "invalid paths say where",
+        arguments: [
+            ("PID", "column 4"), ("pid-3", "column 1"), ("PID-0", "column 5"), ("PID-3[2", "column 8"), ("PID-3.1.2.3", "column 10"),
+            ("PID-x", "column 5"), ("", "column 1"),
+        ])
     func invalid(_ text: String, _ column: String) {
         #expect { try TerserPath(text) } throws: { error in
             guard let e = error as? HL7ValueError else { return false }

@@ -1,5 +1,6 @@
 import PropertyBased
 import Testing
+
 @testable import HL7v2
 
 /// parse ∘ serialize is the identity over random messages with random delimiters, escapes and repetitions.
@@ -13,11 +14,14 @@ struct PropertyTests {
         var pool = punctuation
         pool.shuffle(using: &rng)
         let truncation: UInt8? = Bool.random(using: &rng) ? pool[5] : nil
-        return EncodingCharacters(field: pool[0], component: pool[1], repetition: pool[2], escape: pool[3], subcomponent: pool[4], truncation: truncation)
+        return EncodingCharacters(
+            field: pool[0], component: pool[1], repetition: pool[2], escape: pool[3], subcomponent: pool[4], truncation: truncation)
     }
 
     /// Text built to stress escaping: delimiters of every kind, newlines, CR, quotes, non-ASCII, lookalike escapes.
-    static let atoms: [String] = ["a", "Z9", " ", "|", "^", "~", "\\", "&", "#", "!", "@", "$", "%", "*", "\n", "\r", "\"\"", "é", "漢", "\\F\\", ".br", "X0D"]
+    static let atoms: [String] = [
+        "a", "Z9", " ", "|", "^", "~", "\\", "&", "#", "!", "@", "$", "%", "*", "\n", "\r", "\"\"", "é", "漢", "\\F\\", ".br", "X0D",
+    ]
 
     static let textGen = Gen.int(in: 0...(atoms.count - 1)).array(of: 0...6).map { $0.map { atoms[$0] }.joined() }
 

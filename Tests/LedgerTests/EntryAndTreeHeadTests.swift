@@ -1,5 +1,6 @@
 import Crypto
 import Testing
+
 @testable import Ledger
 
 @Suite("Ledger entries and signed tree heads")
@@ -11,7 +12,8 @@ struct EntryAndTreeHeadTests {
     @Test("the entry encoding, byte for byte, and back")
     func encoding() throws {
         let bytes = try Self.entry.encoded()
-        let expectedHex = "01" + "07" + "50617469656e74" + "02" + "7031" + "01" + "32"
+        let expectedHex =
+            "01" + "07" + "50617469656e74" + "02" + "7031" + "01" + "32"
             + "65487d3236c8284e0156809949f0ea5ec0d6240f862b1e55a39db128a67aadcd" + "0000019ab697e87b"
         #expect(bytes.map { String($0, radix: 16).leftPadded(2) }.joined() == expectedHex)
         #expect(try LedgerEntry(decoding: bytes) == Self.entry)

@@ -1,13 +1,16 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import Ledger
 
 @Suite("Proof bundles")
 struct ProofBundleTests {
     static func make(count: Int = 37, index: Int = 20) throws -> (ProofBundle, Curve25519.Signing.PrivateKey, [LedgerEntry]) {
         let entries = (0..<count).map { i in
-            LedgerEntry(resourceType: "Observation", id: "o\(i)", versionId: "1", recordHash: Hash.sha256(Array("r\(i)".utf8)), storedAt: 1_764_000_000_000 + UInt64(i))
+            LedgerEntry(
+                resourceType: "Observation", id: "o\(i)", versionId: "1", recordHash: Hash.sha256(Array("r\(i)".utf8)),
+                storedAt: 1_764_000_000_000 + UInt64(i))
         }
         let tree = MerkleTree(leafHashes: try entries.map { try $0.leafHash() })
         let key = Curve25519.Signing.PrivateKey()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Ledger
 
 /// Vectors written by scripts/generate_ledger_vectors.py from RFC 9162's definitions, with Python's hashlib.
@@ -132,7 +133,8 @@ struct RFC9162Tests {
         // Likewise a genuine consistency proof 3 → 4 presented as 3 → 5 against the size-4 root.
         let threeToFour = tree.consistencyProof(from: 3, to: 4)
         #expect(threeToFour.verify(oldRoot: tree.root(atSize: 3), newRoot: tree.root(atSize: 4)))
-        #expect(!ConsistencyProof(oldSize: 3, newSize: 5, path: threeToFour.path).verify(oldRoot: tree.root(atSize: 3), newRoot: tree.root(atSize: 4)))
+        #expect(
+            !ConsistencyProof(oldSize: 3, newSize: 5, path: threeToFour.path).verify(oldRoot: tree.root(atSize: 3), newRoot: tree.root(atSize: 4)))
         #expect(!ConsistencyProof(oldSize: 11, newSize: 10, path: []).verify(oldRoot: tree.root(atSize: 11), newRoot: tree.root(atSize: 10)))
         #expect(ConsistencyProof(oldSize: 10, newSize: 10, path: []).verify(oldRoot: tree.root(atSize: 10), newRoot: tree.root(atSize: 10)))
     }

@@ -12,7 +12,8 @@ struct FHIRCommandTests {
         #expect(fromXML.status == 0 && fromJSON.status == 0)
         #expect(fromXML.out == fromJSON.out)
         #expect(fromXML.out.count == 65)
-        let patient = try HL7ParseCommandTests.writeTemp("p.json", #"{"resourceType":"Patient","id":"p1","meta":{"versionId":"3"},"birthDate":"1970-01-01","active":true}"#)
+        let patient = try HL7ParseCommandTests.writeTemp(
+            "p.json", #"{"resourceType":"Patient","id":"p1","meta":{"versionId":"3"},"birthDate":"1970-01-01","active":true}"#)
         let canonical = try HL7ParseCommandTests.run(["fhir", "hash", "--canonical", patient])
         #expect(canonical.out == #"{"active":true,"birthDate":"1970-01-01","id":"p1","resourceType":"Patient"}"# + "\n")
         #expect(try HL7ParseCommandTests.run(["fhir", "hash", patient]).out == "65487d3236c8284e0156809949f0ea5ec0d6240f862b1e55a39db128a67aadcd\n")
@@ -30,7 +31,8 @@ struct FHIRCommandTests {
 
     @Test("validate: an OperationOutcome per invalid file, exit 1; clean files say nothing")
     func validate() throws {
-        let bad = try HL7ParseCommandTests.writeTemp("bad.json", #"{"resourceType":"Observation","code":{"text":"x"},"effectiveDateTime":"yesterday"}"#)
+        let bad = try HL7ParseCommandTests.writeTemp(
+            "bad.json", #"{"resourceType":"Observation","code":{"text":"x"},"effectiveDateTime":"yesterday"}"#)
         let good = Self.fixtures + "/fhir-json/patient-example.json"
         let result = try HL7ParseCommandTests.run(["fhir", "validate", good, bad])
         #expect(result.status == 1)
@@ -44,7 +46,8 @@ struct FHIRCommandTests {
 
     @Test("unreadable input: file, line and reason; exit 1")
     func malformed() throws {
-        let broken = try HL7ParseCommandTests.writeTemp("broken.xml", "<Patient xmlns=\"http://hl7.org/fhir\">\n<id value=\"x\"/>\n<shoe/>\n</Patient>")
+        let broken = try HL7ParseCommandTests.writeTemp(
+            "broken.xml", "<Patient xmlns=\"http://hl7.org/fhir\">\n<id value=\"x\"/>\n<shoe/>\n</Patient>")
         let result = try HL7ParseCommandTests.run(["fhir", "convert", "--to", "json", broken])
         #expect(result.status == 1)
         #expect(result.err.contains("\(broken): line 3, Patient: unknown element 'shoe'"))

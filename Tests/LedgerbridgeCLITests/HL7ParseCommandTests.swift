@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import LedgerbridgeCLI
 
 @Suite("ledgerbridge hl7 parse")
@@ -10,7 +11,9 @@ struct HL7ParseCommandTests {
 
     static func corpusFiles() -> [String] {
         ["hl7v2", "hl7v2-batch"].flatMap { folder in
-            ((try? FileManager.default.contentsOfDirectory(atPath: fixtures + "/" + folder)) ?? []).sorted().map { fixtures + "/" + folder + "/" + $0 }
+            ((try? FileManager.default.contentsOfDirectory(atPath: fixtures + "/" + folder)) ?? []).sorted().map {
+                fixtures + "/" + folder + "/" + $0
+            }
         }
     }
 
@@ -24,7 +27,9 @@ struct HL7ParseCommandTests {
 
     @Test("JSON Lines: one object per message, MSH numbering, escapes decoded")
     func jsonLines() throws {
-        let path = try Self.writeTemp("two.hl7", "MSH|^~\\&|A|B|C|D|2026||ADT^A01|M1|P|2.5\rPID|1||1^^^H&1.2&ISO~2||DOE\\S\\X^J\r\nMSH|^~\\&|A|B|C|D|2026||ADT^A08|M2|P|2.5\rPID|1\r")
+        let path = try Self.writeTemp(
+            "two.hl7",
+            "MSH|^~\\&|A|B|C|D|2026||ADT^A01|M1|P|2.5\rPID|1||1^^^H&1.2&ISO~2||DOE\\S\\X^J\r\nMSH|^~\\&|A|B|C|D|2026||ADT^A08|M2|P|2.5\rPID|1\r")
         var out = MemoryOutput(), err = MemoryOutput()
         let summary = HL7ParseRunner(check: true, quiet: false).run(files: [path], output: &out, errors: &err)
         #expect(summary.failures == 0 && summary.messages == 2)

@@ -62,7 +62,8 @@ let hashedBytes = entryBytes + n + nodes * 65
 let total = median(leafTimes) + median(buildTimes) + median(proofTimes)
 print(
     "{\"entries\":\(n),\"leafSeconds\":\(median(leafTimes)),\"treeSeconds\":\(median(buildTimes)),\"proofSeconds\":\(median(proofTimes)),"
-        + "\"totalSeconds\":\(total),\"hashedBytes\":\(hashedBytes),\"hashCalls\":\(n + nodes),\"verifySeconds\":\(verifySeconds),\"checksum\":\(checksum)}")
+        + "\"totalSeconds\":\(total),\"hashedBytes\":\(hashedBytes),\"hashCalls\":\(n + nodes),\"verifySeconds\":\(verifySeconds),\"checksum\":\(checksum)}"
+)
 
 extension String {
     func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : String(repeating: "0", count: n - count) + self }

@@ -8,7 +8,8 @@ public struct FHIRTypeTable: Sendable {
         public enum JSONKind: String, Sendable { case boolean, number, string }
         /// Which format check applies, resolved from the name once.
         public enum Format: Sendable {
-            case integer, unsignedInt, positiveInt, decimal, date, dateTime, instant, time, id, code, uri, oid, uuid, base64Binary, text, boolean, xhtml
+            case integer, unsignedInt, positiveInt, decimal, date, dateTime, instant, time, id, code, uri, oid, uuid, base64Binary, text, boolean,
+                xhtml
         }
         public var name: String
         public var jsonKind: JSONKind
@@ -173,7 +174,6 @@ public struct FHIRTypeTable: Sendable {
         }
         definitions = names.map { types[$0]! }
     }
-
 
     static func capitalized(_ type: String) -> String {
         guard let first = type.first else { return type }

@@ -261,4 +261,3 @@ public struct JSONParser: Sendable {
         }
     }
 }
-

@@ -93,7 +93,9 @@ public struct FHIRBundle: Sendable {
 
     /// References that point into the bundle's own namespace (`urn:uuid:`, `urn:oid:`) but match no entry.
     public func unresolvedLocalReferences(table: FHIRTypeTable = .r4) -> [Reference] {
-        references(table: table).filter { ($0.reference.hasPrefix("urn:uuid:") || $0.reference.hasPrefix("urn:oid:")) && resolve($0.reference, from: $0.entry) == nil }
+        references(table: table).filter {
+            ($0.reference.hasPrefix("urn:uuid:") || $0.reference.hasPrefix("urn:oid:")) && resolve($0.reference, from: $0.entry) == nil
+        }
     }
 
     private static func collect(

@@ -44,12 +44,16 @@ public struct FHIRValidator: Sendable {
         outcome.appendUnchecked("resourceType", .string("OperationOutcome"))
         let list: [JSONValue] =
             issues.isEmpty
-            ? [.object(JSONObject([("severity", .string("information")), ("code", .string("informational")), ("diagnostics", .string("no issues"))]))]
+            ? [
+                .object(
+                    JSONObject([("severity", .string("information")), ("code", .string("informational")), ("diagnostics", .string("no issues"))]))
+            ]
             : issues.map { issue in
-                .object(JSONObject([
-                    ("severity", .string(issue.severity.rawValue)), ("code", .string(issue.code.rawValue)),
-                    ("diagnostics", .string(issue.message)), ("expression", .array([.string(issue.path)])),
-                ]))
+                .object(
+                    JSONObject([
+                        ("severity", .string(issue.severity.rawValue)), ("code", .string(issue.code.rawValue)),
+                        ("diagnostics", .string(issue.message)), ("expression", .array([.string(issue.path)])),
+                    ]))
             }
         outcome.appendUnchecked("issue", .array(list))
         return outcome
@@ -156,7 +160,8 @@ public struct FHIRValidator: Sendable {
                 add(.required, "'\(element.name)' is required (min \(element.min))", child: element.name + (element.isChoice ? "[x]" : ""))
             }
             for (index, element) in type.elements.enumerated() {
-                guard let max = element.max, max > 1, present[index] >= 0, case .array(let a) = object.members[present[index]].value, a.count > max else {
+                guard let max = element.max, max > 1, present[index] >= 0, case .array(let a) = object.members[present[index]].value, a.count > max
+                else {
                     continue
                 }
                 add(.structure, "'\(object.members[present[index]].key)' may appear at most \(max) times", child: object.members[present[index]].key)

@@ -30,13 +30,16 @@ public struct FHIRXMLParser: Sendable {
         guard data.count <= limits.maxBytes else { throw FHIRCodecError(reason: "the document is larger than \(limits.maxBytes) bytes") }
         if let line = Self.doctypeLine(data) {
             throw FHIRCodecError(
-                line: line, reason: "document type declarations (DTDs) are not allowed: they enable external entities (XXE) and entity-expansion attacks")
+                line: line,
+                reason: "document type declarations (DTDs) are not allowed: they enable external entities (XXE) and entity-expansion attacks")
         }
         let result: Result<JSONObject, FHIRCodecError> = data.withUnsafeBufferPointer { buf in
             let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
-            guard let reader = buf.baseAddress.flatMap({ base in
-                base.withMemoryRebound(to: CChar.self, capacity: buf.count) { xmlReaderForMemory($0, Int32(buf.count), nil, nil, options) }
-            }) else {
+            guard
+                let reader = buf.baseAddress.flatMap({ base in
+                    base.withMemoryRebound(to: CChar.self, capacity: buf.count) { xmlReaderForMemory($0, Int32(buf.count), nil, nil, options) }
+                })
+            else {
                 return .failure(FHIRCodecError(reason: "the document is empty"))
             }
             defer { xmlFreeTextReader(reader) }
@@ -300,7 +303,8 @@ public struct FHIRXMLParser: Sendable {
             return (value, extra.count == 0 ? .null : .object(extra))
         }
 
-        static func jsonValue(_ text: String, _ primitive: FHIRTypeTable.Primitive, path: String, reader: Reader) throws(FHIRCodecError) -> JSONValue {
+        static func jsonValue(_ text: String, _ primitive: FHIRTypeTable.Primitive, path: String, reader: Reader) throws(FHIRCodecError) -> JSONValue
+        {
             switch primitive.jsonKind {
             case .string:
                 return .string(text)

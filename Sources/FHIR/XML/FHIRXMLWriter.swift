@@ -58,7 +58,8 @@ public struct FHIRXMLWriter: Sendable {
                 let value = object[key], extra = object["_" + key]
                 guard value != nil || extra != nil else { continue }
                 let typeName = element.isChoice ? element.types[k] : (element.types.first ?? "")
-                try writeElement(key, value: value, extra: extra, element: element, typeName: typeName, to: &body, depth: depth + 1, path: path + "." + key)
+                try writeElement(
+                    key, value: value, extra: extra, element: element, typeName: typeName, to: &body, depth: depth + 1, path: path + "." + key)
             }
         }
         if let unknown = object.keys.first(where: { !known.contains($0) }) {

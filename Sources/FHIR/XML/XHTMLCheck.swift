@@ -74,9 +74,11 @@ enum XHTMLCheck {
         let bytes = Array(div.utf8)
         return bytes.withUnsafeBufferPointer { buf -> Result<String, Problem> in
             let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
-            guard let reader = buf.baseAddress.flatMap({ base in
-                base.withMemoryRebound(to: CChar.self, capacity: buf.count) { xmlReaderForMemory($0, Int32(buf.count), nil, "UTF-8", options) }
-            }) else { return .failure(Problem(reason: "the narrative div is empty")) }
+            guard
+                let reader = buf.baseAddress.flatMap({ base in
+                    base.withMemoryRebound(to: CChar.self, capacity: buf.count) { xmlReaderForMemory($0, Int32(buf.count), nil, "UTF-8", options) }
+                })
+            else { return .failure(Problem(reason: "the narrative div is empty")) }
             defer { xmlFreeTextReader(reader) }
             var writer = XHTMLDivWriter()
             var sawRoot = false

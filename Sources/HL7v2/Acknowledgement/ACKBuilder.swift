@@ -22,8 +22,9 @@ public struct ACKBuilder: Sendable {
         _ message: Message, code: Code, errors: [HL7AcknowledgmentError] = [], controlID: String, timestamp: String
     ) -> Message {
         let msh = message.segment(at: 0).value
-        return build(original: msh, version: message.versionID, encoding: message.encoding, characterSet: message.characterSet,
-                     code: code, errors: errors, controlID: controlID, timestamp: timestamp)
+        return build(
+            original: msh, version: message.versionID, encoding: message.encoding, characterSet: message.characterSet,
+            code: code, errors: errors, controlID: controlID, timestamp: timestamp)
     }
 
     /// Acknowledges input that could not be parsed: as much of its MSH as can be read is answered, else a bare MSH.
@@ -38,9 +39,10 @@ public struct ACKBuilder: Sendable {
         options.requireMessageType = false
         if bytes.starts(with: Array("MSH".utf8)), let m = try? Message(parsing: bytes, options: options) { header = m }
         let msh = header?.segment(at: 0).value ?? SegmentValue(id: "MSH")
-        return build(original: msh, version: header?.versionID, encoding: header?.encoding ?? .standard,
-                     characterSet: header?.characterSet ?? .utf8, code: code, errors: [HL7AcknowledgmentError(error)],
-                     controlID: controlID, timestamp: timestamp)
+        return build(
+            original: msh, version: header?.versionID, encoding: header?.encoding ?? .standard,
+            characterSet: header?.characterSet ?? .utf8, code: code, errors: [HL7AcknowledgmentError(error)],
+            controlID: controlID, timestamp: timestamp)
     }
 
     private func build(

@@ -35,7 +35,9 @@ public struct HL7ErrorLocation: Sendable, Hashable {
     public var component: Int?
     public var subcomponent: Int?
 
-    public init(segmentID: String, segmentSequence: Int = 1, field: Int? = nil, fieldRepetition: Int? = nil, component: Int? = nil, subcomponent: Int? = nil) {
+    public init(
+        segmentID: String, segmentSequence: Int = 1, field: Int? = nil, fieldRepetition: Int? = nil, component: Int? = nil, subcomponent: Int? = nil
+    ) {
         self.segmentID = segmentID
         self.segmentSequence = segmentSequence
         self.field = field

@@ -26,7 +26,9 @@ public struct Segment: Sendable {
     public func rawValue(field: Int, repetition: Int? = nil, component: Int? = nil, subcomponent: Int? = nil) -> String? {
         guard let slot = message.index.fieldSlot(segment: position, number: field) else { return nil }
         guard let repetition else { return message.rawText(slot.start..<slot.end) }
-        guard let r = message.index.locate(in: slot, repetition: repetition, component: component, subcomponent: component == nil ? nil : subcomponent) else {
+        guard
+            let r = message.index.locate(in: slot, repetition: repetition, component: component, subcomponent: component == nil ? nil : subcomponent)
+        else {
             return nil
         }
         return message.rawText(r)
@@ -40,7 +42,9 @@ public struct Segment: Sendable {
 
     /// Whether the addressed primitive is the explicit null `""` (delete the value), as opposed to empty (no change).
     public func isExplicitNull(field: Int, repetition: Int = 1, component: Int = 1, subcomponent: Int = 1) -> Bool {
-        guard let r = range(field: field, repetition: repetition, component: component, subcomponent: subcomponent), r.count == 2 else { return false }
+        guard let r = range(field: field, repetition: repetition, component: component, subcomponent: subcomponent), r.count == 2 else {
+            return false
+        }
         return message.bytes[r.lowerBound] == 0x22 && message.bytes[r.lowerBound + 1] == 0x22
     }
 

@@ -100,7 +100,8 @@ public struct ER7Parser: Sendable {
             let unit: ER7Scanner.Unit
             let message: Message
             do throws(HL7ParseError) {
-                unit = try ER7Scanner.scanUnit(buf, from: i, inherited: current, maxBytes: options.maxMessageBytes, segmentBase: segmentBase, scratch: scratch)
+                unit = try ER7Scanner.scanUnit(
+                    buf, from: i, inherited: current, maxBytes: options.maxMessageBytes, segmentBase: segmentBase, scratch: scratch)
                 message = try makeMessage(unit, buf, segmentBase: segmentBase)
             } catch {
                 guard emit(.failure(error)) else { return prefix }
@@ -115,7 +116,8 @@ public struct ER7Parser: Sendable {
             }
             current = unit.encoding
             func misplaced(_ what: String) -> HL7ParseError {
-                HL7ParseError(.unexpectedSegment, segmentIndex: segmentBase, segmentID: unit.headerID.description, byteOffset: unit.start, reason: what)
+                HL7ParseError(
+                    .unexpectedSegment, segmentIndex: segmentBase, segmentID: unit.headerID.description, byteOffset: unit.start, reason: what)
             }
             var result: Result<HL7Batch.Part, HL7ParseError>
             switch unit.headerID {
@@ -168,9 +170,10 @@ public struct ER7Parser: Sendable {
         let segment = trailer.segment(at: 0)
         guard let text = segment.value(field: 1), !text.isEmpty else { return .success(()) }
         guard let count = Int(text.trimmingSpaces), count == expected else {
-            return .failure(HL7ParseError(
-                .batchCountMismatch, segmentIndex: segmentBase, segmentID: segment.id, field: 1, byteOffset: trailer.startOffset,
-                reason: "\(what) says \(Int(text.trimmingSpaces).map(String.init) ?? "a non-number") but the input holds \(expected)"))
+            return .failure(
+                HL7ParseError(
+                    .batchCountMismatch, segmentIndex: segmentBase, segmentID: segment.id, field: 1, byteOffset: trailer.startOffset,
+                    reason: "\(what) says \(Int(text.trimmingSpaces).map(String.init) ?? "a non-number") but the input holds \(expected)"))
         }
         return .success(())
     }
@@ -186,7 +189,9 @@ public struct ER7Parser: Sendable {
         let msh = message.segment(at: 0)
         if options.requireMessageType, (msh.value(field: 9) ?? "").isEmpty {
             let offset = unit.start + (message.index.fieldSlot(segment: 0, number: 9)?.start ?? Int(unit.index.segments[0].contentEnd))
-            throw HL7ParseError(.missingMessageType, segmentIndex: segmentBase, segmentID: "MSH", field: 9, byteOffset: offset, reason: "MSH-9 (message type) is empty")
+            throw HL7ParseError(
+                .missingMessageType, segmentIndex: segmentBase, segmentID: "MSH", field: 9, byteOffset: offset,
+                reason: "MSH-9 (message type) is empty")
         }
         var charset = options.undeclaredCharacterSet
         var declaredCharset = false
@@ -212,6 +217,8 @@ public struct ER7Parser: Sendable {
         let s = message.index.segments.firstIndex { Int($0.end) > bad } ?? 0
         throw HL7ParseError(
             .invalidCharacters, segmentIndex: segmentBase + s, segmentID: message.segmentID(s), byteOffset: message.startOffset + bad,
-            reason: "a byte that is not valid \(charset) (the character set \(declared ? "declared in MSH-18" : "assumed when MSH-18 is empty") for this message)")
+            reason:
+                "a byte that is not valid \(charset) (the character set \(declared ? "declared in MSH-18" : "assumed when MSH-18 is empty") for this message)"
+        )
     }
 }

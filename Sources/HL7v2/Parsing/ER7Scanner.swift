@@ -27,7 +27,8 @@ struct ER7Scanner {
         var isHeader: Bool { self == .msh || self == .fhs || self == .bhs }
         var isBatchControl: Bool { self == .fhs || self == .bhs || self == .bts || self == .fts }
         var description: String {
-            String(decoding: [UInt8(truncatingIfNeeded: raw >> 16), UInt8(truncatingIfNeeded: raw >> 8), UInt8(truncatingIfNeeded: raw)], as: UTF8.self)
+            String(
+                decoding: [UInt8(truncatingIfNeeded: raw >> 16), UInt8(truncatingIfNeeded: raw >> 8), UInt8(truncatingIfNeeded: raw)], as: UTF8.self)
         }
     }
 
@@ -67,7 +68,8 @@ struct ER7Scanner {
     ) throws(HL7ParseError) -> EncodingCharacters {
         let n = buf.count
         func fail(_ field: Int, _ offset: Int, _ reason: String) -> HL7ParseError {
-            HL7ParseError(.badEncodingCharacters, segmentIndex: segmentIndex, segmentID: id.description, field: field, byteOffset: offset, reason: reason)
+            HL7ParseError(
+                .badEncodingCharacters, segmentIndex: segmentIndex, segmentID: id.description, field: field, byteOffset: offset, reason: reason)
         }
         guard i + 3 < n, buf[i + 3] != cr, buf[i + 3] != lf else {
             throw fail(1, min(i + 3, n), "\(id)-1 (the field separator) is missing")
@@ -78,7 +80,10 @@ struct ER7Scanner {
         let chars = UnsafeBufferPointer(rebasing: buf[(i + 4)..<j])
         guard !chars.isEmpty else { throw fail(2, i + 4, "\(id)-2 (the encoding characters) is empty") }
         guard let enc = EncodingCharacters(field: sep, encodingField: chars) else {
-            throw fail(2, i + 4, "\(id)-1 and \(id)-2 must declare distinct printable delimiters: four characters (five with the v2.7 truncation character) after the field separator")
+            throw fail(
+                2, i + 4,
+                "\(id)-1 and \(id)-2 must declare distinct printable delimiters: four characters (five with the v2.7 truncation character) after the field separator"
+            )
         }
         return enc
     }
@@ -134,7 +139,8 @@ struct ER7Scanner {
         } else {
             throw HL7ParseError(
                 .missingHeader, segmentIndex: segmentBase, segmentID: firstID.description, byteOffset: start,
-                reason: inherited == nil ? "a message must start with MSH (a batch with FHS or BHS)" : "a segment stands outside any message: MSH expected")
+                reason: inherited == nil
+                    ? "a message must start with MSH (a batch with FHS or BHS)" : "a segment stands outside any message: MSH expected")
         }
         var table = ClassTable(encoding)
         var segments: [ER7Index.SegmentRecord] = []
@@ -144,7 +150,8 @@ struct ER7Scanner {
         let (end, nonASCII) = try withUnsafePointer(to: &table.classes) { tuple throws(HL7ParseError) in
             try tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { classes throws(HL7ParseError) in
                 try scanSegmentsBlockwise(
-                    buf, from: start, classes: classes, separator: encoding.field, firstID: firstID, maxBytes: min(maxBytes, ER7Index.maximumMessageBytes),
+                    buf, from: start, classes: classes, separator: encoding.field, firstID: firstID,
+                    maxBytes: min(maxBytes, ER7Index.maximumMessageBytes),
                     segmentBase: segmentBase, scratch: scratch, segments: &segments)
             }
         }
@@ -157,11 +164,14 @@ struct ER7Scanner {
 
     /// 256 byte classes on the stack.
     struct ClassTable {
-        var classes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                      UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                      UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                      UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var classes:
+            (
+                UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
         init(_ enc: EncodingCharacters) {
             withUnsafeMutableBytes(of: &classes) { raw in

@@ -73,9 +73,11 @@ public struct ProofBundleVerification: Sendable {
             return
         }
         if let recordHash {
-            step("record", recordHash == claimedHash, recordHash == claimedHash
-                ? "the record's canonical SHA-256 is the entry's record hash"
-                : "the record hashes to \(recordHash.hex), the entry says \(claimedHash.hex): the record was changed")
+            step(
+                "record", recordHash == claimedHash,
+                recordHash == claimedHash
+                    ? "the record's canonical SHA-256 is the entry's record hash"
+                    : "the record hashes to \(recordHash.hex), the entry says \(claimedHash.hex): the record was changed")
         }
         let entry = LedgerEntry(
             resourceType: bundle.entry.resourceType, id: bundle.entry.id, versionId: bundle.entry.versionId, recordHash: claimedHash,
@@ -87,15 +89,18 @@ public struct ProofBundleVerification: Sendable {
         step("entry", true, "leaf hash \(leaf.hex)")
         let proof = InclusionProof(leafIndex: Int(bundle.leafIndex), treeSize: Int(bundle.treeHead.treeSize), path: path)
         let included = proof.verify(leafHash: leaf, root: root)
-        step("inclusion", included, included
-            ? "leaf \(bundle.leafIndex) is in the tree of \(bundle.treeHead.treeSize) entries with root \(root.hex)"
-            : "the inclusion path does not lead from the leaf to the tree head's root")
+        step(
+            "inclusion", included,
+            included
+                ? "leaf \(bundle.leafIndex) is in the tree of \(bundle.treeHead.treeSize) entries with root \(root.hex)"
+                : "the inclusion path does not lead from the leaf to the tree head's root")
         guard let bundleKey = try? Curve25519.Signing.PublicKey(rawRepresentation: keyBytes) else {
             step("signature", false, "the public key is not an Ed25519 key")
             return
         }
         let key = trustedKey ?? bundleKey
-        let head = SignedTreeHead(treeSize: bundle.treeHead.treeSize, root: root, timestamp: bundle.treeHead.timestamp, signature: signature, keyID: keyID)
+        let head = SignedTreeHead(
+            treeSize: bundle.treeHead.treeSize, root: root, timestamp: bundle.treeHead.timestamp, signature: signature, keyID: keyID)
         let signed = head.verify(with: key)
         let whose = trustedKey == nil ? "the bundle's own key (pass a trusted key to pin the gateway)" : "the trusted key"
         step("signature", signed, signed ? "the tree head is signed by \(whose)" : "the tree head's signature does not verify with \(whose)")

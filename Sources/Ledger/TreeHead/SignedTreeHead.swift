@@ -28,7 +28,8 @@ public struct SignedTreeHead: Sendable, Hashable {
     public static func sign(treeSize: UInt64, root: Hash, timestamp: UInt64, with key: Curve25519.Signing.PrivateKey) throws -> SignedTreeHead {
         let signature = try key.signature(for: signedBytes(treeSize: treeSize, root: root, timestamp: timestamp))
         return SignedTreeHead(
-            treeSize: treeSize, root: root, timestamp: timestamp, signature: Array(signature), keyID: Hash.sha256(Array(key.publicKey.rawRepresentation)))
+            treeSize: treeSize, root: root, timestamp: timestamp, signature: Array(signature),
+            keyID: Hash.sha256(Array(key.publicKey.rawRepresentation)))
     }
 
     /// Whether the signature is valid for this public key (and the key id names it).

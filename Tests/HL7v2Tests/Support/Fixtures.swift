@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A corpus file copied into Tests/HL7v2Tests/Fixtures (see Fixtures/SOURCES.md).
 struct FixtureFile: CustomTestStringConvertible, Sendable {
@@ -30,5 +31,3 @@ enum Fixtures {
         return url.path
     }()
 }
-
-import Testing
