@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+echo "==> format"
+scripts/format.sh --check
+
 echo "==> system libraries"
 if ! pkg-config --exists libxml-2.0; then
     if [ "$(id -u)" = 0 ]; then
