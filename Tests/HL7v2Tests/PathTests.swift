@@ -111,3 +111,22 @@ struct PathTests {
         #expect(m.segment("PID")!.rawValue(field: 5) == "O'Brien\\S\\Smith^Line1\\.br\\Line2")
     }
 }
+
+extension PathTests {
+    @Test("counting components and subcomponents")
+    func counting() throws {
+        let m = try Message(parsing: "MSH|^~\\&|A||||||ADT^A01|1\rPID|1||123^^^HOSP&1.2.3&ISO^MR~456||DOE\r")
+        let pid = try #require(m.segment("PID"))
+        #expect(pid.componentCount(field: 3) == 5)
+        #expect(pid.componentCount(field: 3, repetition: 2) == 1)
+        #expect(pid.componentCount(field: 3, repetition: 3) == 0)
+        #expect(pid.subcomponentCount(field: 3, component: 4) == 3)
+        #expect(pid.subcomponentCount(field: 3, component: 1) == 1)
+        #expect(pid.subcomponentCount(field: 3, component: 6) == 0)
+        #expect(pid.subcomponentCount(field: 3, repetition: 2, component: 1) == 1)
+        #expect(pid.componentCount(field: 2) == 1)
+        #expect(pid.componentCount(field: 9) == 0)
+        #expect(m.segment("MSH")!.componentCount(field: 9) == 2)
+        #expect(m.segment("MSH")!.componentCount(field: 2) == 1)
+    }
+}

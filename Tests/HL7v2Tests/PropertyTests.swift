@@ -155,3 +155,30 @@ extension PropertyTests {
         }
     }
 }
+
+extension PropertyTests {
+    @Test("repetition, component and subcomponent counts agree with the decoded segments")
+    func counts() async {
+        await propertyCheck(count: 200, input: Self.messageGen) { input in
+            let (enc, segments, terminator) = input
+            guard let bytes = try? ER7Serializer.serialize(segments, encoding: enc, characterSet: .utf8, terminator: terminator),
+                let message = try? Message(parsing: bytes)
+            else {
+                Issue.record("could not build the message")
+                return
+            }
+            for segment in message.segments.dropFirst() {
+                let fields = segment.value.fields
+                for f in 1..<max(1, fields.count) {
+                    #expect(segment.repetitionCount(field: f) == fields[f].count)
+                    for (r, repetition) in fields[f].enumerated() {
+                        #expect(segment.componentCount(field: f, repetition: r + 1) == repetition.count)
+                        for (c, component) in repetition.enumerated() {
+                            #expect(segment.subcomponentCount(field: f, repetition: r + 1, component: c + 1) == component.count)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -99,3 +99,47 @@ extension ER7Index {
         body(start..<slot.end, newRep, newComp)
     }
 }
+
+extension Segment {
+    /// The number of components in a repetition of a field (0 when the field or repetition is absent).
+    public func componentCount(field: Int, repetition: Int = 1) -> Int {
+        counts(field: field, repetition: repetition, component: nil)
+    }
+
+    /// The number of subcomponents in a component (0 when it is absent).
+    public func subcomponentCount(field: Int, repetition: Int = 1, component: Int) -> Int {
+        counts(field: field, repetition: repetition, component: component)
+    }
+
+    /// Counts components of a repetition, or subcomponents of one component, by walking the field's tokens.
+    private func counts(field: Int, repetition: Int, component: Int?) -> Int {
+        guard let slot = message.index.fieldSlot(segment: position, number: field) else { return 0 }
+        if record.isHeader && field <= 2 { return repetition == 1 && (component ?? 1) == 1 ? 1 : 0 }
+        var rep = 1, comp = 1, count = 0
+        var counting = false
+        func begin() {
+            if rep == repetition && (component == nil || comp == component!) {
+                counting = true
+                count += 1
+            } else {
+                counting = false
+            }
+        }
+        begin()
+        for t in slot.tokenLow..<slot.tokenHigh {
+            switch ER7Index.kind(message.index.tokens[t]) {
+            case ER7Index.Kind.repetition.rawValue:
+                rep += 1
+                comp = 1
+                begin()
+            case ER7Index.Kind.component.rawValue:
+                comp += 1
+                if component == nil { if rep == repetition { count += 1 } } else { begin() }
+            default:
+                if component != nil && counting { count += 1 }
+            }
+            if rep > repetition { break }
+        }
+        return count
+    }
+}
