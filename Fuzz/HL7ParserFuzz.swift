@@ -18,7 +18,19 @@ public func hl7ParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         var visitor = FuzzVisitor(message: message)
         message.walk(&visitor)
         guard ER7Serializer().serialize(message) == message.bytes else { fatalError("message does not round-trip") }
-        _ = message.segments.map(\.value)
+        for segment in message.segments {
+            let fields = segment.value.fields
+            for f in 1..<max(1, fields.count) {
+                guard segment.repetitionCount(field: f) == fields[f].count else { fatalError("repetition count") }
+                for (r, repetition) in fields[f].enumerated() {
+                    guard segment.componentCount(field: f, repetition: r + 1) == repetition.count else { fatalError("component count") }
+                    for (c, component) in repetition.enumerated()
+                    where segment.subcomponentCount(field: f, repetition: r + 1, component: c + 1) != component.count {
+                        fatalError("subcomponent count")
+                    }
+                }
+            }
+        }
         _ = message["PID-3[2].4.2"]
         _ = message["MSH-9.2"]
         _ = ACKBuilder().acknowledge(message, code: .accept, controlID: "F", timestamp: "2026")
