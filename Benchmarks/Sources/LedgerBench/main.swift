@@ -68,3 +68,14 @@ print(
 extension String {
     func padding(_ n: Int) -> String { count >= n ? String(prefix(n)) : String(repeating: "0", count: n - count) + self }
 }
+
+// Appending in anchoring-sized batches (1,000 entries) to the tree: the cost must not grow with the tree.
+var growing = MerkleTree(leafHashes: Array(tree.levels[0].prefix(n / 2)))
+let a0 = now()
+var appended = 0
+while appended < 100_000 && n / 2 + appended + 1_000 <= n {
+    growing.append(Array(tree.levels[0][(n / 2 + appended)..<(n / 2 + appended + 1_000)]))
+    appended += 1_000
+}
+let appendSeconds = now() - a0
+print("{\"appendedEntries\":\(appended),\"appendSeconds\":\(appendSeconds)}")

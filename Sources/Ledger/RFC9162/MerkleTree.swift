@@ -39,10 +39,13 @@ public struct MerkleTree: Sendable {
             let below = levels[level]
             let count = (below.count + 1) / 2
             if levels.count == level + 1 { levels.append([]) }
-            var above = levels[level + 1]
+            // Take the level out so it is uniquely referenced and grows in place (no copy per append).
+            var above: [Hash] = []
+            swap(&above, &levels[level + 1])
             let start = min(changed / 2, above.count)
             above.removeSubrange(start...)
-            above.reserveCapacity(count)
+            // Grow geometrically: reserving the exact size on every append would copy the level each time.
+            if above.capacity < count { above.reserveCapacity(max(count, above.capacity * 2)) }
             below.withUnsafeBufferPointer { b in
                 var j = start
                 while j < count {
