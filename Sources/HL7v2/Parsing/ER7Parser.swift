@@ -77,7 +77,7 @@ public struct ER7Parser: Sendable {
     }
 
     /// The one loop over an input: emits each part or error in order, recovering after an error at the next unit.
-    /// - Returns: the length of the prefix (byte-order mark, blank lines) before the first segment.
+    /// - Returns: the bytes before the first segment (byte-order mark, blank lines).
     private func scan(_ buf: UnsafeBufferPointer<UInt8>, _ emit: (Result<HL7Batch.Part, HL7ParseError>) -> Bool) -> [UInt8] {
         let n = buf.count
         var i = 0
