@@ -25,4 +25,15 @@ echo "==> build"
 swift build --build-tests
 
 echo "==> test"
-swift test --skip-build
+# The suites use Swift Testing; `swift test` also prints XCTest's empty summary ("Executed 0 tests"), so the
+# script ends with one plain line counting Swift Testing's results.
+log="$(mktemp)"
+set +e
+swift test --skip-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+total=$(grep -Eo 'Test run with [0-9]+ tests?' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+failed=$(grep -Ec '^✘ Test "[^"]*" (with [0-9]+ test cases )?failed' "$log" || true)
+rm -f "$log"
+echo "$((total - failed)) passed, ${failed} failed"
+exit "$status"
