@@ -135,7 +135,6 @@ struct ParserTests {
     @Test("character sets: declared ASCII, 8859/1 and UTF-8; invalid bytes are errors")
     func characterSets() throws {
         let header = "MSH|^~\\&|A||||||ADT^A01|1|P|2.5||||||"
-        let latin = Array((header + "8859/1\rPID|1||||M\u{00FC}LLER\r").utf8.map { $0 })
         // "ü" as the Latin-1 byte 0xFC.
         var latinBytes = Array((header + "8859/1\rPID|1||||M").utf8)
         latinBytes.append(0xFC)
@@ -143,7 +142,6 @@ struct ParserTests {
         let m = try Message(parsing: latinBytes)
         #expect(m.characterSet == .latin1)
         #expect(m["PID-5"] == "MÜLLER".replacingOccurrences(of: "Ü", with: "ü"))
-        _ = latin
 
         let utf8 = try Message(parsing: header + "UNICODE UTF-8\rPID|1||||Müller\r")
         #expect(utf8.characterSet == .utf8 && utf8["PID-5"] == "Müller")

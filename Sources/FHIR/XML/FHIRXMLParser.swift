@@ -106,14 +106,7 @@ public struct FHIRXMLParser: Sendable {
 
         /// Advances one node; refuses DTDs and entity references.
         mutating func read() throws(FHIRCodecError) -> Bool {
-            let status: Int32
-            if pendingAfterSkip {
-                // readOuterXML() skipped a subtree and already stands on the next node.
-                pendingAfterSkip = false
-                status = 1
-            } else {
-                status = xmlTextReaderRead(reader)
-            }
+            let status = xmlTextReaderRead(reader)
             if status < 0 { throw malformed() }
             if status == 0 { return false }
             switch nodeType {
@@ -331,11 +324,6 @@ public struct FHIRXMLParser: Sendable {
             }
             throw error("the document ended inside the narrative div")
         }
-
-        var qualifiedName: String { xmlTextReaderConstName(reader).map { String(cString: $0) } ?? "" }
-
-        /// Set when a subtree was skipped and the reader already stands on the next node.
-        var pendingAfterSkip = false
 
         /// Lays the gathered values out in definition order: arrays where the element repeats, `_name` companions
         /// for primitives with an id or extensions (null where a repetition has none).

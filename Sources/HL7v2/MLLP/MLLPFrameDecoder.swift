@@ -56,18 +56,18 @@ public struct MLLPFrameDecoder: Sendable {
         while true {
             switch state {
             case .idle:
-                guard position < buffer.count else { return flushDiscard(atEnd: true) }
+                guard position < buffer.count else { return flushDiscard() }
                 if let vt = buffer[position...].firstIndex(of: Self.startByte) {
                     pendingDiscard += vt - position
                     position = vt + 1
                     consumedPrefix = vt
                     state = .inFrame(payloadStart: position)
-                    if let event = flushDiscard(atEnd: false) { return event }
+                    if let event = flushDiscard() { return event }
                 } else {
                     pendingDiscard += buffer.count - position
                     position = buffer.count
                     consumedPrefix = buffer.count
-                    return flushDiscard(atEnd: true)
+                    return flushDiscard()
                 }
             case .inFrame(let payloadStart):
                 var i = position
@@ -85,7 +85,7 @@ public struct MLLPFrameDecoder: Sendable {
                     position = restart + 1
                     consumedPrefix = restart
                     state = .inFrame(payloadStart: position)
-                    if let event = flushDiscard(atEnd: false) { return event }
+                    if let event = flushDiscard() { return event }
                     continue
                 }
                 guard let end = found else {
@@ -165,7 +165,7 @@ public struct MLLPFrameDecoder: Sendable {
         }
     }
 
-    private mutating func flushDiscard(atEnd: Bool) -> Event? {
+    private mutating func flushDiscard() -> Event? {
         guard pendingDiscard > 0 else { return nil }
         let n = pendingDiscard
         pendingDiscard = 0

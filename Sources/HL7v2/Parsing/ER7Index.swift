@@ -19,6 +19,18 @@ struct ER7Index: Sendable {
         @usableFromInline var fieldCount: UInt32
         /// MSH, FHS and BHS: MSH-1 is the field separator itself and MSH-2 is not split.
         @usableFromInline var isHeader: Bool
+
+        /// A record from absolute offsets, made relative to the unit starting at `unitStart`.
+        init(unitStart: Int, start: Int, contentEnd: Int, end: Int, tokens: Range<Int>, fields: Range<Int>, isHeader: Bool) {
+            self.start = UInt32(truncatingIfNeeded: start - unitStart)
+            self.contentEnd = UInt32(truncatingIfNeeded: contentEnd - unitStart)
+            self.end = UInt32(truncatingIfNeeded: end - unitStart)
+            self.tokenStart = UInt32(truncatingIfNeeded: tokens.lowerBound)
+            self.tokenEnd = UInt32(truncatingIfNeeded: tokens.upperBound)
+            self.fieldStart = UInt32(truncatingIfNeeded: fields.lowerBound)
+            self.fieldCount = UInt32(truncatingIfNeeded: fields.count)
+            self.isHeader = isHeader
+        }
     }
 
     /// Kinds of delimiter, in the low three bits of a token.

@@ -261,17 +261,11 @@ struct ER7Scanner {
             while i < n, p[i] == cr || p[i] == lf { i += 1 }
             segments.append(
                 ER7Index.SegmentRecord(
-                    start: UInt32(truncatingIfNeeded: segStart - start),
-                    contentEnd: UInt32(truncatingIfNeeded: contentEnd - start),
-                    end: UInt32(truncatingIfNeeded: i - start),
-                    tokenStart: UInt32(truncatingIfNeeded: tokenStart), tokenEnd: UInt32(truncatingIfNeeded: tokenCount),
-                    fieldStart: UInt32(truncatingIfNeeded: fieldStart), fieldCount: UInt32(truncatingIfNeeded: scratch.fieldCount - fieldStart),
-                    isHeader: id.isHeader))
+                    unitStart: start, start: segStart, contentEnd: contentEnd, end: i, tokens: tokenStart..<tokenCount,
+                    fields: fieldStart..<scratch.fieldCount, isHeader: id.isHeader))
             if i - start > maxBytes {
                 scratch.tokenCount = tokenCount
-                throw HL7ParseError(
-                    .messageTooLarge, segmentIndex: segmentBase + segments.count - 1, byteOffset: start + maxBytes,
-                    reason: "the message is larger than the maximum of \(maxBytes) bytes")
+                throw tooLarge(start, maxBytes, segmentBase + segments.count - 1)
             }
             if singleSegment { break }
         }
@@ -343,10 +337,8 @@ struct ER7Scanner {
                 // The input ends inside a segment that has no terminator.
                 segments.append(
                     ER7Index.SegmentRecord(
-                        start: UInt32(truncatingIfNeeded: segStart - start), contentEnd: UInt32(truncatingIfNeeded: n - start),
-                        end: UInt32(truncatingIfNeeded: n - start), tokenStart: UInt32(truncatingIfNeeded: tokenStart),
-                        tokenEnd: UInt32(truncatingIfNeeded: tokenCount), fieldStart: UInt32(truncatingIfNeeded: fieldStart),
-                        fieldCount: UInt32(truncatingIfNeeded: fieldCount - fieldStart), isHeader: segments.isEmpty && firstID.isHeader))
+                        unitStart: start, start: segStart, contentEnd: n, end: n, tokens: tokenStart..<tokenCount,
+                        fields: fieldStart..<fieldCount, isHeader: segments.isEmpty && firstID.isHeader))
                 if n - start > maxBytes { throw tooLarge(start, maxBytes, segmentBase + segments.count - 1) }
                 scratch.tokenCount = tokenCount
                 scratch.fieldCount = fieldCount
@@ -399,10 +391,8 @@ struct ER7Scanner {
                 while j < n, p[j] == cr || p[j] == lf { j += 1 }
                 segments.append(
                     ER7Index.SegmentRecord(
-                        start: UInt32(truncatingIfNeeded: segStart - start), contentEnd: UInt32(truncatingIfNeeded: pos - start),
-                        end: UInt32(truncatingIfNeeded: j - start), tokenStart: UInt32(truncatingIfNeeded: tokenStart),
-                        tokenEnd: UInt32(truncatingIfNeeded: tokenCount), fieldStart: UInt32(truncatingIfNeeded: fieldStart),
-                        fieldCount: UInt32(truncatingIfNeeded: fieldCount - fieldStart), isHeader: segments.isEmpty && firstID.isHeader))
+                        unitStart: start, start: segStart, contentEnd: pos, end: j, tokens: tokenStart..<tokenCount,
+                        fields: fieldStart..<fieldCount, isHeader: segments.isEmpty && firstID.isHeader))
                 if j - start > maxBytes {
                     scratch.tokenCount = tokenCount
                     scratch.fieldCount = fieldCount
