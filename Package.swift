@@ -19,6 +19,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure: HL7 v2 ER7 parsing, escaping, paths, batches, ACKs and MLLP framing. No I/O.
@@ -38,6 +46,61 @@ let package = Package(
         // Pure: ledger entries, the RFC 9162 Merkle tree, inclusion and consistency proofs, signed tree heads.
         .target(name: "Ledger", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSettings),
 
+        // Pure: turns parsed messages and documents into FHIR resources with stable ids and provenance.
+        .target(
+            name: "Mapping",
+            dependencies: ["HL7v2", "FHIR", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+
+        // The record store: one `RecordStore` protocol, SQLite (GRDB, the embedded default) and PostgreSQL
+        // (PostgresNIO), versioned migrations, inbound messages, dead letters, watermarks, ledger entries.
+        .target(
+            name: "Store",
+            dependencies: [
+                "FHIR",
+                "Ledger",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Ways in: the ingest pipeline, the MLLP listener, legacy PostgreSQL pollers, file import.
+        .target(
+            name: "Ingest",
+            dependencies: [
+                "HL7v2",
+                "FHIR",
+                "Mapping",
+                "Store",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The HTTP application (Hummingbird): feeds, and later the FHIR REST API, proofs and admin endpoints.
+        .target(
+            name: "GatewayAPI",
+            dependencies: [
+                "HL7v2",
+                "FHIR",
+                "Store",
+                "Ingest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // The `ledgerbridge` executable: one file per subcommand.
         .executableTarget(
             name: "LedgerbridgeCLI",
@@ -45,8 +108,16 @@ let package = Package(
                 "HL7v2",
                 "FHIR",
                 "Ledger",
+                "Mapping",
+                "Store",
+                "Ingest",
+                "GatewayAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),
@@ -74,6 +145,23 @@ let package = Package(
             name: "LedgerTests",
             dependencies: ["Ledger", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "FHIR", "Ledger", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: [
+                "Ingest", "Store", "GatewayAPI", "HL7v2", "FHIR", "Mapping", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

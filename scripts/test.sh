@@ -17,6 +17,16 @@ if ! pkg-config --exists libxml-2.0; then
     fi
 fi
 
+echo "==> PostgreSQL server (the tests start their own throwaway clusters on 127.0.0.1)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${LEDGERBRIDGE_PG_BIN:-}" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+    else
+        echo "the PostgreSQL server is missing: install it (apt-get install postgresql) or set LEDGERBRIDGE_PG_BIN" >&2
+        exit 1
+    fi
+fi
+
 echo "==> test peers (Python packages in .venv)"
 LEDGERBRIDGE_PYTHON="$(scripts/python-env.sh)"
 export LEDGERBRIDGE_PYTHON

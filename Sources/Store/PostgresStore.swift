@@ -1,0 +1,383 @@
+import Foundation
+import Ledger
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// The production store: PostgreSQL through a PostgresNIO connection pool (TLS per configuration).
+///
+/// A commit is a handful of round trips whatever its size: lookups and inserts go as arrays through `unnest`, so
+/// group commits of hundreds of messages cost about as much as one.
+public final class PostgresStore: RecordStore {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    public init(configuration c: PostgresStoreConfiguration, logger: Logger = Logger(label: "ledgerbridge.store")) async throws {
+        let tls: PostgresClient.Configuration.TLS =
+            switch c.tls {
+            case "disable": .disable
+            case "require": .require(.makeClientConfiguration())
+            default: .prefer(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, tls: tls)
+        configuration.options.maximumConnections = c.maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    public func close() async throws {
+        runner.cancel()
+        await runner.value
+    }
+
+    private func wrap<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as PSQLError {
+            throw StoreError.unavailable(error.serverInfo?[.message] ?? "\(error.code)")
+        } catch {
+            throw StoreError.unavailable("\(error)")
+        }
+    }
+
+    public func migrate() async throws -> [String] {
+        try await wrap {
+            try await client.withTransaction(logger: logger) { conn in
+                // One migrator at a time across every gateway sharing the database.
+                try await conn.query("SELECT pg_advisory_xact_lock(7283645)", logger: logger)
+                try await conn.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                    logger: logger)
+                var applied = Set<Int>()
+                for try await v in try await conn.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
+                    applied.insert(v)
+                }
+                var names: [String] = []
+                for m in Schema.migrations where !applied.contains(m.version) {
+                    for statement in m.postgres {
+                        try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await conn.query(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(m.version), \(m.name), \(StoreTime.nowMillis()))",
+                        logger: logger)
+                    names.append(m.name)
+                }
+                return names
+            }
+        }
+    }
+
+    public func commit(_ units: [IngestUnit]) async throws -> [UnitResult] {
+        if units.isEmpty { return [] }
+        let logger = logger
+        return try await wrap {
+            try await client.withTransaction(logger: logger) { conn in try await Self.commit(units, conn, logger) }
+        }
+    }
+
+    private static func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
+
+    private static func commit(_ units: [IngestUnit], _ conn: PostgresConnection, _ logger: Logger) async throws -> [UnitResult] {
+        // The ledger row lock orders committers: leaf indices stay contiguous across gateways.
+        var nextLeaf: Int64 = 0
+        for try await v in try await conn.query("SELECT next_leaf FROM ledger_state WHERE singleton = 1 FOR UPDATE", logger: logger)
+            .decode(Int64.self)
+        {
+            nextLeaf = v
+        }
+        var state = CommitPlan.State(nextLeaf: nextLeaf, inboundIDs: [], now: StoreTime.nowMillis())
+        for try await id in try await conn.query(
+            "SELECT nextval('inbound_messages_id_seq') FROM generate_series(1, \(units.count))", logger: logger
+        ).decode(Int64.self) {
+            state.inboundIDs.append(id)
+        }
+        let identities = Array(CommitPlan.identities(units))
+        if !identities.isEmpty {
+            let senders = identities.map(\.sender), keys = identities.map(\.key)
+            let rows = try await conn.query(
+                """
+                SELECT i.sender, i.message_key, i.id, i.outcome, COALESCE(i.reason, '') FROM inbound_messages i \
+                JOIN unnest(\(senders)::text[], \(keys)::text[]) AS k(s, m) ON i.sender = k.s AND i.message_key = k.m \
+                WHERE i.outcome IN ('accepted', 'dead_letter')
+                """, logger: logger)
+            for try await (sender, key, id, outcome, reason) in rows.decode((String, String, Int64, String, String).self) {
+                state.existing[CommitPlan.InboundIdentity(sender: sender, key: key)] =
+                    (id, InboundOutcome(rawValue: outcome) ?? .accepted, reason.isEmpty ? nil : reason)
+            }
+        }
+        let resourceKeys = Array(CommitPlan.resourceKeys(units))
+        if !resourceKeys.isEmpty {
+            let types = resourceKeys.map(\.type), ids = resourceKeys.map(\.id)
+            let rows = try await conn.query(
+                """
+                SELECT r.resource_type, r.resource_id, r.version_id, r.record_hash, r.is_delete FROM resources r \
+                JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(t, i) ON r.resource_type = k.t AND r.resource_id = k.i
+                """, logger: logger)
+            for try await (type, id, version, hash, isDelete) in rows.decode((String, String, Int, String, Bool).self) {
+                state.current[CommitPlan.ResourceKey(type: type, id: id)] = (version, hash, isDelete)
+            }
+        }
+        let plan = try CommitPlan(units: units, state: state)
+
+        if !plan.inbound.isEmpty {
+            let rows = plan.inbound
+            let ids = rows.map(\.id), channels = rows.map(\.message.channel), senders = rows.map(\.message.sender)
+            let keys = rows.map { $0.message.key ?? "" }, types = rows.map(\.message.contentType)
+            let messageTypes = rows.map { $0.message.messageType ?? "" }, received = rows.map(\.message.receivedAt)
+            let outcomes = rows.map(\.outcome.rawValue), reasons = rows.map { $0.reason ?? "" }
+            let originals = rows.map { $0.originalID ?? -1 }, bodies = rows.map { buffer($0.message.body) }
+            try await conn.query(
+                """
+                INSERT INTO inbound_messages (id, channel, sender, message_key, content_type, message_type, received_at, \
+                outcome, reason, original_id, body) \
+                SELECT id, channel, sender, NULLIF(mkey, ''), ctype, NULLIF(mtype, ''), rat, outcome, NULLIF(reason, ''), \
+                NULLIF(orig, -1), body FROM unnest(\(ids)::bigint[], \(channels)::text[], \(senders)::text[], \
+                \(keys)::text[], \(types)::text[], \(messageTypes)::text[], \(received)::bigint[], \(outcomes)::text[], \
+                \(reasons)::text[], \(originals)::bigint[], \(bodies)::bytea[]) \
+                AS t(id, channel, sender, mkey, ctype, mtype, rat, outcome, reason, orig, body)
+                """, logger: logger)
+        }
+        for r in plan.replays {
+            try await conn.query(
+                "UPDATE inbound_messages SET outcome = \(r.outcome.rawValue), reason = \(r.reason), replayed_at = \(r.replayedAt) WHERE id = \(r.id)",
+                logger: logger)
+        }
+        if !plan.versions.isEmpty {
+            let v = plan.versions
+            let types = v.map(\.write.resourceType), ids = v.map(\.write.id), versions = v.map { Int64($0.versionId) }
+            let updated = v.map(\.lastUpdated), deletes = v.map(\.write.isDelete), sources = v.map(\.write.source)
+            let refs = v.map { $0.write.sourceReference ?? "" }, mappings = v.map { $0.write.mappingVersion ?? "" }
+            let inbound = v.map(\.inboundID), hashes = v.map(\.recordHash), bodies = v.map { buffer($0.body) }
+            let leaves = v.map(\.leafIndex)
+            try await conn.query(
+                """
+                INSERT INTO resource_versions (resource_type, resource_id, version_id, last_updated, is_delete, source, \
+                source_reference, mapping_version, inbound_id, record_hash, body, leaf_index) \
+                SELECT t, i, vid, lu, del, src, NULLIF(ref, ''), NULLIF(map, ''), inb, h, b, leaf FROM \
+                unnest(\(types)::text[], \(ids)::text[], \(versions)::bigint[], \(updated)::bigint[], \(deletes)::boolean[], \
+                \(sources)::text[], \(refs)::text[], \(mappings)::text[], \(inbound)::bigint[], \(hashes)::text[], \
+                \(bodies)::bytea[], \(leaves)::bigint[]) AS x(t, i, vid, lu, del, src, ref, map, inb, h, b, leaf)
+                """, logger: logger)
+
+            let current = plan.currentRows
+            let ct = current.map(\.write.resourceType), ci = current.map(\.write.id)
+            let cv = current.map { Int64($0.versionId) }, cu = current.map(\.lastUpdated)
+            let cd = current.map(\.write.isDelete), ch = current.map(\.recordHash)
+            try await conn.query(
+                """
+                INSERT INTO resources (resource_type, resource_id, version_id, last_updated, is_delete, record_hash) \
+                SELECT * FROM unnest(\(ct)::text[], \(ci)::text[], \(cv)::bigint[], \(cu)::bigint[], \(cd)::boolean[], \
+                \(ch)::text[]) ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = excluded.version_id, \
+                last_updated = excluded.last_updated, is_delete = excluded.is_delete, record_hash = excluded.record_hash
+                """, logger: logger)
+            try await conn.query(
+                """
+                DELETE FROM search_keys s USING unnest(\(ct)::text[], \(ci)::text[]) AS k(t, i) \
+                WHERE s.resource_type = k.t AND s.resource_id = k.i
+                """, logger: logger)
+            var kt: [String] = [], ki: [String] = [], kp: [String] = [], ks: [String] = [], kv: [String] = []
+            for row in current {
+                for key in row.searchKeys {
+                    kt.append(row.write.resourceType)
+                    ki.append(row.write.id)
+                    kp.append(key.parameter)
+                    ks.append(key.system ?? "")
+                    kv.append(key.value)
+                }
+            }
+            if !kt.isEmpty {
+                try await conn.query(
+                    """
+                    INSERT INTO search_keys (resource_type, resource_id, parameter, system, value) \
+                    SELECT t, i, p, NULLIF(s, ''), v FROM unnest(\(kt)::text[], \(ki)::text[], \(kp)::text[], \(ks)::text[], \
+                    \(kv)::text[]) AS x(t, i, p, s, v)
+                    """, logger: logger)
+            }
+
+            let l = plan.ledger
+            let li = l.map(\.leafIndex), lt = l.map(\.entry.resourceType), lid = l.map(\.entry.id)
+            let lv = l.map(\.entry.versionId), lh = l.map(\.entry.recordHash.hex), ls = l.map { Int64($0.entry.storedAt) }
+            let le = l.map { buffer($0.encoded) }
+            try await conn.query(
+                """
+                INSERT INTO ledger_entries (leaf_index, resource_type, resource_id, version_id, record_hash, stored_at, entry) \
+                SELECT * FROM unnest(\(li)::bigint[], \(lt)::text[], \(lid)::text[], \(lv)::text[], \(lh)::text[], \
+                \(ls)::bigint[], \(le)::bytea[])
+                """, logger: logger)
+            try await conn.query("UPDATE ledger_state SET next_leaf = \(plan.nextLeaf) WHERE singleton = 1", logger: logger)
+        }
+        for (source, value) in plan.watermarks {
+            try await conn.query(
+                """
+                INSERT INTO source_watermarks (source, value, updated_at) VALUES (\(source), \(value), \(state.now)) \
+                ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """, logger: logger)
+        }
+        return plan.results
+    }
+
+    private static let versionColumns = """
+        resource_type, resource_id, version_id, last_updated, is_delete, source, COALESCE(source_reference, ''), \
+        COALESCE(mapping_version, ''), COALESCE(inbound_id, -1), record_hash, body, leaf_index
+        """
+
+    private func versions(_ query: PostgresQuery) async throws -> [StoredVersion] {
+        try await wrap {
+            var out: [StoredVersion] = []
+            let rows = try await client.query(query, logger: logger)
+            for try await row in rows {
+                let (t, i, v, lu, del, src, ref, map, inb, h, b, leaf) = try row.decode(
+                    (String, String, Int, Int64, Bool, String, String, String, Int64, String, ByteBuffer, Int64).self)
+                out.append(
+                    StoredVersion(
+                        resourceType: t, id: i, versionId: v, lastUpdated: lu, isDelete: del, source: src,
+                        sourceReference: ref.isEmpty ? nil : ref, mappingVersion: map.isEmpty ? nil : map,
+                        inboundID: inb < 0 ? nil : inb, recordHash: h, body: Array(buffer: b), leafIndex: leaf))
+            }
+            return out
+        }
+    }
+
+    public func currentVersion(type: String, id: String) async throws -> StoredVersion? {
+        try await versions(
+            "SELECT \(unescaped: Self.versionColumns) FROM resource_versions WHERE resource_type = \(type) AND resource_id = \(id) ORDER BY version_id DESC LIMIT 1"
+        ).first
+    }
+
+    public func version(type: String, id: String, versionId: Int) async throws -> StoredVersion? {
+        try await versions(
+            "SELECT \(unescaped: Self.versionColumns) FROM resource_versions WHERE resource_type = \(type) AND resource_id = \(id) AND version_id = \(versionId)"
+        ).first
+    }
+
+    public func history(type: String, id: String) async throws -> [StoredVersion] {
+        try await versions(
+            "SELECT \(unescaped: Self.versionColumns) FROM resource_versions WHERE resource_type = \(type) AND resource_id = \(id) ORDER BY version_id DESC"
+        )
+    }
+
+    private static let inboundColumns = """
+        id, channel, sender, COALESCE(message_key, ''), content_type, COALESCE(message_type, ''), received_at, outcome, \
+        COALESCE(reason, ''), body, COALESCE(replayed_at, -1)
+        """
+
+    private func inbound(_ query: PostgresQuery) async throws -> [StoredInbound] {
+        try await wrap {
+            var out: [StoredInbound] = []
+            for try await (id, ch, sender, key, ct, mt, rat, outcome, reason, body, replayed) in try await client.query(
+                query, logger: logger
+            ).decode((Int64, String, String, String, String, String, Int64, String, String, ByteBuffer, Int64).self) {
+                out.append(
+                    StoredInbound(
+                        id: id, channel: ch, sender: sender, key: key.isEmpty ? nil : key, contentType: ct,
+                        messageType: mt.isEmpty ? nil : mt, receivedAt: rat, outcome: InboundOutcome(rawValue: outcome) ?? .rejected,
+                        reason: reason.isEmpty ? nil : reason, body: Array(buffer: body), replayedAt: replayed < 0 ? nil : replayed))
+            }
+            return out
+        }
+    }
+
+    public func inbound(id: Int64) async throws -> StoredInbound? {
+        try await inbound("SELECT \(unescaped: Self.inboundColumns) FROM inbound_messages WHERE id = \(id)").first
+    }
+
+    public func inbound(outcome: InboundOutcome, limit: Int) async throws -> [StoredInbound] {
+        try await inbound(
+            "SELECT \(unescaped: Self.inboundColumns) FROM inbound_messages WHERE outcome = \(outcome.rawValue) ORDER BY id DESC LIMIT \(limit)"
+        )
+    }
+
+    public func watermark(source: String) async throws -> String? {
+        try await wrap {
+            for try await v in try await client.query("SELECT value FROM source_watermarks WHERE source = \(source)", logger: logger)
+                .decode(String.self)
+            {
+                return v
+            }
+            return nil
+        }
+    }
+
+    public func ledgerEntries(from: Int64, limit: Int) async throws -> [StoredLedgerEntry] {
+        try await wrap {
+            var out: [StoredLedgerEntry] = []
+            for try await (leaf, entry) in try await client.query(
+                "SELECT leaf_index, entry FROM ledger_entries WHERE leaf_index >= \(from) ORDER BY leaf_index LIMIT \(limit)",
+                logger: logger
+            ).decode((Int64, ByteBuffer).self) {
+                out.append(StoredLedgerEntry(leafIndex: leaf, entry: try LedgerEntry(decoding: Array(buffer: entry))))
+            }
+            return out
+        }
+    }
+
+    public func purgeInboundBodies(receivedBefore cutoff: Int64) async throws -> Int {
+        try await wrap {
+            var n = 0
+            for try await c in try await client.query(
+                """
+                WITH p AS (UPDATE inbound_messages SET body = ''::bytea, body_purged = true \
+                WHERE received_at < \(cutoff) AND NOT body_purged RETURNING 1) SELECT COUNT(*) FROM p
+                """, logger: logger
+            ).decode(Int.self) {
+                n = c
+            }
+            return n
+        }
+    }
+
+    private func count(_ query: PostgresQuery) async throws -> Int {
+        for try await c in try await client.query(query, logger: logger).decode(Int.self) { return c }
+        return 0
+    }
+
+    public func counts() async throws -> StoreCounts {
+        try await wrap {
+            var inbound: [String: Int] = [:]
+            for try await (o, c) in try await client.query(
+                "SELECT outcome, COUNT(*)::bigint FROM inbound_messages GROUP BY outcome", logger: logger
+            ).decode((String, Int).self) {
+                inbound[o] = c
+            }
+            return StoreCounts(
+                inbound: inbound, resources: try await count("SELECT COUNT(*) FROM resources"),
+                versions: try await count("SELECT COUNT(*) FROM resource_versions"),
+                ledgerEntries: try await count("SELECT COUNT(*) FROM ledger_entries"))
+        }
+    }
+
+    public func search(type: String, key: SearchKey) async throws -> [String] {
+        try await wrap {
+            var out: [String] = []
+            let query: PostgresQuery =
+                if let system = key.system {
+                    """
+                    SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = \(type) AND parameter = \(key.parameter) \
+                    AND value = \(key.value) AND system = \(system) ORDER BY resource_id
+                    """
+                } else {
+                    """
+                    SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = \(type) AND parameter = \(key.parameter) \
+                    AND value = \(key.value) ORDER BY resource_id
+                    """
+                }
+            for try await id in try await client.query(query, logger: logger).decode(String.self) { out.append(id) }
+            return out
+        }
+    }
+}
+
+extension PostgresStore {
+    /// Runs SQL outside the store's logic: tests use it to tamper with rows and to break commits on purpose.
+    func rawExecute(_ sql: String) async throws {
+        try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import GRDB
+import Ledger
+
+/// The embedded default store: one SQLite file (WAL, `synchronous=FULL`, so a commit is on disk before it returns).
+public final class SQLiteStore: RecordStore {
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError.unavailable("cannot open \(path): \(error)")
+        }
+        // The database holds patient data: owner-only.
+        chmod(path, 0o600)
+    }
+
+    public func migrate() async throws -> [String] {
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
+            var names: [String] = []
+            for m in Schema.migrations where !applied.contains(m.version) {
+                for statement in m.sqlite { try db.execute(sql: statement) }
+                try db.execute(
+                    sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    arguments: [m.version, m.name, StoreTime.nowMillis()])
+                names.append(m.name)
+            }
+            return names
+        }
+    }
+
+    public func commit(_ units: [IngestUnit]) async throws -> [UnitResult] {
+        if units.isEmpty { return [] }
+        do {
+            return try await pool.write { db in try Self.commit(units, db) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.unavailable("\(error)")
+        }
+    }
+
+    private static func commit(_ units: [IngestUnit], _ db: Database) throws -> [UnitResult] {
+        var state = CommitPlan.State(
+            nextLeaf: try Int64.fetchOne(db, sql: "SELECT next_leaf FROM ledger_state WHERE singleton = 1") ?? 0,
+            inboundIDs: [], now: StoreTime.nowMillis())
+        let firstID = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM inbound_messages") ?? 0) + 1
+        state.inboundIDs = (0..<Int64(units.count)).map { firstID + $0 }
+        let lookup = try db.cachedStatement(
+            sql: """
+                SELECT id, outcome, reason FROM inbound_messages WHERE sender = ? AND message_key = ? \
+                AND outcome IN ('accepted', 'dead_letter')
+                """)
+        for identity in CommitPlan.identities(units) {
+            if let row = try Row.fetchOne(lookup, arguments: [identity.sender, identity.key]) {
+                state.existing[identity] = (row[0], InboundOutcome(rawValue: row[1]) ?? .accepted, row[2])
+            }
+        }
+        let current = try db.cachedStatement(
+            sql: "SELECT version_id, record_hash, is_delete FROM resources WHERE resource_type = ? AND resource_id = ?")
+        for key in CommitPlan.resourceKeys(units) {
+            if let row = try Row.fetchOne(current, arguments: [key.type, key.id]) {
+                state.current[key] = (row[0], row[1], row[2])
+            }
+        }
+        let plan = try CommitPlan(units: units, state: state)
+
+        let insertInbound = try db.cachedStatement(
+            sql: """
+                INSERT INTO inbound_messages (id, channel, sender, message_key, content_type, message_type, received_at, \
+                outcome, reason, original_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for row in plan.inbound {
+            let m = row.message
+            try insertInbound.execute(arguments: [
+                row.id, m.channel, m.sender, m.key, m.contentType, m.messageType, m.receivedAt, row.outcome.rawValue,
+                row.reason, row.originalID, Data(m.body),
+            ])
+        }
+        let replay = try db.cachedStatement(
+            sql: "UPDATE inbound_messages SET outcome = ?, reason = ?, replayed_at = ? WHERE id = ?")
+        for r in plan.replays {
+            try replay.execute(arguments: [r.outcome.rawValue, r.reason, r.replayedAt, r.id])
+        }
+        let insertVersion = try db.cachedStatement(
+            sql: """
+                INSERT INTO resource_versions (resource_type, resource_id, version_id, last_updated, is_delete, source, \
+                source_reference, mapping_version, inbound_id, record_hash, body, leaf_index) \
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for v in plan.versions {
+            try insertVersion.execute(arguments: [
+                v.write.resourceType, v.write.id, v.versionId, v.lastUpdated, v.write.isDelete, v.write.source,
+                v.write.sourceReference, v.write.mappingVersion, v.inboundID, v.recordHash, Data(v.body), v.leafIndex,
+            ])
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO resources (resource_type, resource_id, version_id, last_updated, is_delete, record_hash) \
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (resource_type, resource_id) DO UPDATE SET \
+                version_id = excluded.version_id, last_updated = excluded.last_updated, is_delete = excluded.is_delete, \
+                record_hash = excluded.record_hash
+                """)
+        let deleteKeys = try db.cachedStatement(sql: "DELETE FROM search_keys WHERE resource_type = ? AND resource_id = ?")
+        let insertKey = try db.cachedStatement(
+            sql: "INSERT INTO search_keys (resource_type, resource_id, parameter, system, value) VALUES (?, ?, ?, ?, ?)")
+        for v in plan.currentRows {
+            let (type, id) = (v.write.resourceType, v.write.id)
+            try upsert.execute(arguments: [type, id, v.versionId, v.lastUpdated, v.write.isDelete, v.recordHash])
+            try deleteKeys.execute(arguments: [type, id])
+            for k in v.searchKeys { try insertKey.execute(arguments: [type, id, k.parameter, k.system, k.value]) }
+        }
+        let insertEntry = try db.cachedStatement(
+            sql: """
+                INSERT INTO ledger_entries (leaf_index, resource_type, resource_id, version_id, record_hash, stored_at, entry) \
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        for l in plan.ledger {
+            try insertEntry.execute(arguments: [
+                l.leafIndex, l.entry.resourceType, l.entry.id, l.entry.versionId, l.entry.recordHash.hex,
+                Int64(l.entry.storedAt), Data(l.encoded),
+            ])
+        }
+        if plan.nextLeaf != state.nextLeaf {
+            try db.execute(sql: "UPDATE ledger_state SET next_leaf = ? WHERE singleton = 1", arguments: [plan.nextLeaf])
+        }
+        for (source, value) in plan.watermarks {
+            try db.execute(
+                sql: """
+                    INSERT INTO source_watermarks (source, value, updated_at) VALUES (?, ?, ?) \
+                    ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                    """, arguments: [source, value, state.now])
+        }
+        return plan.results
+    }
+
+    static let versionColumns = """
+        resource_type, resource_id, version_id, last_updated, is_delete, source, source_reference, mapping_version, \
+        inbound_id, record_hash, body, leaf_index
+        """
+
+    private static func version(_ row: Row) -> StoredVersion {
+        StoredVersion(
+            resourceType: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], isDelete: row[4], source: row[5],
+            sourceReference: row[6], mappingVersion: row[7], inboundID: row[8], recordHash: row[9],
+            body: [UInt8]((row[10] as Data?) ?? Data()), leafIndex: row[11])
+    }
+
+    public func currentVersion(type: String, id: String) async throws -> StoredVersion? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT \(Self.versionColumns) FROM resource_versions v WHERE resource_type = ? AND resource_id = ? \
+                    ORDER BY version_id DESC LIMIT 1
+                    """, arguments: [type, id]
+            ).map(Self.version)
+        }
+    }
+
+    public func version(type: String, id: String, versionId: Int) async throws -> StoredVersion? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? AND version_id = ?",
+                arguments: [type, id, versionId]
+            ).map(Self.version)
+        }
+    }
+
+    public func history(type: String, id: String) async throws -> [StoredVersion] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? \
+                    ORDER BY version_id DESC
+                    """, arguments: [type, id]
+            ).map(Self.version)
+        }
+    }
+
+    static let inboundColumns =
+        "id, channel, sender, message_key, content_type, message_type, received_at, outcome, reason, body, replayed_at"
+
+    private static func inbound(_ row: Row) -> StoredInbound {
+        StoredInbound(
+            id: row[0], channel: row[1], sender: row[2], key: row[3], contentType: row[4], messageType: row[5],
+            receivedAt: row[6], outcome: InboundOutcome(rawValue: row[7]) ?? .rejected, reason: row[8],
+            body: [UInt8]((row[9] as Data?) ?? Data()), replayedAt: row[10])
+    }
+
+    public func inbound(id: Int64) async throws -> StoredInbound? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.inboundColumns) FROM inbound_messages WHERE id = ?", arguments: [id])
+                .map(Self.inbound)
+        }
+    }
+
+    public func inbound(outcome: InboundOutcome, limit: Int) async throws -> [StoredInbound] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.inboundColumns) FROM inbound_messages WHERE outcome = ? ORDER BY id DESC LIMIT ?",
+                arguments: [outcome.rawValue, limit]
+            ).map(Self.inbound)
+        }
+    }
+
+    public func watermark(source: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM source_watermarks WHERE source = ?", arguments: [source])
+        }
+    }
+
+    public func ledgerEntries(from: Int64, limit: Int) async throws -> [StoredLedgerEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT leaf_index, entry FROM ledger_entries WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+                arguments: [from, limit]
+            ).map { row in
+                StoredLedgerEntry(leafIndex: row[0], entry: try LedgerEntry(decoding: [UInt8]((row[1] as Data?) ?? Data())))
+            }
+        }
+    }
+
+    public func purgeInboundBodies(receivedBefore cutoff: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE inbound_messages SET body = X'', body_purged = 1 WHERE received_at < ? AND body_purged = 0",
+                arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+
+    public func counts() async throws -> StoreCounts {
+        try await pool.read { db in
+            var inbound: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT outcome, COUNT(*) FROM inbound_messages GROUP BY outcome") {
+                inbound[row[0]] = row[1]
+            }
+            return StoreCounts(
+                inbound: inbound, resources: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resources") ?? 0,
+                versions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource_versions") ?? 0,
+                ledgerEntries: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_entries") ?? 0)
+        }
+    }
+
+    public func search(type: String, key: SearchKey) async throws -> [String] {
+        try await pool.read { db in
+            if let system = key.system {
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = ? AND parameter = ? AND value = ? \
+                        AND system = ? ORDER BY resource_id
+                        """, arguments: [type, key.parameter, key.value, system])
+            } else {
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = ? AND parameter = ? AND value = ? \
+                        ORDER BY resource_id
+                        """, arguments: [type, key.parameter, key.value])
+            }
+        }
+    }
+
+    public func close() async throws {
+        try pool.close()
+    }
+}
+
+extension SQLiteStore {
+    /// Runs SQL outside the store's logic: tests use it to tamper with rows and to break commits on purpose.
+    func rawExecute(_ sql: String) async throws {
+        try await pool.write { db in try db.execute(sql: sql) }
+    }
+}

@@ -1,0 +1,74 @@
+/// The store's versioned migrations, in both SQL dialects. Applied in order by `migrate()`, each in its own
+/// transaction together with its row in `schema_migrations`. Never edit a released migration: add one.
+enum Schema {
+    struct Migration {
+        var version: Int
+        var name: String
+        var sqlite: [String]
+        var postgres: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "0001 records, inbound messages, search keys, ledger, watermarks",
+            sqlite: common(blob: "BLOB", bigint: "INTEGER", bool: "INTEGER", falseValue: "0") + [
+                "CREATE TABLE inbound_messages (id INTEGER PRIMARY KEY, \(inboundColumns(blob: "BLOB", bigint: "INTEGER", bool: "INTEGER", falseValue: "0")))"
+            ] + inboundIndexes,
+            postgres: common(blob: "BYTEA", bigint: "BIGINT", bool: "BOOLEAN", falseValue: "false") + [
+                "CREATE SEQUENCE inbound_messages_id_seq",
+                "CREATE TABLE inbound_messages (id BIGINT PRIMARY KEY, \(inboundColumns(blob: "BYTEA", bigint: "BIGINT", bool: "BOOLEAN", falseValue: "false")))",
+            ] + inboundIndexes
+        )
+    ]
+
+    private static func inboundColumns(blob: String, bigint: String, bool: String, falseValue: String) -> String {
+        """
+        channel TEXT NOT NULL, sender TEXT NOT NULL, message_key TEXT, content_type TEXT NOT NULL, message_type TEXT, \
+        received_at \(bigint) NOT NULL, outcome TEXT NOT NULL, reason TEXT, original_id \(bigint), \
+        body \(blob) NOT NULL, body_purged \(bool) NOT NULL DEFAULT \(falseValue), replayed_at \(bigint)
+        """
+    }
+
+    private static let inboundIndexes = [
+        // Idempotency: one accepted-or-dead-lettered message per sender and key; duplicates are rows of their own.
+        """
+        CREATE UNIQUE INDEX inbound_identity ON inbound_messages (sender, message_key) \
+        WHERE message_key IS NOT NULL AND outcome IN ('accepted', 'dead_letter')
+        """,
+        "CREATE INDEX inbound_outcome ON inbound_messages (outcome, id)",
+        "CREATE INDEX inbound_received ON inbound_messages (received_at)",
+    ]
+
+    private static func common(blob: String, bigint: String, bool: String, falseValue: String) -> [String] {
+        [
+            """
+            CREATE TABLE resource_versions (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, \
+            version_id INTEGER NOT NULL, last_updated \(bigint) NOT NULL, is_delete \(bool) NOT NULL, source TEXT NOT NULL, \
+            source_reference TEXT, mapping_version TEXT, inbound_id \(bigint), record_hash TEXT NOT NULL, \
+            body \(blob) NOT NULL, leaf_index \(bigint) NOT NULL UNIQUE, PRIMARY KEY (resource_type, resource_id, version_id))
+            """,
+            "CREATE INDEX versions_last_updated ON resource_versions (last_updated)",
+            "CREATE INDEX versions_inbound ON resource_versions (inbound_id)",
+            """
+            CREATE TABLE resources (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, version_id INTEGER NOT NULL, \
+            last_updated \(bigint) NOT NULL, is_delete \(bool) NOT NULL, record_hash TEXT NOT NULL, \
+            PRIMARY KEY (resource_type, resource_id))
+            """,
+            "CREATE INDEX resources_last_updated ON resources (resource_type, last_updated)",
+            """
+            CREATE TABLE search_keys (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, parameter TEXT NOT NULL, \
+            system TEXT, value TEXT NOT NULL)
+            """,
+            "CREATE INDEX search_lookup ON search_keys (resource_type, parameter, value)",
+            "CREATE INDEX search_owner ON search_keys (resource_type, resource_id)",
+            """
+            CREATE TABLE ledger_entries (leaf_index \(bigint) PRIMARY KEY, resource_type TEXT NOT NULL, \
+            resource_id TEXT NOT NULL, version_id TEXT NOT NULL, record_hash TEXT NOT NULL, stored_at \(bigint) NOT NULL, \
+            entry \(blob) NOT NULL)
+            """,
+            "CREATE TABLE ledger_state (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), next_leaf \(bigint) NOT NULL)",
+            "INSERT INTO ledger_state (singleton, next_leaf) VALUES (1, 0)",
+            "CREATE TABLE source_watermarks (source TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at \(bigint) NOT NULL)",
+        ]
+    }
+}

@@ -1,0 +1,248 @@
+import Crypto
+import FHIR
+import Foundation
+import Ledger
+
+/// What happened to one inbound message. Stored with the raw message.
+public enum InboundOutcome: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Parsed, mapped and stored.
+    case accepted
+    /// The same message (sender + key) was already accepted or dead-lettered; nothing new stored.
+    case duplicate
+    /// Refused as sent (unparseable, invalid FHIR); kept for the record, never replayed.
+    case rejected
+    /// Could not be mapped (no mapping for its type, a mapping error); kept with the reason and replayable.
+    case deadLetter = "dead_letter"
+}
+
+/// The raw message as it arrived, and where from.
+public struct InboundMessage: Sendable, Hashable {
+    /// How it came in: `http-hl7v2`, `http-fhir`, `mllp`, `poll:<source>`, `import`.
+    public var channel: String
+    /// Who sent it: MSH-3^MSH-4 for HL7 v2, the feed's client or source name otherwise.
+    public var sender: String
+    /// The sender's idempotency key: MSH-10, a FHIR body hash, a table row key. Nil: never a duplicate.
+    public var key: String?
+    /// The message's media type (`x-application/hl7-v2+er7`, `application/fhir+json`, …).
+    public var contentType: String
+    /// Message type for listings (`ADT^A01`, `Bundle`, `row`).
+    public var messageType: String?
+    public var body: [UInt8]
+    /// Milliseconds since 1970.
+    public var receivedAt: Int64
+
+    public init(
+        channel: String, sender: String, key: String?, contentType: String, messageType: String? = nil, body: [UInt8],
+        receivedAt: Int64
+    ) {
+        self.channel = channel
+        self.sender = sender
+        self.key = key
+        self.contentType = contentType
+        self.messageType = messageType
+        self.body = body
+        self.receivedAt = receivedAt
+    }
+}
+
+/// One resource version to store: the mapped (or received) resource and where it came from.
+public struct ResourceWrite: Sendable, Hashable {
+    public var resourceType: String
+    public var id: String
+    /// The resource as JSON; `meta.versionId` and `meta.lastUpdated` are set by the store when it is read.
+    public var resource: JSONObject
+    /// `nil` for a delete.
+    public var isDelete: Bool
+    /// feed, MLLP peer, file or table: the same text as the inbound channel plus detail.
+    public var source: String
+    /// MSH-10, file path, table + primary key.
+    public var sourceReference: String?
+    /// SHA-256 of the mapping files that produced it (nil for FHIR received as FHIR).
+    public var mappingVersion: String?
+
+    public init(
+        resource: JSONObject, source: String, sourceReference: String?, mappingVersion: String?, isDelete: Bool = false
+    ) throws(StoreError) {
+        guard let type = resource["resourceType"]?.stringValue, let id = resource["id"]?.stringValue, !id.isEmpty else {
+            throw StoreError.invalidRecord("a stored resource needs resourceType and id")
+        }
+        self.resourceType = type
+        self.id = id
+        self.resource = resource
+        self.isDelete = isDelete
+        self.source = source
+        self.sourceReference = sourceReference
+        self.mappingVersion = mappingVersion
+    }
+
+    /// The canonical bytes stored as the body: the record hash is SHA-256 of exactly these bytes.
+    public var canonicalBody: [UInt8] { FHIRCanonicalForm.bytes(resource) }
+}
+
+/// What ingest decided for one inbound message. The store writes it in one transaction with everything else in the
+/// same commit.
+public enum Disposition: Sendable, Hashable {
+    case accept([ResourceWrite])
+    case deadLetter(reason: String)
+    case reject(reason: String)
+}
+
+/// A poller's position in a legacy table, advanced with the rows it covers.
+public struct Watermark: Sendable, Hashable {
+    public var source: String
+    public var value: String
+    public init(source: String, value: String) {
+        self.source = source
+        self.value = value
+    }
+}
+
+/// One inbound message and what to store for it.
+public struct IngestUnit: Sendable, Hashable {
+    public var inbound: InboundMessage
+    public var disposition: Disposition
+    /// Set by a poller on the last row of a poll: stored in the same transaction.
+    public var watermark: Watermark?
+    /// A dead letter being replayed: its row turns accepted (or stays a dead letter with the new reason).
+    public var replayOf: Int64?
+
+    public init(inbound: InboundMessage, disposition: Disposition, watermark: Watermark? = nil, replayOf: Int64? = nil) {
+        self.inbound = inbound
+        self.disposition = disposition
+        self.watermark = watermark
+        self.replayOf = replayOf
+    }
+}
+
+/// A version the store wrote (or found unchanged) for one resource of a unit.
+public struct VersionOutcome: Sendable, Hashable, Codable {
+    public var resourceType: String
+    public var id: String
+    public var versionId: Int
+    /// False when the content equalled the current version: no new version, no ledger entry.
+    public var created: Bool
+    public var recordHash: String
+    /// The ledger leaf of the new version.
+    public var leafIndex: Int64?
+
+    public init(resourceType: String, id: String, versionId: Int, created: Bool, recordHash: String, leafIndex: Int64?) {
+        self.resourceType = resourceType
+        self.id = id
+        self.versionId = versionId
+        self.created = created
+        self.recordHash = recordHash
+        self.leafIndex = leafIndex
+    }
+}
+
+/// What the store did with one unit.
+public struct UnitResult: Sendable, Hashable {
+    /// The inbound row written for this unit.
+    public var inboundID: Int64
+    public var outcome: InboundOutcome
+    /// For a duplicate: the first message's row and outcome.
+    public var originalID: Int64?
+    public var originalOutcome: InboundOutcome?
+    /// The reason of a dead letter or reject (the original's, for a duplicate).
+    public var reason: String?
+    public var versions: [VersionOutcome]
+}
+
+/// One stored resource version as read back.
+public struct StoredVersion: Sendable, Hashable {
+    public var resourceType: String
+    public var id: String
+    public var versionId: Int
+    /// Milliseconds since 1970.
+    public var lastUpdated: Int64
+    public var isDelete: Bool
+    public var source: String
+    public var sourceReference: String?
+    public var mappingVersion: String?
+    public var inboundID: Int64?
+    /// Hex SHA-256 of the canonical body at the time it was stored.
+    public var recordHash: String
+    /// The canonical body as stored now (a tampered database shows here).
+    public var body: [UInt8]
+    public var leafIndex: Int64?
+
+    /// True when the stored body still hashes to the recorded hash.
+    public var bodyMatchesHash: Bool { Hash(SHA256.hash(data: body)).hex == recordHash }
+
+    /// The resource with `meta.versionId` and `meta.lastUpdated` filled in, as served.
+    public func resource() throws -> JSONObject {
+        var r = try FHIRJSON().parse(body)
+        var meta = r["meta"]?.objectValue ?? JSONObject()
+        meta["versionId"] = .string(String(versionId))
+        meta["lastUpdated"] = .string(StoreTime.instant(lastUpdated))
+        r["meta"] = .object(meta)
+        return r
+    }
+}
+
+/// An inbound message as listed (dead letters, audits).
+public struct StoredInbound: Sendable, Hashable {
+    public var id: Int64
+    public var channel: String
+    public var sender: String
+    public var key: String?
+    public var contentType: String
+    public var messageType: String?
+    public var receivedAt: Int64
+    public var outcome: InboundOutcome
+    public var reason: String?
+    /// Empty once retention purged it.
+    public var body: [UInt8]
+    public var replayedAt: Int64?
+}
+
+/// One row of the ledger table: the entry and its leaf index.
+public struct StoredLedgerEntry: Sendable, Hashable {
+    public var leafIndex: Int64
+    public var entry: LedgerEntry
+}
+
+/// Counts for status pages and tests.
+public struct StoreCounts: Sendable, Hashable, Codable {
+    public var inbound: [String: Int]
+    public var resources: Int
+    public var versions: Int
+    public var ledgerEntries: Int
+}
+
+public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The database cannot be reached or refused the transaction; nothing was committed.
+    case unavailable(String)
+    case invalidRecord(String)
+    case migration(String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let s): "store unavailable: \(s)"
+        case .invalidRecord(let s): "invalid record: \(s)"
+        case .migration(let s): "migration failed: \(s)"
+        case .notFound(let s): "not found: \(s)"
+        }
+    }
+}
+
+/// Time helpers shared by both stores.
+public enum StoreTime {
+    public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    /// FHIR instant with milliseconds, UTC.
+    public static func instant(_ millis: Int64) -> String {
+        let date = Date(timeIntervalSince1970: Double(millis) / 1000)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let ms = Int(((millis % 1000) + 1000) % 1000)
+        func pad(_ v: Int?, _ n: Int) -> String {
+            let s = String(v ?? 0)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):"
+            + "\(pad(c.second, 2)).\(pad(ms, 3))Z"
+    }
+}

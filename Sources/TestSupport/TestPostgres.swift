@@ -1,0 +1,185 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throwaway PostgreSQL server for tests: its own cluster in a temporary folder, listening on 127.0.0.1 on a free
+/// port, trust authentication, removed when the test process exits. Tests that need a database call
+/// `TestPostgres.shared()` and then `createDatabase()`, so suites never see each other's rows; a test that stops and
+/// restarts the server (outage tests) starts its own with `TestPostgres.start()`.
+///
+/// The server binaries come from `LEDGERBRIDGE_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin` (Debian's
+/// `postgresql` package, which scripts/test.sh installs). PostgreSQL refuses to run as root, so as root the cluster is
+/// owned by and run as the `postgres` user.
+public final class TestPostgres: @unchecked Sendable {
+    public let port: Int
+    public let host = "127.0.0.1"
+    public let username = "postgres"
+    let directory: String
+    let binDirectory: String
+    private let lock = NSLock()
+    private var process: Process?
+
+    private static let sharedLock = NSLock()
+    private static let registryLock = NSLock()
+    nonisolated(unsafe) private static var sharedInstance: TestPostgres?
+    nonisolated(unsafe) private static var all: [TestPostgres] = []
+
+    /// The server this test process shares, started on first use.
+    public static func shared() throws -> TestPostgres {
+        sharedLock.lock()
+        defer { sharedLock.unlock() }
+        if let s = sharedInstance { return s }
+        let s = try start()
+        sharedInstance = s
+        return s
+    }
+
+    /// A new server of the caller's own.
+    public static func start() throws -> TestPostgres {
+        let bin = try findBinaries()
+        let directory = try makeTemporaryDirectory()
+        let server = TestPostgres(port: try freePort(), directory: directory, binDirectory: bin)
+        try server.initialize()
+        try server.startServer()
+        registryLock.lock()
+        if all.isEmpty { atexit { TestPostgres.stopAll() } }
+        all.append(server)
+        registryLock.unlock()
+        return server
+    }
+
+    init(port: Int, directory: String, binDirectory: String) {
+        self.port = port
+        self.directory = directory
+        self.binDirectory = binDirectory
+    }
+
+    private static var asRoot: Bool { geteuid() == 0 }
+
+    /// Runs a server binary, as the `postgres` user when we are root.
+    private func command(_ name: String, _ arguments: [String]) -> (String, [String]) {
+        let path = binDirectory + "/" + name
+        return Self.asRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments) : (path, arguments)
+    }
+
+    private func run(_ name: String, _ arguments: [String]) throws {
+        let (exe, args) = command(name, arguments)
+        let result = try Subprocess.run(exe, args)
+        guard result.status == 0 else {
+            throw TestEnvironment.PeerError(description: "\(name) failed (\(result.status)): \(result.error)\(result.output)")
+        }
+    }
+
+    private func initialize() throws {
+        if Self.asRoot { _ = try Subprocess.run("/bin/chown", ["-R", "postgres", directory]) }
+        try run("initdb", ["-D", directory + "/data", "-U", username, "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+    }
+
+    /// Starts (or restarts) the server on its port and waits until it accepts connections.
+    public func startServer() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard process == nil else { return }
+        let (exe, args) = command(
+            "postgres",
+            [
+                "-D", directory + "/data", "-p", String(port), "-h", host, "-k", directory, "-c", "max_connections=200",
+                "-c", "shared_buffers=128MB", "-c", "log_min_messages=fatal",
+            ])
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let r = try? Subprocess.run(binDirectory + "/pg_isready", ["-q", "-h", host, "-p", String(port)]), r.status == 0 {
+                return
+            }
+            guard p.isRunning else { break }
+            usleep(100_000)
+        }
+        throw TestEnvironment.PeerError(description: "PostgreSQL did not start on \(host):\(port) (data in \(directory))")
+    }
+
+    /// Stops the server (fast shutdown: clients are disconnected, committed data kept). `startServer()` brings it back.
+    public func stopServer() {
+        lock.lock()
+        let p = process
+        process = nil
+        lock.unlock()
+        guard let p, p.isRunning else { return }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+    }
+
+    /// A new, empty database; returns its name.
+    public func createDatabase(_ prefix: String = "t") throws -> String {
+        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        try sql("CREATE DATABASE \(name)", database: "postgres")
+        return name
+    }
+
+    /// Runs SQL with psql; returns what it printed (unaligned, tuples only).
+    @discardableResult
+    public func sql(_ statement: String, database: String) throws -> String {
+        let result = try Subprocess.run(
+            binDirectory + "/psql",
+            ["-h", host, "-p", String(port), "-U", username, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement])
+        guard result.status == 0 else {
+            throw TestEnvironment.PeerError(description: "psql failed: \(result.error)")
+        }
+        return result.output
+    }
+
+    /// `postgres://` URL for a database on this server.
+    public func url(database: String) -> String { "postgres://\(username)@\(host):\(port)/\(database)?sslmode=disable" }
+
+    static func stopAll() {
+        for s in all {
+            s.stopServer()
+            try? FileManager.default.removeItem(atPath: s.directory)
+        }
+    }
+
+    private static func findBinaries() throws -> String {
+        if let bin = ProcessInfo.processInfo.environment["LEDGERBRIDGE_PG_BIN"] { return bin }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        guard let newest = versions.last else {
+            throw TestEnvironment.PeerError(
+                description: "no PostgreSQL server found under \(root): scripts/test.sh installs it (apt-get install postgresql)")
+        }
+        return "\(root)/\(newest)/bin"
+    }
+
+    private static func makeTemporaryDirectory() throws -> String {
+        var template = Array("/tmp/ledgerbridge-pg-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw TestEnvironment.PeerError(description: "mkdtemp failed") }
+        return String(cString: p)
+    }
+
+    /// A port nothing listens on now: bind port 0 and read what the kernel chose.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestEnvironment.PeerError(description: "socket failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+        }
+        guard bound == 0 else { throw TestEnvironment.PeerError(description: "bind failed") }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
