@@ -7,7 +7,10 @@ struct Ledgerbridge: AsyncParsableCommand {
         commandName: "ledgerbridge",
         abstract: "A gateway beside legacy EHRs: ingests HL7 v2 and FHIR, maps to FHIR R4, anchors every record version to a ledger.",
         version: LedgerbridgeVersion.string,
-        subcommands: [HL7Command.self, FHIRCommand.self, VerifyCommand.self]
+        subcommands: [
+            ServeCommand.self, ImportCommand.self, MigrateCommand.self, DeadLettersCommand.self, HL7Command.self, FHIRCommand.self,
+            VerifyCommand.self,
+        ]
     )
 }
 

@@ -1,3 +1,6 @@
+#if canImport(CDispatch)
+import CDispatch  // where Glibc's `struct stat` is found first once Foundation is linked in (MemberImportVisibility)
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

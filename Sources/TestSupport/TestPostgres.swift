@@ -19,12 +19,10 @@ public final class TestPostgres: @unchecked Sendable {
     let directory: String
     let binDirectory: String
     private let lock = NSLock()
-    private var process: Process?
+    private var running = false
 
     private static let sharedLock = NSLock()
-    private static let registryLock = NSLock()
     nonisolated(unsafe) private static var sharedInstance: TestPostgres?
-    nonisolated(unsafe) private static var all: [TestPostgres] = []
 
     /// The server this test process shares, started on first use.
     public static func shared() throws -> TestPostgres {
@@ -43,10 +41,6 @@ public final class TestPostgres: @unchecked Sendable {
         let server = TestPostgres(port: try freePort(), directory: directory, binDirectory: bin)
         try server.initialize()
         try server.startServer()
-        registryLock.lock()
-        if all.isEmpty { atexit { TestPostgres.stopAll() } }
-        all.append(server)
-        registryLock.unlock()
         return server
     }
 
@@ -78,23 +72,37 @@ public final class TestPostgres: @unchecked Sendable {
     }
 
     /// Starts (or restarts) the server on its port and waits until it accepts connections.
+    ///
+    /// The server runs under a small shell wrapper that watches this process: when it ends in any way (crashes and
+    /// SIGKILL included) the wrapper stops the server with a fast shutdown and removes its folder; a `.stop` file in
+    /// the folder (`stopServer()`) stops it and keeps the data for a restart. So no test run leaves a server behind,
+    /// and nothing waits on child processes while the test process exits.
     public func startServer() throws {
         lock.lock()
         defer { lock.unlock() }
-        guard process == nil else { return }
+        guard !running else { return }
         let (exe, args) = command(
             "postgres",
             [
                 "-D", directory + "/data", "-p", String(port), "-h", host, "-k", directory, "-c", "max_connections=200",
                 "-c", "shared_buffers=128MB", "-c", "log_min_messages=fatal",
             ])
+        let script = """
+            owner=\(getpid()); dir="\(directory)"
+            rm -f "$dir/.stop"
+            "$@" </dev/null >/dev/null 2>&1 & pid=$!
+            while kill -0 "$owner" 2>/dev/null && [ ! -e "$dir/.stop" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+            pm=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null); [ -n "$pm" ] && kill -INT "$pm" 2>/dev/null; wait "$pid"
+            if kill -0 "$owner" 2>/dev/null; then rm -f "$dir/.stop"; else rm -rf "$dir"; fi
+            """
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script, "sh", exe] + args
+        p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = FileHandle.nullDevice
         try p.run()
-        process = p
+        running = true
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if let r = try? Subprocess.run(binDirectory + "/pg_isready", ["-q", "-h", host, "-p", String(port)]), r.status == 0 {
@@ -106,15 +114,22 @@ public final class TestPostgres: @unchecked Sendable {
         throw TestEnvironment.PeerError(description: "PostgreSQL did not start on \(host):\(port) (data in \(directory))")
     }
 
-    /// Stops the server (fast shutdown: clients are disconnected, committed data kept). `startServer()` brings it back.
+    /// Stops the server (fast shutdown: clients are disconnected, committed data kept) and waits until it is down.
+    /// `startServer()` brings it back.
     public func stopServer() {
         lock.lock()
-        let p = process
-        process = nil
-        lock.unlock()
-        guard let p, p.isRunning else { return }
-        kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
+        defer { lock.unlock() }
+        guard running else { return }
+        running = false
+        FileManager.default.createFile(atPath: directory + "/.stop", contents: nil)
+        // The postmaster removes its pid file when it has shut down; the wrapper then removes .stop.
+        let deadline = Date().addingTimeInterval(30)
+        while FileManager.default.fileExists(atPath: directory + "/.stop")
+            || FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid"),
+            Date() < deadline
+        {
+            usleep(50_000)
+        }
     }
 
     /// A new, empty database; returns its name.
@@ -138,13 +153,6 @@ public final class TestPostgres: @unchecked Sendable {
 
     /// `postgres://` URL for a database on this server.
     public func url(database: String) -> String { "postgres://\(username)@\(host):\(port)/\(database)?sslmode=disable" }
-
-    static func stopAll() {
-        for s in all {
-            s.stopServer()
-            try? FileManager.default.removeItem(atPath: s.directory)
-        }
-    }
 
     private static func findBinaries() throws -> String {
         if let bin = ProcessInfo.processInfo.environment["LEDGERBRIDGE_PG_BIN"] { return bin }

@@ -38,6 +38,11 @@ public struct FHIRValidator: Sendable {
         return (walker.issues, walker.divsToNormalize)
     }
 
+    /// Whether a text is a valid lexical form of an R4 primitive type (`decimal`, `dateTime`, `id`, …).
+    public static func isValidPrimitive(_ text: String, type: String) -> Bool {
+        FHIRPrimitiveFormat.isValid(text, as: type)
+    }
+
     /// The issues as a FHIR `OperationOutcome` (an `information` issue when there are none).
     public static func operationOutcome(_ issues: [Issue]) -> JSONObject {
         var outcome = JSONObject()

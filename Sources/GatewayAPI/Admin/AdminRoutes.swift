@@ -1,0 +1,101 @@
+import FHIR
+import Hummingbird
+import Ingest
+import NIOCore
+import Store
+
+/// `/admin/…`: dead letters (list, show, replay) and store status. Raw messages hold patient data: these answer only
+/// with the admin key, or, when none is configured, only to the loopback interface.
+struct AdminRoutes: Sendable {
+    let services: GatewayServices
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.get("/admin/status") { request, context in
+            try await guarded(request, context) { try await status() }
+        }
+        router.get("/admin/dead-letters") { request, context in
+            try await guarded(request, context) {
+                let limit = request.uri.queryParameters.get("_count", as: Int.self) ?? 100
+                let letters = try await services.store.inbound(outcome: .deadLetter, limit: min(max(limit, 1), 1000))
+                return Reply.json(.object(JSONObject([("deadLetters", .array(letters.map { summary($0, body: false) }))])))
+            }
+        }
+        router.get("/admin/dead-letters/:id") { request, context in
+            try await guarded(request, context) {
+                guard let id = context.parameters.get("id", as: Int64.self), let m = try await services.store.inbound(id: id),
+                    m.outcome == .deadLetter
+                else { return Reply.outcome(.notFound, code: "not-found", "no such dead letter") }
+                return Reply.json(summary(m, body: true))
+            }
+        }
+        router.post("/admin/dead-letters/:id/replay") { request, context in
+            try await guarded(request, context) {
+                guard let id = context.parameters.get("id", as: Int64.self) else {
+                    return Reply.outcome(.badRequest, code: "invalid", "the id is a number")
+                }
+                return try await replay(ids: [id])
+            }
+        }
+        router.post("/admin/dead-letters/replay") { request, context in
+            try await guarded(request, context) { try await replay(ids: nil) }
+        }
+    }
+
+    private func guarded(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
+        if let key = services.configuration.adminKey {
+            let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let presented, constantTimeEqual(presented, key) else {
+                return Reply.outcome(.unauthorized, code: "login", "the admin key is required (Authorization: Bearer KEY)")
+            }
+        } else if !context.isLoopback {
+            return Reply.outcome(.forbidden, code: "forbidden", "admin endpoints answer the loopback interface only when no admin key is set")
+        }
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            var r = Reply.outcome(.serviceUnavailable, code: "transient", error.description)
+            r.headers[.retryAfter] = "5"
+            return r
+        }
+    }
+
+    private func replay(ids: [Int64]?) async throws -> Response {
+        do {
+            let outcomes = try await services.replayer.replay(ids: ids)
+            let list: [JSONValue] = outcomes.map { o in
+                var m = JSONObject([
+                    ("id", .number(String(o.id))), ("outcome", .string(o.outcome.rawValue)), ("resources", .number(String(o.resources))),
+                ])
+                if let reason = o.reason { m["reason"] = .string(reason) }
+                return .object(m)
+            }
+            return Reply.json(.object(JSONObject([("replayed", .array(list))])))
+        } catch let error as DeadLetterReplayer.ReplayError {
+            return Reply.outcome(.notFound, code: "not-found", error.description)
+        }
+    }
+
+    private func status() async throws -> Response {
+        let counts = try await services.store.counts()
+        let inbound = JSONObject(counts.inbound.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })
+        return Reply.json(
+            .object(
+                JSONObject([
+                    ("inbound", .object(inbound)), ("resources", .number(String(counts.resources))),
+                    ("versions", .number(String(counts.versions))), ("ledgerEntries", .number(String(counts.ledgerEntries))),
+                    ("queueDepth", .number(String(await services.hl7.queue.depth))),
+                ])))
+    }
+
+    private func summary(_ m: StoredInbound, body: Bool) -> JSONValue {
+        var o = JSONObject([
+            ("id", .number(String(m.id))), ("channel", .string(m.channel)), ("sender", .string(m.sender)),
+            ("receivedAt", .string(StoreTime.instant(m.receivedAt))), ("contentType", .string(m.contentType)),
+        ])
+        if let t = m.messageType { o["messageType"] = .string(t) }
+        if let k = m.key { o["key"] = .string(k) }
+        if let r = m.reason { o["reason"] = .string(r) }
+        if body { o["body"] = .string(String(decoding: m.body, as: UTF8.self)) }
+        return .object(o)
+    }
+}

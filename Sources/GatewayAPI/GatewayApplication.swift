@@ -1,0 +1,121 @@
+import FHIR
+import HL7v2
+import Hummingbird
+import Ingest
+import Logging
+import NIOCore
+import Store
+
+/// The HTTP listener's settings (`http:` in the config file).
+public struct HTTPConfiguration: Sendable, Hashable, Codable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Request bodies larger than this are refused with 413.
+    public var maxBodyBytes = 16 << 20
+    /// Feed clients: name → API key. When empty, feeds are open (bind to 127.0.0.1 only, the default).
+    public var feedKeys: [String: String] = [:]
+    /// The key for `/admin/…`. When unset, admin endpoints answer only requests from the loopback interface.
+    public var adminKey: String?
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = HTTPConfiguration()
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? d.host
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? d.port
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? d.maxBodyBytes
+        feedKeys = try c.decodeIfPresent([String: String].self, forKey: .feedKeys) ?? [:]
+        adminKey = try c.decodeIfPresent(String.self, forKey: .adminKey)
+    }
+}
+
+/// What the HTTP routes need: the ingestors, the store, and the dead-letter replayer.
+public struct GatewayServices: Sendable {
+    public var hl7: HL7Ingestor
+    public var fhir: FHIRIngestor
+    public var store: any RecordStore
+    public var replayer: DeadLetterReplayer
+    public var configuration: HTTPConfiguration
+
+    public init(hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration) {
+        self.hl7 = hl7
+        self.fhir = fhir
+        self.store = store
+        self.replayer = DeadLetterReplayer(ingestor: hl7)
+        self.configuration = configuration
+    }
+}
+
+/// A request's context: Hummingbird's core plus the peer's address (for audit, admin checks and message sources).
+public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    var peer: String { remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown" }
+    var isLoopback: Bool {
+        guard let ip = remoteAddress?.ipAddress else { return false }
+        return ip.hasPrefix("127.") || ip == "::1"
+    }
+}
+
+public enum GatewayApplication {
+    /// The router with every route; `make` wraps it in an application, tests may use it directly.
+    public static func router(_ services: GatewayServices) -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.get("/health") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        FeedRoutes(services: services).register(on: router)
+        AdminRoutes(services: services).register(on: router)
+        return router
+    }
+
+    public static func make(
+        _ services: GatewayServices, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(services),
+            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "ledgerbridge"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? services.configuration.port) },
+            logger: logger)
+    }
+}
+
+/// Responses the routes share: JSON and FHIR bodies, OperationOutcomes.
+enum Reply {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter().write(value))))
+    }
+
+    static func fhir(_ resource: JSONObject, status: HTTPResponse.Status, xml: Bool) -> Response {
+        if xml, let bytes = try? FHIRXMLWriter(indent: false).write(resource) {
+            return Response(status: status, headers: [.contentType: "application/fhir+xml"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        return Response(
+            status: status, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON().write(resource))))
+    }
+
+    static func outcome(_ status: HTTPResponse.Status, code: String, _ message: String, xml: Bool = false) -> Response {
+        let outcome = JSONObject([
+            ("resourceType", .string("OperationOutcome")),
+            (
+                "issue",
+                .array([.object(JSONObject([("severity", .string("error")), ("code", .string(code)), ("diagnostics", .string(message))]))])
+            ),
+        ])
+        return fhir(outcome, status: status, xml: xml)
+    }
+
+    /// 503 with Retry-After: the store cannot take data now; nothing was stored.
+    static func unavailable(_ error: IngestError) -> Response {
+        var r = outcome(.serviceUnavailable, code: "transient", error.description)
+        r.headers[.retryAfter] = "5"
+        return r
+    }
+}

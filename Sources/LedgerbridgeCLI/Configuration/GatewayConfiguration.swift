@@ -1,0 +1,139 @@
+import Foundation
+import GatewayAPI
+import Ingest
+import Store
+import Yams
+
+/// The gateway's one configuration file (YAML). Every key is optional: the defaults run on one machine with nothing
+/// installed (SQLite store in `./data`, HTTP on 127.0.0.1:8080, MLLP on 127.0.0.1:2575). Environment variables
+/// override the file (`LEDGERBRIDGE_STORE_POSTGRES`, `LEDGERBRIDGE_HTTP_PORT`, …; see Deploy/README.md).
+struct GatewayConfiguration: Sendable, Decodable {
+    struct StoreSection: Sendable, Decodable {
+        /// The SQLite file (the embedded default).
+        var sqlite: String? = nil
+        /// A PostgreSQL URL; when set, it is the store.
+        var postgres: String? = nil
+        /// Apply migrations at `serve` start.
+        var migrate = true
+        /// Raw inbound bodies older than this many days are purged (outcomes and keys are kept). Nil: kept forever.
+        var retentionDays: Int? = nil
+        var poolSize: Int? = nil
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            sqlite = try c.decodeIfPresent(String.self, forKey: .sqlite)
+            postgres = try c.decodeIfPresent(String.self, forKey: .postgres)
+            migrate = try c.decodeIfPresent(Bool.self, forKey: .migrate) ?? true
+            retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays)
+            poolSize = try c.decodeIfPresent(Int.self, forKey: .poolSize)
+        }
+
+        enum CodingKeys: String, CodingKey { case sqlite, postgres, migrate, retentionDays, poolSize }
+    }
+
+    struct IngestSection: Sendable, Decodable {
+        /// Messages waiting for the store before new ones are refused (503 / AE).
+        var queueCapacity = 20_000
+        /// The most messages written in one group commit.
+        var maxGroupMessages = 1_000
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            queueCapacity = try c.decodeIfPresent(Int.self, forKey: .queueCapacity) ?? 20_000
+            maxGroupMessages = try c.decodeIfPresent(Int.self, forKey: .maxGroupMessages) ?? 1_000
+        }
+
+        enum CodingKeys: String, CodingKey { case queueCapacity, maxGroupMessages }
+    }
+
+    var store = StoreSection()
+    var http = HTTPConfiguration()
+    var mllp = MLLPConfiguration()
+    var ingest = IngestSection()
+    var sources: [LegacySourceConfiguration] = []
+    var logLevel = "info"
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        store = try c.decodeIfPresent(StoreSection.self, forKey: .store) ?? StoreSection()
+        http = try c.decodeIfPresent(HTTPConfiguration.self, forKey: .http) ?? HTTPConfiguration()
+        mllp = try c.decodeIfPresent(MLLPConfiguration.self, forKey: .mllp) ?? MLLPConfiguration()
+        ingest = try c.decodeIfPresent(IngestSection.self, forKey: .ingest) ?? IngestSection()
+        sources = try c.decodeIfPresent([LegacySourceConfiguration].self, forKey: .sources) ?? []
+        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
+        let names = sources.map(\.name)
+        if Set(names).count != names.count {
+            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel }
+
+    /// Reads the file (when given, or `ledgerbridge.yaml` when it exists here), then applies the environment.
+    static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        let file = path ?? (FileManager.default.fileExists(atPath: "ledgerbridge.yaml") ? "ledgerbridge.yaml" : nil)
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("\(file): cannot read the configuration file") }
+            do {
+                configuration = try YAMLDecoder().decode(GatewayConfiguration.self, from: data)
+            } catch let error as YamlError {
+                throw CLIError("\(file): \(error)")
+            } catch let error as DecodingError {
+                throw CLIError("\(file): \(describe(error))")
+            }
+        }
+        try configuration.apply(environment)
+        return configuration
+    }
+
+    mutating func apply(_ env: [String: String]) throws {
+        func int(_ key: String) throws -> Int? {
+            guard let v = env[key] else { return nil }
+            guard let i = Int(v) else { throw CLIError("\(key) must be a number") }
+            return i
+        }
+        if let v = env["LEDGERBRIDGE_STORE_POSTGRES"] { store.postgres = v }
+        if let v = env["LEDGERBRIDGE_STORE_SQLITE"] {
+            store.sqlite = v
+            store.postgres = nil
+        }
+        if let v = env["LEDGERBRIDGE_HTTP_HOST"] { http.host = v }
+        if let v = try int("LEDGERBRIDGE_HTTP_PORT") { http.port = v }
+        if let v = env["LEDGERBRIDGE_ADMIN_KEY"] { http.adminKey = v }
+        if let v = env["LEDGERBRIDGE_MLLP_HOST"] { mllp.host = v }
+        if let v = try int("LEDGERBRIDGE_MLLP_PORT") { mllp.port = v }
+        if let v = env["LEDGERBRIDGE_MLLP_ENABLED"] { mllp.enabled = v == "true" || v == "1" }
+        if let v = env["LEDGERBRIDGE_LOG_LEVEL"] { logLevel = v }
+    }
+
+    var storeLocation: StoreLocation {
+        get throws {
+            if let url = store.postgres {
+                var pg = try PostgresStoreConfiguration(url: url)
+                if let size = store.poolSize { pg.maximumConnections = size }
+                return .postgres(pg)
+            }
+            return .sqlite(path: store.sqlite ?? "data/ledgerbridge.sqlite")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context)).\(key.stringValue): required key is missing"
+        case .typeMismatch(let type, let context): return "\(path(context)): expected \(type) (\(context.debugDescription))"
+        case .valueNotFound(let type, let context): return "\(path(context)): expected \(type)"
+        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import GatewayAPI
+import Ingest
+import Logging
+import Mapping
+import ServiceLifecycle
+import Store
+import UnixSignals
+
+/// `ledgerbridge serve`: the gateway — HTTP feeds and admin, the MLLP listener, legacy source pollers.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the gateway (embedded defaults: SQLite in ./data, HTTP 127.0.0.1:8080, MLLP 127.0.0.1:2575).")
+
+    @Option(name: .shortAndLong, help: "The configuration file (default: ./ledgerbridge.yaml when present).")
+    var config: String?
+
+    func run() async throws {
+        let configuration = try GatewayConfiguration.load(path: config)
+        let logger = LogSetup.bootstrap(level: configuration.logLevel)
+        let gateway = try await Gateway.open(configuration, logger: logger)
+
+        var services: [any Service] = []
+        let app = GatewayApplication.make(gateway.services(configuration), logger: logger) { port in
+            logger.info("HTTP listening", metadata: ["http.host": "\(configuration.http.host)", "http.port": "\(port)"])
+        }
+        services.append(app)
+        if configuration.mllp.enabled {
+            services.append(MLLPListener(configuration: configuration.mllp, ingestor: gateway.hl7, logger: logger))
+        }
+        for source in configuration.sources {
+            services.append(LegacySourcePoller(configuration: source, queue: gateway.queue, ingestor: gateway.hl7, logger: logger))
+        }
+        if let days = configuration.store.retentionDays {
+            services.append(RetentionService(store: gateway.store, retentionDays: days, logger: logger))
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await gateway.store.close()
+            throw error
+        }
+        try await gateway.store.close()
+    }
+}
+
+/// The parts every gateway command shares: the store (migrated when configured), the commit queue, the mapping set in
+/// force, and the ingestors.
+struct Gateway {
+    var store: any RecordStore
+    var queue: CommitQueue
+    var mappers: MapperHolder
+    var hl7: HL7Ingestor
+    var fhir: FHIRIngestor
+
+    static func open(_ configuration: GatewayConfiguration, logger: Logger, migrate: Bool? = nil) async throws -> Gateway {
+        let store = try await StoreFactory.open(try configuration.storeLocation)
+        if migrate ?? configuration.store.migrate {
+            let applied = try await store.migrate()
+            for name in applied { logger.info("migration applied", metadata: ["lb.migration": "\(name)"]) }
+        }
+        let queue = CommitQueue(store: store, capacity: configuration.ingest.queueCapacity, maxGroupUnits: configuration.ingest.maxGroupMessages)
+        let mappers = MapperHolder(CoreV2Mapping())
+        return Gateway(
+            store: store, queue: queue, mappers: mappers, hl7: HL7Ingestor(queue: queue, mappers: mappers), fhir: FHIRIngestor(queue: queue))
+    }
+
+    func services(_ configuration: GatewayConfiguration) -> GatewayServices {
+        GatewayServices(hl7: hl7, fhir: fhir, store: store, configuration: configuration.http)
+    }
+}
+
+enum LogSetup {
+    /// Log lines on stderr at the configured level; called once per process.
+    static func bootstrap(level: String) -> Logger {
+        let parsed = Logger.Level(rawValue: level) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = parsed
+            return handler
+        }
+        var logger = Logger(label: "ledgerbridge")
+        logger.logLevel = parsed
+        return logger
+    }
+}
