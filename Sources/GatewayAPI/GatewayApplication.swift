@@ -4,6 +4,7 @@ import Hummingbird
 import Ingest
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Store
 
 /// The HTTP listener's settings (`http:` in the config file).
@@ -76,12 +77,15 @@ public enum GatewayApplication {
         return router
     }
 
+    /// The application; `background` services (MLLP listener, pollers) run and stop with it.
     public static func make(
-        _ services: GatewayServices, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        _ services: GatewayServices, logger: Logger, background: [any Service] = [],
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: router(services),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "ledgerbridge"),
+            services: background,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? services.configuration.port) },
             logger: logger)
     }
