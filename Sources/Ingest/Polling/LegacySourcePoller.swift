@@ -247,21 +247,36 @@ public final class LegacySourcePoller: Service, Sendable {
         }
     }
 
-    /// A cell as text, whatever its SQL type (NULL: nil).
+    /// A cell as text, by its SQL type (NULL: nil). Results come in binary format, so the type decides the decoding.
     static func text(_ cell: PostgresCell) -> String? {
-        guard cell.bytes != nil else { return nil }
-        if let s = try? cell.decode(String.self) { return s }
-        if let i = try? cell.decode(Int64.self) { return String(i) }
-        if let d = try? cell.decode(Double.self) { return String(d) }
-        if let b = try? cell.decode(Bool.self) { return b ? "true" : "false" }
-        if let u = try? cell.decode(UUID.self) { return u.uuidString.lowercased() }
-        if let date = try? cell.decode(Date.self) {
-            let f = ISO8601DateFormatter()
-            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            return f.string(from: date)
+        guard let bytes = cell.bytes else { return nil }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid:
+            return (try? cell.decode(Int64.self)).map(String.init)
+        case .float4, .float8:
+            return (try? cell.decode(Double.self)).map { String($0) }
+        case .bool:
+            return (try? cell.decode(Bool.self)).map { $0 ? "true" : "false" }
+        case .uuid:
+            return (try? cell.decode(UUID.self)).map { $0.uuidString.lowercased() }
+        case .date:
+            return (try? cell.decode(Date.self)).map { isoFormatter([.withFullDate]).string(from: $0) }
+        case .timestamp, .timestamptz:
+            return (try? cell.decode(Date.self)).map { isoFormatter([.withInternetDateTime, .withFractionalSeconds]).string(from: $0) }
+        case .bytea:
+            return String(decoding: bytes.readableBytesView, as: UTF8.self)
+        default:
+            // text, varchar, char, name, json, numeric as text, and anything else a query casts with ::text.
+            if let s = try? cell.decode(String.self), !s.utf8.contains(0) { return s }
+            return nil
         }
-        if let bytes = cell.bytes { return String(decoding: bytes.readableBytesView, as: UTF8.self) }
-        return nil
+    }
+
+    private static func isoFormatter(_ options: ISO8601DateFormatter.Options) -> ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = options
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f
     }
 
     private func listen(_ client: PostgresClient, channel: String) async {
@@ -296,21 +311,26 @@ final class Wakeup: Sendable {
         waiter?.resume()
     }
 
+    /// Waits for a signal, the timeout, or the task's cancellation, whichever comes first.
     func wait(timeout: Duration) async {
         let timer = Task {
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled { self.signal() }
         }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.pending {
-                    s.pending = false
-                    return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.pending {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = c
+                    return false
                 }
-                s.waiter = c
-                return false
+                if now { c.resume() }
             }
-            if now { c.resume() }
+        } onCancel: {
+            self.signal()
         }
         timer.cancel()
     }

@@ -52,7 +52,7 @@ struct TestGateway {
 
     static var logger: Logger {
         var l = Logger(label: "test")
-        l.logLevel = .error
+        l.logLevel = ProcessInfo.processInfo.environment["LEDGERBRIDGE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
         return l
     }
 
