@@ -12,6 +12,8 @@ import PostgresNIO
 public final class PostgresStore: RecordStore {
     let client: PostgresClient
     let logger: Logger
+    /// Seconds one operation (a commit, a read) may take, waiting for a connection included.
+    let operationTimeout: Double
     private let runner: Task<Void, Never>
 
     public init(configuration c: PostgresStoreConfiguration, logger: Logger = Logger(label: "ledgerbridge.store")) async throws {
@@ -28,6 +30,7 @@ public final class PostgresStore: RecordStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.operationTimeout = c.operationTimeoutSeconds
         runner = Task { await client.run() }
     }
 
@@ -36,9 +39,23 @@ public final class PostgresStore: RecordStore {
         await runner.value
     }
 
-    private func wrap<T>(_ body: () async throws -> T) async throws -> T {
+    /// Runs one store operation with the configured deadline, and turns every failure into `StoreError`.
+    ///
+    /// While PostgreSQL is down, PostgresNIO's pool keeps a request waiting for a connection (and retries connecting);
+    /// the deadline makes the operation fail fast instead, so feeds answer 503 / AE at once, and a sender's retry
+    /// finds the pool reconnected once the server is back.
+    private func wrap<T: Sendable>(timeout: Double? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let seconds = timeout ?? operationTimeout
         do {
-            return try await body()
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(seconds))
+                    throw StoreError.unavailable("PostgreSQL did not answer within \(seconds) s")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
         } catch let error as StoreError {
             throw error
         } catch let error as PSQLError {
@@ -49,7 +66,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func migrate() async throws -> [String] {
-        try await wrap {
+        try await wrap(timeout: 600) { [self] in
             try await client.withTransaction(logger: logger) { conn in
                 // One migrator at a time across every gateway sharing the database.
                 try await conn.query("SELECT pg_advisory_xact_lock(7283645)", logger: logger)
@@ -78,7 +95,7 @@ public final class PostgresStore: RecordStore {
     public func commit(_ units: [IngestUnit]) async throws -> [UnitResult] {
         if units.isEmpty { return [] }
         let logger = logger
-        return try await wrap {
+        return try await wrap { [self] in
             try await client.withTransaction(logger: logger) { conn in try await Self.commit(units, conn, logger) }
         }
     }
@@ -230,7 +247,7 @@ public final class PostgresStore: RecordStore {
         """
 
     private func versions(_ query: PostgresQuery) async throws -> [StoredVersion] {
-        try await wrap {
+        try await wrap { [self] in
             var out: [StoredVersion] = []
             let rows = try await client.query(query, logger: logger)
             for try await row in rows {
@@ -270,7 +287,7 @@ public final class PostgresStore: RecordStore {
         """
 
     private func inbound(_ query: PostgresQuery) async throws -> [StoredInbound] {
-        try await wrap {
+        try await wrap { [self] in
             var out: [StoredInbound] = []
             for try await (id, ch, sender, key, ct, mt, rat, outcome, reason, body, replayed) in try await client.query(
                 query, logger: logger
@@ -296,7 +313,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func watermark(source: String) async throws -> String? {
-        try await wrap {
+        try await wrap { [self] in
             for try await v in try await client.query("SELECT value FROM source_watermarks WHERE source = \(source)", logger: logger)
                 .decode(String.self)
             {
@@ -307,7 +324,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func ledgerEntries(from: Int64, limit: Int) async throws -> [StoredLedgerEntry] {
-        try await wrap {
+        try await wrap { [self] in
             var out: [StoredLedgerEntry] = []
             for try await (leaf, entry) in try await client.query(
                 "SELECT leaf_index, entry FROM ledger_entries WHERE leaf_index >= \(from) ORDER BY leaf_index LIMIT \(limit)",
@@ -320,7 +337,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func purgeInboundBodies(receivedBefore cutoff: Int64) async throws -> Int {
-        try await wrap {
+        try await wrap { [self] in
             var n = 0
             for try await c in try await client.query(
                 """
@@ -340,7 +357,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func counts() async throws -> StoreCounts {
-        try await wrap {
+        try await wrap { [self] in
             var inbound: [String: Int] = [:]
             for try await (o, c) in try await client.query(
                 "SELECT outcome, COUNT(*)::bigint FROM inbound_messages GROUP BY outcome", logger: logger
@@ -355,7 +372,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func search(type: String, key: SearchKey) async throws -> [String] {
-        try await wrap {
+        try await wrap { [self] in
             var out: [String] = []
             let query: PostgresQuery =
                 if let system = key.system {

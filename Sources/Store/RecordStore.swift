@@ -56,6 +56,8 @@ public struct PostgresStoreConfiguration: Sendable, Hashable {
     /// `disable`, `prefer` or `require`.
     public var tls: String
     public var maximumConnections: Int
+    /// Seconds one store operation may take (waiting for a connection included) before it fails as unavailable.
+    public var operationTimeoutSeconds: Double = 5
 
     public init(
         host: String = "127.0.0.1", port: Int = 5432, username: String = "postgres", password: String? = nil,

@@ -61,6 +61,20 @@ public enum TestEnvironment {
         return result
     }
 
+    /// The built `ledgerbridge` executable, beside the test bundle (or in .build/debug).
+    public static func ledgerbridgeBinary() throws -> String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("ledgerbridge").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        let fallback = packageRoot + "/.build/debug/ledgerbridge"
+        guard FileManager.default.isExecutableFile(atPath: fallback) else {
+            throw PeerError(description: "build the ledgerbridge executable first (swift build)")
+        }
+        return fallback
+    }
+
     public struct PeerError: Error, CustomStringConvertible {
         public var description: String
     }

@@ -151,6 +151,11 @@ public final class TestPostgres: @unchecked Sendable {
         return result.output
     }
 
+    /// The psql command line for a database on this server.
+    public func psqlCommand(database: String) -> String {
+        "\(binDirectory)/psql -h \(host) -p \(port) -U \(username) -d \(database)"
+    }
+
     /// `postgres://` URL for a database on this server.
     public func url(database: String) -> String { "postgres://\(username)@\(host):\(port)/\(database)?sslmode=disable" }
 

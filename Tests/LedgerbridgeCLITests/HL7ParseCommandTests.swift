@@ -79,16 +79,7 @@ struct HL7ParseCommandTests {
     }
 
     /// The built executable, beside the test bundle.
-    static func executable() throws -> String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("ledgerbridge").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        let fallback = packageRoot + "/.build/debug/ledgerbridge"
-        try #require(FileManager.default.isExecutableFile(atPath: fallback), "build the ledgerbridge executable first")
-        return fallback
-    }
+    static func executable() throws -> String { try TestEnvironment.ledgerbridgeBinary() }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let result = try Subprocess.run(try executable(), arguments)

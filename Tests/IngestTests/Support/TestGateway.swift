@@ -150,6 +150,10 @@ final class MLLPTestClient: @unchecked Sendable {
         }
     }
 
+    deinit {
+        writer.finish()
+    }
+
     func close() async {
         writer.finish()
         try? await channel.channel.close()
