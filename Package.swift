@@ -122,6 +122,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -172,7 +174,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerbridgeCLITests",
-            dependencies: ["LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "Store", "Ingest", "GatewayAPI", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

@@ -184,7 +184,7 @@ def main():
     other = query("SELECT outcome || ':' || COUNT(*) FROM inbound_messages WHERE outcome NOT IN ('accepted', 'duplicate') GROUP BY outcome")
     patients = int(query("SELECT COUNT(*) FROM resources WHERE resource_type = 'Patient'")[0])
     versions = int(query("SELECT COUNT(*) FROM resource_versions")[0])
-    ledger = int(query("SELECT COUNT(*) FROM ledger_entries")[0])
+    ledger = int(query("SELECT COUNT(DISTINCT leaf_index) FROM resource_versions")[0])
 
     problems = []
     errors = [s.error for s in senders if s.error]

@@ -61,7 +61,7 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     var peer: String { remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown" }
     var isLoopback: Bool {
         guard let ip = remoteAddress?.ipAddress else { return false }
-        return ip.hasPrefix("127.") || ip == "::1"
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
     }
 }
 

@@ -47,14 +47,13 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// The parts every gateway command shares: the store (migrated when configured), the commit queue, the mapping set in
-/// force, and the ingestors.
+/// The parts every gateway command shares: the store (migrated when configured) and the ingest pipeline over it.
 struct Gateway {
-    var store: any RecordStore
-    var queue: CommitQueue
-    var mappers: MapperHolder
-    var hl7: HL7Ingestor
-    var fhir: FHIRIngestor
+    var pipeline: IngestPipeline
+    var store: any RecordStore { pipeline.store }
+    var queue: CommitQueue { pipeline.queue }
+    var hl7: HL7Ingestor { pipeline.hl7 }
+    var fhir: FHIRIngestor { pipeline.fhir }
 
     static func open(_ configuration: GatewayConfiguration, logger: Logger, migrate: Bool? = nil) async throws -> Gateway {
         let store = try await StoreFactory.open(try configuration.storeLocation)
@@ -62,10 +61,10 @@ struct Gateway {
             let applied = try await store.migrate()
             for name in applied { logger.info("migration applied", metadata: ["lb.migration": "\(name)"]) }
         }
-        let queue = CommitQueue(store: store, capacity: configuration.ingest.queueCapacity, maxGroupUnits: configuration.ingest.maxGroupMessages)
-        let mappers = MapperHolder(CoreV2Mapping())
         return Gateway(
-            store: store, queue: queue, mappers: mappers, hl7: HL7Ingestor(queue: queue, mappers: mappers), fhir: FHIRIngestor(queue: queue))
+            pipeline: IngestPipeline(
+                store: store, mapper: CoreV2Mapping(), queueCapacity: configuration.ingest.queueCapacity,
+                maxGroupUnits: configuration.ingest.maxGroupMessages))
     }
 
     func services(_ configuration: GatewayConfiguration) -> GatewayServices {

@@ -55,16 +55,9 @@ struct CommitPlan {
         var searchKeys: [SearchKey]
     }
 
-    struct LedgerRow {
-        var leafIndex: Int64
-        var entry: LedgerEntry
-        var encoded: [UInt8]
-    }
-
     var inbound: [InboundRow] = []
     var replays: [ReplayUpdate] = []
     var versions: [VersionRow] = []
-    var ledger: [LedgerRow] = []
     var watermarks: [String: String] = [:]
     var results: [UnitResult] = []
     var nextLeaf: Int64
@@ -116,8 +109,8 @@ struct CommitPlan {
                 outcome = .accepted
                 for write in writes {
                     let key = ResourceKey(type: write.resourceType, id: write.id)
-                    let body = write.isDelete ? [] : write.canonicalBody
-                    let hash = Hash(SHA256.hash(data: body)).hex
+                    let body = write.canonicalBody
+                    let hash = write.recordHash
                     let previous = current[key]
                     if let previous, previous.recordHash == hash, previous.isDelete == write.isDelete {
                         written.append(
@@ -130,18 +123,17 @@ struct CommitPlan {
                     let versionId = (previous?.versionId ?? 0) + 1
                     let leaf = nextLeaf
                     nextLeaf += 1
+                    // The ledger entry is this version's type, id, versionId, record hash and time: it must encode.
                     guard let recordHash = Hash(hex: hash) else { throw StoreError.invalidRecord("hash") }
                     let entry = LedgerEntry(
                         resourceType: key.type, id: key.id, versionId: String(versionId), recordHash: recordHash,
                         storedAt: UInt64(state.now))
-                    let encoded: [UInt8]
-                    do { encoded = try entry.encoded() } catch { throw StoreError.invalidRecord("ledger entry: \(error)") }
+                    do { _ = try entry.encoded() } catch { throw StoreError.invalidRecord("ledger entry: \(error)") }
                     versions.append(
                         VersionRow(
                             write: write, versionId: versionId, lastUpdated: state.now, inboundID: inboundID,
                             recordHash: hash, body: body, leafIndex: leaf,
-                            searchKeys: write.isDelete ? [] : SearchKeys.extract(write.resource)))
-                    ledger.append(LedgerRow(leafIndex: leaf, entry: entry, encoded: encoded))
+                            searchKeys: write.searchKeys))
                     current[key] = (versionId, hash, write.isDelete)
                     written.append(
                         VersionOutcome(
@@ -160,6 +152,20 @@ struct CommitPlan {
             if let w = unit.watermark { watermarks[w.source] = w.value }
             results.append(
                 UnitResult(inboundID: inboundID, outcome: outcome, originalID: nil, originalOutcome: nil, reason: reason, versions: written))
+        }
+    }
+
+    /// The results with every new version's leaf moved by `offset` (leaves planned from 0, placed under the lock).
+    func results(offsettingLeavesBy offset: Int64) -> [UnitResult] {
+        guard offset != 0 else { return results }
+        return results.map { r in
+            var r = r
+            r.versions = r.versions.map { v in
+                var v = v
+                v.leafIndex = v.leafIndex.map { $0 + offset }
+                return v
+            }
+            return r
         }
     }
 

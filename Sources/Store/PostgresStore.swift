@@ -14,6 +14,7 @@ public final class PostgresStore: RecordStore {
     let logger: Logger
     /// Seconds one operation (a commit, a read) may take, waiting for a connection included.
     let operationTimeout: Double
+    let concurrentCommits: Int
     private let runner: Task<Void, Never>
 
     public init(configuration c: PostgresStoreConfiguration, logger: Logger = Logger(label: "ledgerbridge.store")) async throws {
@@ -31,8 +32,12 @@ public final class PostgresStore: RecordStore {
         self.client = client
         self.logger = logger
         self.operationTimeout = c.operationTimeoutSeconds
+        self.concurrentCommits = max(1, min(c.concurrentCommits, c.maximumConnections - 1))
         runner = Task { await client.run() }
     }
+
+    /// Commits that may run at once (the commit queue's concurrency).
+    public var maxConcurrentCommits: Int { concurrentCommits }
 
     public func close() async throws {
         runner.cancel()
@@ -59,10 +64,25 @@ public final class PostgresStore: RecordStore {
         } catch let error as StoreError {
             throw error
         } catch let error as PSQLError {
-            throw StoreError.unavailable(error.serverInfo?[.message] ?? "\(error.code)")
+            throw Self.classify(error)
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? StoreError { throw inner }
+            if let inner = (error.closureError ?? error.beginError ?? error.commitError) as? PSQLError { throw Self.classify(inner) }
+            throw StoreError.unavailable("\(error)")
         } catch {
             throw StoreError.unavailable("\(error)")
         }
+    }
+
+    /// Connection trouble, shutdowns and resource exhaustion make the store unavailable (try again later); a server
+    /// refusing the data itself (SQLSTATE classes 22 and 23) is about the records, not the store.
+    static func classify(_ error: PSQLError) -> StoreError {
+        guard let state = error.serverInfo?[.sqlState] else { return .unavailable("\(error.code)") }
+        let message = error.serverInfo?[.message] ?? state
+        if state.hasPrefix("22") || state.hasPrefix("23") { return .invalidRecord("PostgreSQL refused the data (\(state)): \(message)") }
+        // Serialization failures and deadlocks between concurrent commits: the caller's units are retried alone.
+        if state == "40001" || state == "40P01" { return .invalidRecord("conflict with a concurrent commit (\(state))") }
+        return .unavailable("\(message) (\(state))")
     }
 
     public func migrate() async throws -> [String] {
@@ -103,14 +123,11 @@ public final class PostgresStore: RecordStore {
     private static func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
     private static func commit(_ units: [IngestUnit], _ conn: PostgresConnection, _ logger: Logger) async throws -> [UnitResult] {
-        // The ledger row lock orders committers: leaf indices stay contiguous across gateways.
-        var nextLeaf: Int64 = 0
-        for try await v in try await conn.query("SELECT next_leaf FROM ledger_state WHERE singleton = 1 FOR UPDATE", logger: logger)
-            .decode(Int64.self)
-        {
-            nextLeaf = v
-        }
-        var state = CommitPlan.State(nextLeaf: nextLeaf, inboundIDs: [], now: StoreTime.nowMillis())
+        // Several commits run at once; only the last step, which gives the new versions their ledger leaves, holds the
+        // ledger row lock (so leaves stay contiguous across commits and gateways). The plan numbers leaves from 0 and
+        // they are offset under the lock. Two commits touching the same resource or message key meet on a unique
+        // index: the later one fails as a conflict, and the commit queue retries its callers one by one.
+        var state = CommitPlan.State(nextLeaf: 0, inboundIDs: [], now: StoreTime.nowMillis())
         for try await id in try await conn.query(
             "SELECT nextval('inbound_messages_id_seq') FROM generate_series(1, \(units.count))", logger: logger
         ).decode(Int64.self) {
@@ -167,24 +184,10 @@ public final class PostgresStore: RecordStore {
                 "UPDATE inbound_messages SET outcome = \(r.outcome.rawValue), reason = \(r.reason), replayed_at = \(r.replayedAt) WHERE id = \(r.id)",
                 logger: logger)
         }
+        var leafOffset: Int64 = 0
         if !plan.versions.isEmpty {
-            let v = plan.versions
-            let types = v.map(\.write.resourceType), ids = v.map(\.write.id), versions = v.map { Int64($0.versionId) }
-            let updated = v.map(\.lastUpdated), deletes = v.map(\.write.isDelete), sources = v.map(\.write.source)
-            let refs = v.map { $0.write.sourceReference ?? "" }, mappings = v.map { $0.write.mappingVersion ?? "" }
-            let inbound = v.map(\.inboundID), hashes = v.map(\.recordHash), bodies = v.map { buffer($0.body) }
-            let leaves = v.map(\.leafIndex)
-            try await conn.query(
-                """
-                INSERT INTO resource_versions (resource_type, resource_id, version_id, last_updated, is_delete, source, \
-                source_reference, mapping_version, inbound_id, record_hash, body, leaf_index) \
-                SELECT t, i, vid, lu, del, src, NULLIF(ref, ''), NULLIF(map, ''), inb, h, b, leaf FROM \
-                unnest(\(types)::text[], \(ids)::text[], \(versions)::bigint[], \(updated)::bigint[], \(deletes)::boolean[], \
-                \(sources)::text[], \(refs)::text[], \(mappings)::text[], \(inbound)::bigint[], \(hashes)::text[], \
-                \(bodies)::bytea[], \(leaves)::bigint[]) AS x(t, i, vid, lu, del, src, ref, map, inb, h, b, leaf)
-                """, logger: logger)
-
-            let current = plan.currentRows
+            // Rows locked in one order by every commit: (type, id).
+            let current = plan.currentRows.sorted { ($0.write.resourceType, $0.write.id) < ($1.write.resourceType, $1.write.id) }
             let ct = current.map(\.write.resourceType), ci = current.map(\.write.id)
             let cv = current.map { Int64($0.versionId) }, cu = current.map(\.lastUpdated)
             let cd = current.map(\.write.isDelete), ch = current.map(\.recordHash)
@@ -219,17 +222,30 @@ public final class PostgresStore: RecordStore {
                     """, logger: logger)
             }
 
-            let l = plan.ledger
-            let li = l.map(\.leafIndex), lt = l.map(\.entry.resourceType), lid = l.map(\.entry.id)
-            let lv = l.map(\.entry.versionId), lh = l.map(\.entry.recordHash.hex), ls = l.map { Int64($0.entry.storedAt) }
-            let le = l.map { buffer($0.encoded) }
+            var firstLeaf: Int64 = 0
+            for try await leaf in try await conn.query("SELECT next_leaf FROM ledger_state WHERE singleton = 1 FOR UPDATE", logger: logger)
+                .decode(Int64.self)
+            {
+                firstLeaf = leaf
+            }
+            let v = plan.versions
+            let types = v.map(\.write.resourceType), ids = v.map(\.write.id), versions = v.map { Int64($0.versionId) }
+            let updated = v.map(\.lastUpdated), deletes = v.map(\.write.isDelete), sources = v.map(\.write.source)
+            let refs = v.map { $0.write.sourceReference ?? "" }, mappings = v.map { $0.write.mappingVersion ?? "" }
+            let inbound = v.map(\.inboundID), hashes = v.map(\.recordHash), bodies = v.map { buffer($0.body) }
+            let leaves = v.map { $0.leafIndex + firstLeaf }
             try await conn.query(
                 """
-                INSERT INTO ledger_entries (leaf_index, resource_type, resource_id, version_id, record_hash, stored_at, entry) \
-                SELECT * FROM unnest(\(li)::bigint[], \(lt)::text[], \(lid)::text[], \(lv)::text[], \(lh)::text[], \
-                \(ls)::bigint[], \(le)::bytea[])
+                INSERT INTO resource_versions (resource_type, resource_id, version_id, last_updated, is_delete, source, \
+                source_reference, mapping_version, inbound_id, record_hash, body, leaf_index) \
+                SELECT t, i, vid, lu, del, src, NULLIF(ref, ''), NULLIF(map, ''), inb, h, b, leaf FROM \
+                unnest(\(types)::text[], \(ids)::text[], \(versions)::bigint[], \(updated)::bigint[], \(deletes)::boolean[], \
+                \(sources)::text[], \(refs)::text[], \(mappings)::text[], \(inbound)::bigint[], \(hashes)::text[], \
+                \(bodies)::bytea[], \(leaves)::bigint[]) AS x(t, i, vid, lu, del, src, ref, map, inb, h, b, leaf)
                 """, logger: logger)
-            try await conn.query("UPDATE ledger_state SET next_leaf = \(plan.nextLeaf) WHERE singleton = 1", logger: logger)
+
+            try await conn.query("UPDATE ledger_state SET next_leaf = \(firstLeaf + plan.nextLeaf) WHERE singleton = 1", logger: logger)
+            leafOffset = firstLeaf
         }
         for (source, value) in plan.watermarks {
             try await conn.query(
@@ -238,7 +254,7 @@ public final class PostgresStore: RecordStore {
                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                 """, logger: logger)
         }
-        return plan.results
+        return plan.results(offsettingLeavesBy: leafOffset)
     }
 
     private static let versionColumns = """
@@ -326,11 +342,13 @@ public final class PostgresStore: RecordStore {
     public func ledgerEntries(from: Int64, limit: Int) async throws -> [StoredLedgerEntry] {
         try await wrap { [self] in
             var out: [StoredLedgerEntry] = []
-            for try await (leaf, entry) in try await client.query(
-                "SELECT leaf_index, entry FROM ledger_entries WHERE leaf_index >= \(from) ORDER BY leaf_index LIMIT \(limit)",
-                logger: logger
-            ).decode((Int64, ByteBuffer).self) {
-                out.append(StoredLedgerEntry(leafIndex: leaf, entry: try LedgerEntry(decoding: Array(buffer: entry))))
+            for try await (leaf, type, id, version, hash, storedAt) in try await client.query(
+                """
+                SELECT leaf_index, resource_type, resource_id, version_id, record_hash, last_updated FROM resource_versions \
+                WHERE leaf_index >= \(from) ORDER BY leaf_index LIMIT \(limit)
+                """, logger: logger
+            ).decode((Int64, String, String, Int, String, Int64).self) {
+                out.append(try StoredLedgerEntry(leafIndex: leaf, type: type, id: id, versionId: version, recordHash: hash, storedAt: storedAt))
             }
             return out
         }
@@ -367,22 +385,23 @@ public final class PostgresStore: RecordStore {
             return StoreCounts(
                 inbound: inbound, resources: try await count("SELECT COUNT(*) FROM resources"),
                 versions: try await count("SELECT COUNT(*) FROM resource_versions"),
-                ledgerEntries: try await count("SELECT COUNT(*) FROM ledger_entries"))
+                ledgerEntries: try await count("SELECT COUNT(*) FROM resource_versions"))
         }
     }
 
     public func search(type: String, key: SearchKey) async throws -> [String] {
-        try await wrap { [self] in
+        let parameters = SearchKeys.storedParameters(key.parameter)
+        return try await wrap { [self] in
             var out: [String] = []
             let query: PostgresQuery =
                 if let system = key.system {
                     """
-                    SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = \(type) AND parameter = \(key.parameter) \
+                    SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = \(type) AND parameter = ANY(\(parameters)::text[]) \
                     AND value = \(key.value) AND system = \(system) ORDER BY resource_id
                     """
                 } else {
                     """
-                    SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = \(type) AND parameter = \(key.parameter) \
+                    SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = \(type) AND parameter = ANY(\(parameters)::text[]) \
                     AND value = \(key.value) ORDER BY resource_id
                     """
                 }

@@ -38,6 +38,13 @@ public protocol RecordStore: Sendable {
     func search(type: String, key: SearchKey) async throws -> [String]
 
     func close() async throws
+
+    /// How many commits may run at once. SQLite has one writer; PostgreSQL overlaps commits (see `PostgresStore`).
+    var maxConcurrentCommits: Int { get }
+}
+
+extension RecordStore {
+    public var maxConcurrentCommits: Int { 1 }
 }
 
 /// Where the store is: the embedded SQLite file or a PostgreSQL server.
@@ -58,6 +65,8 @@ public struct PostgresStoreConfiguration: Sendable, Hashable {
     public var maximumConnections: Int
     /// Seconds one store operation may take (waiting for a connection included) before it fails as unavailable.
     public var operationTimeoutSeconds: Double = 5
+    /// Commits that may run at once (each on its own connection).
+    public var concurrentCommits = 2
 
     public init(
         host: String = "127.0.0.1", port: Int = 5432, username: String = "postgres", password: String? = nil,

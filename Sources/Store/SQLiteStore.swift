@@ -48,6 +48,10 @@ public final class SQLiteStore: RecordStore {
             return try await pool.write { db in try Self.commit(units, db) }
         } catch let error as StoreError {
             throw error
+        } catch let error as DatabaseError
+            where [.SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE].contains(error.resultCode)
+        {
+            throw StoreError.invalidRecord("SQLite refused the data: \(error.resultCode)")
         } catch {
             throw StoreError.unavailable("\(error)")
         }
@@ -122,17 +126,6 @@ public final class SQLiteStore: RecordStore {
             try upsert.execute(arguments: [type, id, v.versionId, v.lastUpdated, v.write.isDelete, v.recordHash])
             try deleteKeys.execute(arguments: [type, id])
             for k in v.searchKeys { try insertKey.execute(arguments: [type, id, k.parameter, k.system, k.value]) }
-        }
-        let insertEntry = try db.cachedStatement(
-            sql: """
-                INSERT INTO ledger_entries (leaf_index, resource_type, resource_id, version_id, record_hash, stored_at, entry) \
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-        for l in plan.ledger {
-            try insertEntry.execute(arguments: [
-                l.leafIndex, l.entry.resourceType, l.entry.id, l.entry.versionId, l.entry.recordHash.hex,
-                Int64(l.entry.storedAt), Data(l.encoded),
-            ])
         }
         if plan.nextLeaf != state.nextLeaf {
             try db.execute(sql: "UPDATE ledger_state SET next_leaf = ? WHERE singleton = 1", arguments: [plan.nextLeaf])
@@ -228,10 +221,13 @@ public final class SQLiteStore: RecordStore {
     public func ledgerEntries(from: Int64, limit: Int) async throws -> [StoredLedgerEntry] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT leaf_index, entry FROM ledger_entries WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
-                arguments: [from, limit]
+                db,
+                sql: """
+                    SELECT leaf_index, resource_type, resource_id, version_id, record_hash, last_updated FROM resource_versions \
+                    WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?
+                    """, arguments: [from, limit]
             ).map { row in
-                StoredLedgerEntry(leafIndex: row[0], entry: try LedgerEntry(decoding: [UInt8]((row[1] as Data?) ?? Data())))
+                try StoredLedgerEntry(leafIndex: row[0], type: row[1], id: row[2], versionId: row[3], recordHash: row[4], storedAt: row[5])
             }
         }
     }
@@ -254,26 +250,28 @@ public final class SQLiteStore: RecordStore {
             return StoreCounts(
                 inbound: inbound, resources: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resources") ?? 0,
                 versions: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource_versions") ?? 0,
-                ledgerEntries: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_entries") ?? 0)
+                ledgerEntries: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource_versions") ?? 0)
         }
     }
 
     public func search(type: String, key: SearchKey) async throws -> [String] {
-        try await pool.read { db in
+        let parameters = SearchKeys.storedParameters(key.parameter)
+        let placeholders = parameters.map { _ in "?" }.joined(separator: ", ")
+        return try await pool.read { db in
             if let system = key.system {
                 try String.fetchAll(
                     db,
                     sql: """
-                        SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = ? AND parameter = ? AND value = ? \
-                        AND system = ? ORDER BY resource_id
-                        """, arguments: [type, key.parameter, key.value, system])
+                        SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = ? AND parameter IN (\(placeholders)) \
+                        AND value = ? AND system = ? ORDER BY resource_id
+                        """, arguments: StatementArguments([type] + parameters + [key.value, system]))
             } else {
                 try String.fetchAll(
                     db,
                     sql: """
-                        SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = ? AND parameter = ? AND value = ? \
-                        ORDER BY resource_id
-                        """, arguments: [type, key.parameter, key.value])
+                        SELECT DISTINCT resource_id FROM search_keys WHERE resource_type = ? AND parameter IN (\(placeholders)) \
+                        AND value = ? ORDER BY resource_id
+                        """, arguments: StatementArguments([type] + parameters + [key.value]))
             }
         }
     }

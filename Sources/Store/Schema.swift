@@ -10,7 +10,7 @@ enum Schema {
 
     static let migrations: [Migration] = [
         Migration(
-            version: 1, name: "0001 records, inbound messages, search keys, ledger, watermarks",
+            version: 1, name: "0001 records, inbound messages, search keys, ledger state, watermarks",
             sqlite: common(blob: "BLOB", bigint: "INTEGER", bool: "INTEGER", falseValue: "0") + [
                 "CREATE TABLE inbound_messages (id INTEGER PRIMARY KEY, \(inboundColumns(blob: "BLOB", bigint: "INTEGER", bool: "INTEGER", falseValue: "0")))"
             ] + inboundIndexes,
@@ -61,11 +61,6 @@ enum Schema {
             """,
             "CREATE INDEX search_lookup ON search_keys (resource_type, parameter, value)",
             "CREATE INDEX search_owner ON search_keys (resource_type, resource_id)",
-            """
-            CREATE TABLE ledger_entries (leaf_index \(bigint) PRIMARY KEY, resource_type TEXT NOT NULL, \
-            resource_id TEXT NOT NULL, version_id TEXT NOT NULL, record_hash TEXT NOT NULL, stored_at \(bigint) NOT NULL, \
-            entry \(blob) NOT NULL)
-            """,
             "CREATE TABLE ledger_state (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), next_leaf \(bigint) NOT NULL)",
             "INSERT INTO ledger_state (singleton, next_leaf) VALUES (1, 0)",
             "CREATE TABLE source_watermarks (source TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at \(bigint) NOT NULL)",

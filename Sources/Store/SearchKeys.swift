@@ -34,6 +34,16 @@ public enum SearchKeys {
         "ServiceRequest": ["authoredOn"],
     ]
 
+    /// The stored parameters a search parameter reads: `name` is any of family, given and text; `patient` is the
+    /// `patient` element or a `subject` that is a Patient. Stored once, found under either name.
+    public static func storedParameters(_ parameter: String) -> [String] {
+        switch parameter {
+        case "name": ["name", "family", "given"]
+        case "patient": ["patient", "subject"]
+        default: [parameter]
+        }
+    }
+
     public static func extract(_ r: JSONObject) -> [SearchKey] {
         guard let type = r["resourceType"]?.stringValue else { return [] }
         var keys: [SearchKey] = []
@@ -45,9 +55,6 @@ public enum SearchKeys {
         for element in ["subject", "patient"] {
             if let ref = r[element]?.objectValue?["reference"]?.stringValue {
                 keys.append(SearchKey(parameter: element, value: ref))
-                if element == "subject", ref.hasPrefix("Patient/") {
-                    keys.append(SearchKey(parameter: "patient", value: ref))
-                }
             }
         }
         for element in codeElements[type] ?? [] {
@@ -65,18 +72,12 @@ public enum SearchKeys {
             if let b = r["birthDate"]?.stringValue { keys.append(SearchKey(parameter: "birthdate", value: b)) }
             for name in r["name"]?.arrayValue ?? [] {
                 guard let n = name.objectValue else { continue }
-                var parts: [String] = []
-                if let family = n["family"]?.stringValue {
-                    keys.append(SearchKey(parameter: "family", value: family.lowercased()))
-                    parts.append(family)
-                }
+                if let family = n["family"]?.stringValue { keys.append(SearchKey(parameter: "family", value: family.lowercased())) }
                 for given in n["given"]?.arrayValue ?? [] {
-                    guard let g = given.stringValue else { continue }
-                    keys.append(SearchKey(parameter: "given", value: g.lowercased()))
-                    parts.append(g)
+                    if let g = given.stringValue { keys.append(SearchKey(parameter: "given", value: g.lowercased())) }
                 }
-                if let text = n["text"]?.stringValue { parts.append(text) }
-                for part in parts { keys.append(SearchKey(parameter: "name", value: part.lowercased())) }
+                // `name` matches family, given or text: only the text is stored under it (see `storedParameters`).
+                if let text = n["text"]?.stringValue { keys.append(SearchKey(parameter: "name", value: text.lowercased())) }
             }
         case "Encounter":
             if let c = r["class"]?.objectValue, let code = c["code"]?.stringValue {

@@ -46,19 +46,28 @@ public struct InboundMessage: Sendable, Hashable {
 }
 
 /// One resource version to store: the mapped (or received) resource and where it came from.
+///
+/// Its canonical body, record hash and search keys are computed once, when the write is made: in the caller's task,
+/// in parallel with other callers, not inside the store's one-at-a-time commit.
 public struct ResourceWrite: Sendable, Hashable {
-    public var resourceType: String
-    public var id: String
+    public let resourceType: String
+    public let id: String
     /// The resource as JSON; `meta.versionId` and `meta.lastUpdated` are set by the store when it is read.
-    public var resource: JSONObject
-    /// `nil` for a delete.
-    public var isDelete: Bool
+    public let resource: JSONObject
+    /// A delete: the version has an empty body.
+    public let isDelete: Bool
     /// feed, MLLP peer, file or table: the same text as the inbound channel plus detail.
     public var source: String
     /// MSH-10, file path, table + primary key.
     public var sourceReference: String?
     /// SHA-256 of the mapping files that produced it (nil for FHIR received as FHIR).
     public var mappingVersion: String?
+    /// The canonical bytes stored as the body (empty for a delete): the record hash is SHA-256 of exactly these.
+    public let canonicalBody: [UInt8]
+    /// Hex SHA-256 of `canonicalBody`.
+    public let recordHash: String
+    /// What the search index keeps for this version (none for a delete).
+    public let searchKeys: [SearchKey]
 
     public init(
         resource: JSONObject, source: String, sourceReference: String?, mappingVersion: String?, isDelete: Bool = false
@@ -73,10 +82,13 @@ public struct ResourceWrite: Sendable, Hashable {
         self.source = source
         self.sourceReference = sourceReference
         self.mappingVersion = mappingVersion
+        canonicalBody = isDelete ? [] : FHIRCanonicalForm.bytes(resource)
+        recordHash = Hash(SHA256.hash(data: canonicalBody)).hex
+        searchKeys = isDelete ? [] : SearchKeys.extract(resource)
     }
 
-    /// The canonical bytes stored as the body: the record hash is SHA-256 of exactly these bytes.
-    public var canonicalBody: [UInt8] { FHIRCanonicalForm.bytes(resource) }
+    /// The bytes an idempotency key is made of: the canonical body (the resource's type and id for a delete).
+    public var contentBytes: [UInt8] { isDelete ? Array("DELETE \(resourceType)/\(id)".utf8) : canonicalBody }
 }
 
 /// What ingest decided for one inbound message. The store writes it in one transaction with everything else in the
@@ -197,9 +209,20 @@ public struct StoredInbound: Sendable, Hashable {
 }
 
 /// One row of the ledger table: the entry and its leaf index.
+///
+/// The store keeps no second copy of entries: a version row holds every field of its entry (type, id, versionId,
+/// record hash, the time it was stored) and its leaf index, so entries are read from the versions.
 public struct StoredLedgerEntry: Sendable, Hashable {
     public var leafIndex: Int64
     public var entry: LedgerEntry
+
+    init(leafIndex: Int64, type: String, id: String, versionId: Int, recordHash: String, storedAt: Int64) throws(StoreError) {
+        guard let hash = Hash(hex: recordHash) else {
+            throw StoreError.invalidRecord("version \(type)/\(id)/\(versionId) has a malformed record hash")
+        }
+        self.leafIndex = leafIndex
+        entry = LedgerEntry(resourceType: type, id: id, versionId: String(versionId), recordHash: hash, storedAt: UInt64(storedAt))
+    }
 }
 
 /// Counts for status pages and tests.

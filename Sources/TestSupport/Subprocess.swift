@@ -33,6 +33,18 @@ public enum Subprocess {
     }
 }
 
+extension Subprocess {
+    /// `run` on a Dispatch thread: a long-running program must not block one of the few threads of Swift's
+    /// cooperative pool (one per core), which would stall every other test's async work meanwhile.
+    public static func runDetached(_ executable: String, _ arguments: [String]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try run(executable, arguments) })
+            }
+        }
+    }
+}
+
 /// Written by one reader task, read after `DispatchGroup.wait()`, which orders the two.
 private final class DataBox: @unchecked Sendable {
     var data = Data()

@@ -21,7 +21,7 @@ struct MLLPTests {
                 let framed = NSTemporaryDirectory() + "lb-mllp-\(UUID().uuidString).mllp"
                 try Data(parsed.flatMap { MLLPFrameEncoder.encode($0.bytes) }).write(to: URL(fileURLWithPath: framed))
                 defer { try? FileManager.default.removeItem(atPath: framed) }
-                let result = try Subprocess.run(
+                let result = try await Subprocess.runDetached(
                     TestEnvironment.packageRoot + "/.venv/bin/mllp_send", ["-p", String(port), "-f", framed, "127.0.0.1"])
                 #expect(result.status == 0, "\(file): \(result.error)")
                 let acks = result.output.split(separator: "\n").filter { $0.contains("MSA|") }

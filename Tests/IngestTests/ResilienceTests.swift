@@ -13,7 +13,7 @@ import Testing
 struct ResilienceTests {
     @Test(
         "crash test: 10,000 messages over MLLP and HTTP while the gateway is SIGKILLed and restarted; every acknowledged message stored exactly once")
-    func crash() throws {
+    func crash() async throws {
         let pg = try TestPostgres.shared()
         let database = try pg.createDatabase("crash")
         let httpPort = try TestPostgres.freePort(), mllpPort = try TestPostgres.freePort()
@@ -29,7 +29,7 @@ struct ResilienceTests {
           port: \(mllpPort)
         logLevel: warning
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let result = try Subprocess.run(
+        let result = try await Subprocess.runDetached(
             TestEnvironment.python,
             [
                 TestEnvironment.packageRoot + "/scripts/crash_test.py", "--binary", try TestEnvironment.ledgerbridgeBinary(), "--config", config,

@@ -15,8 +15,9 @@ public enum IngestError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Group commit: concurrent callers' units are written together in one store transaction, one transaction at a
-/// time, so many small messages cost about one commit's latency each round instead of one fsync apiece.
+/// Group commit: concurrent callers' units are written together in one store transaction, with at most the store's
+/// `maxConcurrentCommits` transactions at a time (one for SQLite), so many small messages cost about one commit's
+/// latency each round instead of one fsync apiece.
 ///
 /// A caller's `submit` returns only after the transaction holding its units committed (durable before acknowledged).
 /// The queue is bounded: past `capacity` waiting units, `submit` throws `IngestError.overloaded` at once instead of
@@ -33,7 +34,8 @@ public actor CommitQueue {
     public nonisolated let maxGroupUnits: Int
     private var pending: [Pending] = []
     private var pendingUnits = 0
-    private var flushing = false
+    /// Flush loops running (at most the store's `maxConcurrentCommits`).
+    private var flushing = 0
 
     public init(store: any RecordStore, capacity: Int = 20_000, maxGroupUnits: Int = 1_000) {
         self.store = store
@@ -52,8 +54,8 @@ public actor CommitQueue {
         return try await withCheckedThrowingContinuation { continuation in
             pending.append(Pending(units: units, continuation: continuation))
             pendingUnits += units.count
-            if !flushing {
-                flushing = true
+            if flushing < store.maxConcurrentCommits {
+                flushing += 1
                 Task { await self.flush() }
             }
         }
@@ -82,8 +84,11 @@ public actor CommitQueue {
                     offset += p.units.count
                 }
             } catch {
-                if group.count == 1 {
-                    group[0].continuation.resume(throwing: Self.wrap(error))
+                // An unreachable store fails everyone at once (retrying one by one would only wait out its deadline
+                // again and again); a store that refused the data is retried caller by caller, to isolate the culprit.
+                if group.count == 1 || Self.isUnavailable(error) {
+                    let wrapped = Self.wrap(error)
+                    for p in group { p.continuation.resume(throwing: wrapped) }
                 } else {
                     for p in group {
                         do {
@@ -95,7 +100,12 @@ public actor CommitQueue {
                 }
             }
         }
-        flushing = false
+        flushing -= 1
+    }
+
+    private static func isUnavailable(_ error: any Error) -> Bool {
+        if case .unavailable = error as? StoreError { return true }
+        return !(error is StoreError)
     }
 
     private static func wrap(_ error: any Error) -> IngestError {

@@ -102,11 +102,7 @@ public struct FHIRIngestor: Sendable {
         var planned: [(resource: JSONObject?, method: String, type: String, id: String)] = []
         var rewrites: [String: String] = [:]
         for (n, entry) in entries.enumerated() {
-            let e = entry.objectValue ?? JSONObject()
-            let request = e["request"]?.objectValue
-            let method = request?["method"]?.stringValue ?? "PUT"
-            let url = request?["url"]?.stringValue ?? ""
-            let resource = e["resource"]?.objectValue
+            let (e, method, url, resource) = Self.request(of: entry)
             guard let target = Self.target(method: method, url: url, resource: resource) else {
                 let message =
                     "entry \(n): \(method) \(url.isEmpty ? "without a url" : "to an unsupported url") (supported: PUT Type/id, POST Type, DELETE Type/id)"
@@ -162,11 +158,7 @@ public struct FHIRIngestor: Sendable {
         var units: [IngestUnit] = []
         var slots: [(unitIndex: Int?, write: ResourceWrite?, error: String?)] = []
         for (n, entry) in entries.enumerated() {
-            let e = entry.objectValue ?? JSONObject()
-            let request = e["request"]?.objectValue
-            let method = request?["method"]?.stringValue ?? "PUT"
-            let url = request?["url"]?.stringValue ?? ""
-            let resource = e["resource"]?.objectValue
+            let (_, method, url, resource) = Self.request(of: entry)
             guard let target = Self.target(method: method, url: url, resource: resource) else {
                 slots.append((nil, nil, "entry \(n): \(method) \(url) is not supported"))
                 continue
@@ -261,6 +253,13 @@ public struct FHIRIngestor: Sendable {
             response["etag"] = .string("W/\"\(version.versionId)\"")
         }
         return .object(JSONObject([("response", .object(response))]))
+    }
+
+    /// A Bundle entry's parts: the entry, its request method (PUT when absent) and URL, and its resource.
+    static func request(of entry: JSONValue) -> (entry: JSONObject, method: String, url: String, resource: JSONObject?) {
+        let e = entry.objectValue ?? JSONObject()
+        let request = e["request"]?.objectValue
+        return (e, request?["method"]?.stringValue ?? "PUT", request?["url"]?.stringValue ?? "", e["resource"]?.objectValue)
     }
 
     /// The resource type and id an entry's request addresses, or nil when it is not supported.

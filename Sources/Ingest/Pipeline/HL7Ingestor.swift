@@ -105,6 +105,12 @@ public struct HL7Ingestor: Sendable {
     {
         let sender = Self.sender(of: message)
         let type = [message.messageCode, message.triggerEvent].compactMap { $0 }.joined(separator: "^")
+        // Identity fields become database text, which cannot hold NUL: refuse such a message as sent.
+        if (sender + (message.controlID ?? "") + type).utf8.contains(0) {
+            let inbound = InboundMessage(
+                channel: channel, sender: "unparsed:\(peer)", key: nil, contentType: HL7Media.er7, body: message.bytes, receivedAt: receivedAt)
+            return IngestUnit(inbound: inbound, disposition: .reject(reason: "MSH-3, MSH-4, MSH-9 or MSH-10 contains a NUL byte"), replayOf: replayOf)
+        }
         let inbound = InboundMessage(
             channel: channel, sender: sender, key: message.controlID.flatMap { $0.isEmpty ? nil : $0 }, contentType: HL7Media.er7,
             messageType: type.isEmpty ? nil : type, body: message.bytes, receivedAt: receivedAt)

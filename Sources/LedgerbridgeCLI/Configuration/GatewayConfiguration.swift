@@ -18,6 +18,8 @@ struct GatewayConfiguration: Sendable, Decodable {
         /// Raw inbound bodies older than this many days are purged (outcomes and keys are kept). Nil: kept forever.
         var retentionDays: Int? = nil
         var poolSize: Int? = nil
+        /// PostgreSQL: commits that may run at once.
+        var concurrentCommits: Int? = nil
 
         init() {}
 
@@ -28,9 +30,10 @@ struct GatewayConfiguration: Sendable, Decodable {
             migrate = try c.decodeIfPresent(Bool.self, forKey: .migrate) ?? true
             retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays)
             poolSize = try c.decodeIfPresent(Int.self, forKey: .poolSize)
+            concurrentCommits = try c.decodeIfPresent(Int.self, forKey: .concurrentCommits)
         }
 
-        enum CodingKeys: String, CodingKey { case sqlite, postgres, migrate, retentionDays, poolSize }
+        enum CodingKeys: String, CodingKey { case sqlite, postgres, migrate, retentionDays, poolSize, concurrentCommits }
     }
 
     struct IngestSection: Sendable, Decodable {
@@ -118,6 +121,7 @@ struct GatewayConfiguration: Sendable, Decodable {
             if let url = store.postgres {
                 var pg = try PostgresStoreConfiguration(url: url)
                 if let size = store.poolSize { pg.maximumConnections = size }
+                if let commits = store.concurrentCommits { pg.concurrentCommits = commits }
                 return .postgres(pg)
             }
             return .sqlite(path: store.sqlite ?? "data/ledgerbridge.sqlite")

@@ -36,18 +36,15 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
 /// The gateway's parts over one store, as `serve` wires them.
 struct TestGateway {
-    var store: any RecordStore
-    var queue: CommitQueue
-    var mappers: MapperHolder
-    var hl7: HL7Ingestor
-    var fhir: FHIRIngestor
+    let pipeline: IngestPipeline
+    var store: any RecordStore { pipeline.store }
+    var queue: CommitQueue { pipeline.queue }
+    var mappers: MapperHolder { pipeline.mappers }
+    var hl7: HL7Ingestor { pipeline.hl7 }
+    var fhir: FHIRIngestor { pipeline.fhir }
 
     init(store: any RecordStore, mapper: any MessageMapper = CoreV2Mapping()) {
-        self.store = store
-        queue = CommitQueue(store: store)
-        mappers = MapperHolder(mapper)
-        hl7 = HL7Ingestor(queue: queue, mappers: mappers)
-        fhir = FHIRIngestor(queue: queue)
+        pipeline = IngestPipeline(store: store, mapper: mapper)
     }
 
     static var logger: Logger {

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import HL7v2
+import NIOCore
+import NIOPosix
+
+/// `ledgerbridge bench …`: load generators for the benchmark scripts (hidden from help).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Load generators used by Benchmarks/*/run.sh.", shouldDisplay: false,
+        subcommands: [MLLPLoad.self])
+
+    /// Sends generated ADT^A01 messages over MLLP from many connections, each waiting for its ACK before the next
+    /// message (as EHRs do), and reports throughput and ACK latency percentiles as JSON.
+    struct MLLPLoad: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "mllp-load")
+
+        @Option var host = "127.0.0.1"
+        @Option var port: Int
+        @Option var connections = 32
+        @Option(help: "Messages in all.") var messages = 20_000
+        @Option(help: "A prefix that makes the run's control ids unique.") var run = "B\(Int(Date().timeIntervalSince1970))"
+
+        func run() async throws {
+            let perConnection = messages / connections
+            let start = ContinuousClock.now
+            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for c in 0..<connections {
+                    group.addTask {
+                        try await Self.connection(
+                            host: host, port: port, prefix: "\(run)-\(c)", count: perConnection + (c < messages % connections ? 1 : 0))
+                    }
+                }
+                var all: [Double] = []
+                for try await l in group { all += l }
+                return all
+            }
+            let elapsed = start.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let sorted = latencies.sorted()
+            func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+            let rate = Double(sorted.count) / seconds
+            print(
+                #"{"messages": \#(sorted.count), "seconds": \#(String(format: "%.3f", seconds)), "per_second": \#(String(format: "%.0f", rate)), "#
+                    + #""p50_ms": \#(String(format: "%.2f", percentile(0.5))), "p99_ms": \#(String(format: "%.2f", percentile(0.99)))}"#)
+        }
+
+        static func message(_ id: String) -> [UInt8] {
+            Array(
+                ("MSH|^~\\&|BENCH|HOSP|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|\(id)|P|2.5.1\r"
+                    + "EVN|A01|20260101120000+0000\r"
+                    + "PID|1||\(id)^^^HOSP^MR||Bench^Test^Q||19700101|F|||1 Main St^^Springfield^IL^62701||^PRN^PH^^^217^5550100\r"
+                    + "PV1|1|I|W1^101^A||||||||||||||||V\(id)^^^HOSP^VN\r").utf8)
+        }
+
+        static func connection(host: String, port: Int, prefix: String, count: Int) async throws -> [Double] {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+            var latencies: [Double] = []
+            latencies.reserveCapacity(count)
+            try await channel.executeThenClose { inbound, outbound in
+                var iterator = inbound.makeAsyncIterator()
+                var decoder = MLLPFrameDecoder()
+                for i in 0..<count {
+                    let sent = ContinuousClock.now
+                    try await outbound.write(ByteBuffer(bytes: MLLPFrameEncoder.encode(message("\(prefix)-\(i)"))))
+                    var ack: [UInt8]? = nil
+                    while ack == nil {
+                        if case .frame(let f) = decoder.next() {
+                            ack = f
+                            break
+                        }
+                        guard let buffer = try await iterator.next() else { throw CLIError("the server closed the connection") }
+                        decoder.append(buffer.readableBytesView)
+                    }
+                    let d = sent.duration(to: .now)
+                    latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+                    guard let ack, ack.starts(with: Array("MSH".utf8)), String(decoding: ack, as: UTF8.self).contains("MSA|AA|") else {
+                        throw CLIError("message \(prefix)-\(i) was not acknowledged AA")
+                    }
+                }
+            }
+            return latencies
+        }
+    }
+}

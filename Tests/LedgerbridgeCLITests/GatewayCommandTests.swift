@@ -1,0 +1,85 @@
+import Foundation
+import GatewayAPI
+import Ingest
+import Store
+import TestSupport
+import Testing
+
+@testable import LedgerbridgeCLI
+
+@Suite("ledgerbridge serve/import/migrate/dead-letters configuration and commands")
+struct GatewayCommandTests {
+    static let example = TestEnvironment.packageRoot + "/Deploy/ledgerbridge.example.yaml"
+
+    @Test("the example configuration decodes to the defaults, and so does its commented sources block")
+    func exampleConfiguration() throws {
+        let c = try GatewayConfiguration.load(path: Self.example, environment: [:])
+        #expect(c.http.port == 8080 && c.http.host == "127.0.0.1" && c.mllp.port == 2575 && c.store.migrate)
+        #expect(c.sources.isEmpty && c.ingest.queueCapacity == 20_000)
+        // Uncomment the sources block: three sources, as the Deploy guide describes them.
+        let text = try String(contentsOfFile: Self.example, encoding: .utf8)
+        let start = try #require(text.range(of: "# sources:\n"))
+        let block = text[start.lowerBound...].split(separator: "\n").map { $0.hasPrefix("# ") ? String($0.dropFirst(2)) : String($0) }
+        let yaml = block.joined(separator: "\n")
+        let path = try HL7ParseCommandTests.writeTemp("sources.yaml", yaml)
+        let withSources = try GatewayConfiguration.load(path: path, environment: [:])
+        #expect(withSources.sources.map(\.name) == ["legacy-hl7-log", "legacy-fhir-exports", "legacy-patients"])
+        #expect(withSources.sources[2].format == .rows && withSources.sources[2].query.contains("split_part($1"))
+    }
+
+    @Test("configuration errors name the file and the key; the environment overrides the file")
+    func configurationErrors() throws {
+        let bad = try HL7ParseCommandTests.writeTemp("bad.yaml", "http:\n  port: eighty\n")
+        #expect(throws: (any Error).self) { try GatewayConfiguration.load(path: bad, environment: [:]) }
+        do {
+            _ = try GatewayConfiguration.load(path: bad, environment: [:])
+        } catch {
+            #expect("\(error)".hasPrefix(bad + ": http.port"))
+        }
+        let missing = try HL7ParseCommandTests.writeTemp("missing.yaml", "sources:\n  - name: a\n    url: postgres://x/y\n    format: hl7v2\n")
+        do {
+            _ = try GatewayConfiguration.load(path: missing, environment: [:])
+            Issue.record("a source without a query must fail")
+        } catch {
+            #expect("\(error)".contains("query: required key is missing"))
+        }
+        let c = try GatewayConfiguration.load(
+            path: Self.example, environment: ["LEDGERBRIDGE_HTTP_PORT": "9999", "LEDGERBRIDGE_STORE_POSTGRES": "postgres://u@h:5/d"])
+        #expect(c.http.port == 9999)
+        if case .postgres(let pg) = try c.storeLocation { #expect(pg.host == "h" && pg.port == 5) } else { Issue.record("postgres expected") }
+    }
+
+    @Test("the real binary: migrate, import the corpus (summary, exit 1 for dead letters), import again (duplicates), list and replay dead letters")
+    func importAndDeadLetters() throws {
+        let directory = NSTemporaryDirectory() + "lb-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/ledgerbridge.yaml"
+        try "store:\n  sqlite: \(directory)/store.sqlite\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let migrate = try HL7ParseCommandTests.run(["migrate", "--config", config])
+        #expect(migrate.status == 0 && migrate.out.hasPrefix("applied 0001"))
+        #expect(try HL7ParseCommandTests.run(["migrate", "--config", config]).out == "the store is up to date\n")
+
+        let corpus = TestEnvironment.packageRoot + "/Tests/HL7v2Tests/Fixtures/hl7v2"
+        let first = try HL7ParseCommandTests.run(["import", "--config", config, "--json", corpus])
+        #expect(first.status == 1, "the corpus has messages the built-in mapping cannot map")
+        let summary = try JSONSerialization.jsonObject(with: Data(first.out.utf8)) as? [String: Any] ?? [:]
+        let files = try FileManager.default.contentsOfDirectory(atPath: corpus).filter { $0.hasSuffix(".hl7") }.count
+        #expect(summary["files"] as? Int == files)
+        let accepted = summary["accepted"] as? Int ?? 0, deadLetters = summary["deadLetters"] as? Int ?? 0
+        #expect(accepted > 40 && deadLetters > 0 && summary["rejected"] as? Int == 0)
+
+        let again = try HL7ParseCommandTests.run(["import", "--config", config, "--json", corpus])
+        let second = try JSONSerialization.jsonObject(with: Data(again.out.utf8)) as? [String: Any] ?? [:]
+        #expect(second["accepted"] as? Int == 0 && second["resourceVersions"] as? Int == 0)
+
+        let list = try HL7ParseCommandTests.run(["dead-letters", "list", "--config", config])
+        #expect(list.status == 0)
+        #expect(list.out.split(separator: "\n").count == deadLetters)
+        let replay = try HL7ParseCommandTests.run(["dead-letters", "replay", "--all", "--config", config])
+        #expect(replay.out.hasPrefix("\(deadLetters) replayed: 0 accepted"), "the mapping did not change")
+        let wrong = try HL7ParseCommandTests.run(["dead-letters", "replay", "--config", config, "1"])
+        #expect(wrong.status != 0 && wrong.err.contains("not a dead letter"))
+        let nothing = try HL7ParseCommandTests.run(["import", "--config", config, directory + "/nope"])
+        #expect(nothing.status != 0 && nothing.err.contains("no such file or folder"))
+    }
+}
