@@ -122,139 +122,125 @@ public final class PostgresStore: RecordStore {
 
     private static func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
+    /// One commit in three statements besides BEGIN and COMMIT: the lookups, every row write but the versions, and
+    /// the versions with their ledger leaves. (Each statement costs PostgreSQL a parse, a plan and a round trip;
+    /// a commit of a dozen statements spent more on that than on its rows.)
+    ///
+    /// Several commits run at once; only the last statement, which gives the new versions their ledger leaves, takes
+    /// the ledger row lock (by updating it), so leaves stay contiguous across commits and gateways. The plan numbers
+    /// leaves from 0 and they are offset under the lock. Two commits touching the same resource or message key meet
+    /// on a unique index: the later one fails as a conflict, and the commit queue retries its callers one by one.
     private static func commit(_ units: [IngestUnit], _ conn: PostgresConnection, _ logger: Logger) async throws -> [UnitResult] {
-        // Several commits run at once; only the last step, which gives the new versions their ledger leaves, holds the
-        // ledger row lock (so leaves stay contiguous across commits and gateways). The plan numbers leaves from 0 and
-        // they are offset under the lock. Two commits touching the same resource or message key meet on a unique
-        // index: the later one fails as a conflict, and the commit queue retries its callers one by one.
         var state = CommitPlan.State(nextLeaf: 0, inboundIDs: [], now: StoreTime.nowMillis())
-        for try await id in try await conn.query(
-            "SELECT nextval('inbound_messages_id_seq') FROM generate_series(1, \(units.count))", logger: logger
-        ).decode(Int64.self) {
-            state.inboundIDs.append(id)
-        }
+
+        // 1. Inbound ids, messages already stored under the same sender and key, and the current versions.
         let identities = Array(CommitPlan.identities(units))
-        if !identities.isEmpty {
-            let senders = identities.map(\.sender), keys = identities.map(\.key)
-            let rows = try await conn.query(
-                """
-                SELECT i.sender, i.message_key, i.id, i.outcome, COALESCE(i.reason, '') FROM inbound_messages i \
-                JOIN unnest(\(senders)::text[], \(keys)::text[]) AS k(s, m) ON i.sender = k.s AND i.message_key = k.m \
-                WHERE i.outcome IN ('accepted', 'dead_letter')
-                """, logger: logger)
-            for try await (sender, key, id, outcome, reason) in rows.decode((String, String, Int64, String, String).self) {
-                state.existing[CommitPlan.InboundIdentity(sender: sender, key: key)] =
-                    (id, InboundOutcome(rawValue: outcome) ?? .accepted, reason.isEmpty ? nil : reason)
-            }
-        }
         let resourceKeys = Array(CommitPlan.resourceKeys(units))
-        if !resourceKeys.isEmpty {
-            let types = resourceKeys.map(\.type), ids = resourceKeys.map(\.id)
-            let rows = try await conn.query(
-                """
-                SELECT r.resource_type, r.resource_id, r.version_id, r.record_hash, r.is_delete FROM resources r \
-                JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(t, i) ON r.resource_type = k.t AND r.resource_id = k.i
-                """, logger: logger)
-            for try await (type, id, version, hash, isDelete) in rows.decode((String, String, Int, String, Bool).self) {
-                state.current[CommitPlan.ResourceKey(type: type, id: id)] = (version, hash, isDelete)
+        let senders = identities.map(\.sender), messageKeys = identities.map(\.key)
+        let lookupTypes = resourceKeys.map(\.type), lookupIDs = resourceKeys.map(\.id)
+        let lookups = try await conn.query(
+            """
+            SELECT 'i', nextval('inbound_messages_id_seq'), NULL::text, NULL::text, NULL::text, NULL::text, NULL::boolean \
+            FROM generate_series(1, \(units.count)) \
+            UNION ALL SELECT 'm', i.id, i.sender, i.message_key, i.outcome, i.reason, NULL FROM inbound_messages i \
+            JOIN unnest(\(senders)::text[], \(messageKeys)::text[]) AS q(s, m) ON i.sender = q.s AND i.message_key = q.m \
+            WHERE i.outcome IN ('accepted', 'dead_letter') \
+            UNION ALL SELECT 'r', r.version_id, r.resource_type, r.resource_id, r.record_hash, NULL, r.is_delete FROM resources r \
+            JOIN unnest(\(lookupTypes)::text[], \(lookupIDs)::text[]) AS q(t, i) ON r.resource_type = q.t AND r.resource_id = q.i
+            """, logger: logger)
+        for try await (kind, number, a, b, c, d, e) in lookups.decode((String, Int64, String?, String?, String?, String?, Bool?).self) {
+            switch kind {
+            case "i":
+                state.inboundIDs.append(number)
+            case "m":
+                state.existing[CommitPlan.InboundIdentity(sender: a ?? "", key: b ?? "")] =
+                    (number, InboundOutcome(rawValue: c ?? "") ?? .accepted, d)
+            default:
+                state.current[CommitPlan.ResourceKey(type: a ?? "", id: b ?? "")] = (Int(number), c ?? "", e ?? false)
             }
         }
+        state.inboundIDs.sort()
         let plan = try CommitPlan(units: units, state: state)
 
-        if !plan.inbound.isEmpty {
-            let rows = plan.inbound
-            let ids = rows.map(\.id), channels = rows.map(\.message.channel), senders = rows.map(\.message.sender)
-            let keys = rows.map { $0.message.key ?? "" }, types = rows.map(\.message.contentType)
-            let messageTypes = rows.map { $0.message.messageType ?? "" }, received = rows.map(\.message.receivedAt)
-            let outcomes = rows.map(\.outcome.rawValue), reasons = rows.map { $0.reason ?? "" }
-            let originals = rows.map { $0.originalID ?? -1 }, bodies = rows.map { buffer($0.message.body) }
-            try await conn.query(
-                """
-                INSERT INTO inbound_messages (id, channel, sender, message_key, content_type, message_type, received_at, \
-                outcome, reason, original_id, body) \
-                SELECT id, channel, sender, NULLIF(mkey, ''), ctype, NULLIF(mtype, ''), rat, outcome, NULLIF(reason, ''), \
-                NULLIF(orig, -1), body FROM unnest(\(ids)::bigint[], \(channels)::text[], \(senders)::text[], \
-                \(keys)::text[], \(types)::text[], \(messageTypes)::text[], \(received)::bigint[], \(outcomes)::text[], \
-                \(reasons)::text[], \(originals)::bigint[], \(bodies)::bytea[]) \
-                AS t(id, channel, sender, mkey, ctype, mtype, rat, outcome, reason, orig, body)
-                """, logger: logger)
+        // 2. Inbound messages, current versions, search keys and watermarks, in one statement. Its parts see the same
+        //    snapshot, so the DELETE removes only the keys that were there before. Rows are locked in (type, id) order.
+        let rows = plan.inbound
+        let inIDs = rows.map(\.id), inChannels = rows.map(\.message.channel), inSenders = rows.map(\.message.sender)
+        let inKeys = rows.map { $0.message.key ?? "" }, inTypes = rows.map(\.message.contentType)
+        let inMessageTypes = rows.map { $0.message.messageType ?? "" }, inReceived = rows.map(\.message.receivedAt)
+        let inOutcomes = rows.map(\.outcome.rawValue), inReasons = rows.map { $0.reason ?? "" }
+        let inOriginals = rows.map { $0.originalID ?? -1 }, inBodies = rows.map { buffer($0.message.body) }
+        let current = plan.currentRows.sorted { ($0.write.resourceType, $0.write.id) < ($1.write.resourceType, $1.write.id) }
+        let ct = current.map(\.write.resourceType), ci = current.map(\.write.id)
+        let cv = current.map { Int64($0.versionId) }, cu = current.map(\.lastUpdated)
+        let cd = current.map(\.write.isDelete), ch = current.map(\.recordHash)
+        var kt: [String] = [], ki: [String] = [], kp: [String] = [], ks: [String] = [], kv: [String] = []
+        for row in current {
+            for key in row.searchKeys {
+                kt.append(row.write.resourceType)
+                ki.append(row.write.id)
+                kp.append(key.parameter)
+                ks.append(key.system ?? "")
+                kv.append(key.value)
+            }
         }
+        let watermarks = plan.watermarks.sorted { $0.key < $1.key }
+        let wSources = watermarks.map(\.key), wValues = watermarks.map(\.value)
+        try await conn.query(
+            """
+            WITH inbound AS (INSERT INTO inbound_messages (id, channel, sender, message_key, content_type, message_type, \
+            received_at, outcome, reason, original_id, body) \
+            SELECT id, channel, sender, NULLIF(mkey, ''), ctype, NULLIF(mtype, ''), rat, outcome, NULLIF(reason, ''), \
+            NULLIF(orig, -1), body FROM unnest(\(inIDs)::bigint[], \(inChannels)::text[], \(inSenders)::text[], \
+            \(inKeys)::text[], \(inTypes)::text[], \(inMessageTypes)::text[], \(inReceived)::bigint[], \(inOutcomes)::text[], \
+            \(inReasons)::text[], \(inOriginals)::bigint[], \(inBodies)::bytea[]) \
+            AS t(id, channel, sender, mkey, ctype, mtype, rat, outcome, reason, orig, body)), \
+            currents AS (INSERT INTO resources (resource_type, resource_id, version_id, last_updated, is_delete, record_hash) \
+            SELECT * FROM unnest(\(ct)::text[], \(ci)::text[], \(cv)::bigint[], \(cu)::bigint[], \(cd)::boolean[], \
+            \(ch)::text[]) ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = excluded.version_id, \
+            last_updated = excluded.last_updated, is_delete = excluded.is_delete, record_hash = excluded.record_hash), \
+            old_keys AS (DELETE FROM search_keys s USING unnest(\(ct)::text[], \(ci)::text[]) AS k(t, i) \
+            WHERE s.resource_type = k.t AND s.resource_id = k.i), \
+            new_keys AS (INSERT INTO search_keys (resource_type, resource_id, parameter, system, value) \
+            SELECT t, i, p, NULLIF(s, ''), v FROM unnest(\(kt)::text[], \(ki)::text[], \(kp)::text[], \(ks)::text[], \
+            \(kv)::text[]) AS x(t, i, p, s, v)), \
+            marks AS (INSERT INTO source_watermarks (source, value, updated_at) \
+            SELECT s, v, \(state.now) FROM unnest(\(wSources)::text[], \(wValues)::text[]) AS w(s, v) \
+            ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at) \
+            SELECT 1
+            """, logger: logger)
         for r in plan.replays {
             try await conn.query(
                 "UPDATE inbound_messages SET outcome = \(r.outcome.rawValue), reason = \(r.reason), replayed_at = \(r.replayedAt) WHERE id = \(r.id)",
                 logger: logger)
         }
-        var leafOffset: Int64 = 0
-        if !plan.versions.isEmpty {
-            // Rows locked in one order by every commit: (type, id).
-            let current = plan.currentRows.sorted { ($0.write.resourceType, $0.write.id) < ($1.write.resourceType, $1.write.id) }
-            let ct = current.map(\.write.resourceType), ci = current.map(\.write.id)
-            let cv = current.map { Int64($0.versionId) }, cu = current.map(\.lastUpdated)
-            let cd = current.map(\.write.isDelete), ch = current.map(\.recordHash)
-            try await conn.query(
-                """
-                INSERT INTO resources (resource_type, resource_id, version_id, last_updated, is_delete, record_hash) \
-                SELECT * FROM unnest(\(ct)::text[], \(ci)::text[], \(cv)::bigint[], \(cu)::bigint[], \(cd)::boolean[], \
-                \(ch)::text[]) ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = excluded.version_id, \
-                last_updated = excluded.last_updated, is_delete = excluded.is_delete, record_hash = excluded.record_hash
-                """, logger: logger)
-            try await conn.query(
-                """
-                DELETE FROM search_keys s USING unnest(\(ct)::text[], \(ci)::text[]) AS k(t, i) \
-                WHERE s.resource_type = k.t AND s.resource_id = k.i
-                """, logger: logger)
-            var kt: [String] = [], ki: [String] = [], kp: [String] = [], ks: [String] = [], kv: [String] = []
-            for row in current {
-                for key in row.searchKeys {
-                    kt.append(row.write.resourceType)
-                    ki.append(row.write.id)
-                    kp.append(key.parameter)
-                    ks.append(key.system ?? "")
-                    kv.append(key.value)
-                }
-            }
-            if !kt.isEmpty {
-                try await conn.query(
-                    """
-                    INSERT INTO search_keys (resource_type, resource_id, parameter, system, value) \
-                    SELECT t, i, p, NULLIF(s, ''), v FROM unnest(\(kt)::text[], \(ki)::text[], \(kp)::text[], \(ks)::text[], \
-                    \(kv)::text[]) AS x(t, i, p, s, v)
-                    """, logger: logger)
-            }
 
-            var firstLeaf: Int64 = 0
-            for try await leaf in try await conn.query("SELECT next_leaf FROM ledger_state WHERE singleton = 1 FOR UPDATE", logger: logger)
-                .decode(Int64.self)
-            {
-                firstLeaf = leaf
-            }
+        // 3. The versions, on the leaves after the ledger's current end: updating the ledger row locks it until COMMIT.
+        var firstLeaf: Int64 = 0
+        if !plan.versions.isEmpty {
             let v = plan.versions
             let types = v.map(\.write.resourceType), ids = v.map(\.write.id), versions = v.map { Int64($0.versionId) }
             let updated = v.map(\.lastUpdated), deletes = v.map(\.write.isDelete), sources = v.map(\.write.source)
             let refs = v.map { $0.write.sourceReference ?? "" }, mappings = v.map { $0.write.mappingVersion ?? "" }
             let inbound = v.map(\.inboundID), hashes = v.map(\.recordHash), bodies = v.map { buffer($0.body) }
-            let leaves = v.map { $0.leafIndex + firstLeaf }
-            try await conn.query(
+            let leaves = v.map(\.leafIndex), count = plan.nextLeaf
+            for try await first in try await conn.query(
                 """
-                INSERT INTO resource_versions (resource_type, resource_id, version_id, last_updated, is_delete, source, \
-                source_reference, mapping_version, inbound_id, record_hash, body, leaf_index) \
-                SELECT t, i, vid, lu, del, src, NULLIF(ref, ''), NULLIF(map, ''), inb, h, b, leaf FROM \
-                unnest(\(types)::text[], \(ids)::text[], \(versions)::bigint[], \(updated)::bigint[], \(deletes)::boolean[], \
+                WITH ledger AS (UPDATE ledger_state SET next_leaf = next_leaf + \(count) WHERE singleton = 1 \
+                RETURNING next_leaf - \(count) AS first), \
+                versions AS (INSERT INTO resource_versions (resource_type, resource_id, version_id, last_updated, is_delete, \
+                source, source_reference, mapping_version, inbound_id, record_hash, body, leaf_index) \
+                SELECT t, i, vid, lu, del, src, NULLIF(ref, ''), NULLIF(map, ''), inb, h, b, leaf + (SELECT first FROM ledger) \
+                FROM unnest(\(types)::text[], \(ids)::text[], \(versions)::bigint[], \(updated)::bigint[], \(deletes)::boolean[], \
                 \(sources)::text[], \(refs)::text[], \(mappings)::text[], \(inbound)::bigint[], \(hashes)::text[], \
-                \(bodies)::bytea[], \(leaves)::bigint[]) AS x(t, i, vid, lu, del, src, ref, map, inb, h, b, leaf)
-                """, logger: logger)
-
-            try await conn.query("UPDATE ledger_state SET next_leaf = \(firstLeaf + plan.nextLeaf) WHERE singleton = 1", logger: logger)
-            leafOffset = firstLeaf
+                \(bodies)::bytea[], \(leaves)::bigint[]) AS x(t, i, vid, lu, del, src, ref, map, inb, h, b, leaf)) \
+                SELECT first FROM ledger
+                """, logger: logger
+            ).decode(Int64.self) {
+                firstLeaf = first
+            }
         }
-        for (source, value) in plan.watermarks {
-            try await conn.query(
-                """
-                INSERT INTO source_watermarks (source, value, updated_at) VALUES (\(source), \(value), \(state.now)) \
-                ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """, logger: logger)
-        }
-        return plan.results(offsettingLeavesBy: leafOffset)
+        return plan.results(offsettingLeavesBy: firstLeaf)
     }
 
     private static let versionColumns = """

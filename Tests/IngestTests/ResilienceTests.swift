@@ -49,7 +49,7 @@ struct ResilienceTests {
         let database = try server.createDatabase("outage")
         var configuration = try PostgresStoreConfiguration(url: server.url(database: database))
         configuration.maximumConnections = 4
-        let store = try await PostgresStore(configuration: configuration)
+        let store = try await PostgresStore(configuration: configuration, logger: TestGateway.logger)
         try await store.migrate()
         let gateway = TestGateway(store: store)
         try await gateway.run { client, port in

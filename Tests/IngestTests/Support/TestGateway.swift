@@ -27,7 +27,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             store = try SQLiteStore(path: NSTemporaryDirectory() + "ledgerbridge-ingest-\(UUID().uuidString)/store.sqlite")
         case .postgres:
             let pg = try TestPostgres.shared()
-            store = try await PostgresStore(configuration: PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("ingest"))))
+            store = try await PostgresStore(
+                configuration: PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("ingest"))), logger: TestGateway.logger)
         }
         try await store.migrate()
         return store
