@@ -214,6 +214,36 @@ struct HTTPFeedTests {
         try await gateway.store.close()
     }
 
+    @Test("batch deletes: each DELETE is its own entry (not a duplicate of another), and makes an empty new version")
+    func batchDeletes() async throws {
+        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        try await gateway.run(mllp: nil) { client, _ in
+            let create = """
+                {"resourceType":"Bundle","type":"batch","entry":[
+                 {"resource":{"resourceType":"Patient","id":"d1","gender":"male"},"request":{"method":"PUT","url":"Patient/d1"}},
+                 {"resource":{"resourceType":"Patient","id":"d2","gender":"female"},"request":{"method":"PUT","url":"Patient/d2"}}]}
+                """
+            _ = try await client.execute(
+                uri: "/feeds/fhir", method: .post, headers: [.contentType: "application/fhir+json"], body: ByteBuffer(string: create))
+            let delete = """
+                {"resourceType":"Bundle","type":"batch","entry":[
+                 {"request":{"method":"DELETE","url":"Patient/d1"}},{"request":{"method":"DELETE","url":"Patient/d2"}}]}
+                """
+            let r = try await client.execute(
+                uri: "/feeds/fhir", method: .post, headers: [.contentType: "application/fhir+json"], body: ByteBuffer(string: delete))
+            let statuses = try FHIRJSON().parse(Array(buffer: r.body))["entry"]?.arrayValue?.compactMap {
+                $0.objectValue?["response"]?.objectValue?["status"]?.stringValue
+            }
+            #expect(statuses == ["204 No Content", "204 No Content"])
+            for id in ["d1", "d2"] {
+                let current = try #require(try await gateway.store.currentVersion(type: "Patient", id: id))
+                #expect(current.isDelete && current.versionId == 2 && current.body.isEmpty, "\(id)")
+            }
+            #expect(try await gateway.store.counts().inbound["duplicate"] == nil)
+        }
+        try await gateway.store.close()
+    }
+
     @Test("dead letters: listed on the admin endpoint and replayed through the mapping in force after a fix")
     func deadLetterReplay() async throws {
         let gateway = TestGateway(store: try await StoreKind.sqlite.open())

@@ -176,7 +176,7 @@ public struct FHIRIngestor: Sendable {
             units.append(
                 IngestUnit(
                     inbound: InboundMessage(
-                        channel: channel, sender: sender, key: Self.key(Array("\(method)\n".utf8) + write.canonicalBody),
+                        channel: channel, sender: sender, key: Self.key(Array("\(method)\n".utf8) + write.contentBytes),
                         contentType: "application/fhir+json", messageType: "Bundle/batch-entry", body: entryBody, receivedAt: receivedAt),
                     disposition: .accept([write])))
             slots.append((units.count - 1, write, nil))
