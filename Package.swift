@@ -71,6 +71,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Ledger I/O: the gateway's signing key, proofs over the store's entries (anchoring backends arrive here).
+        .target(
+            name: "LedgerAnchors",
+            dependencies: ["Ledger", "Store", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+
         // Ways in: the ingest pipeline, the MLLP listener, legacy PostgreSQL pollers, file import.
         .target(
             name: "Ingest",
@@ -115,6 +122,7 @@ let package = Package(
                 "Store",
                 "Ingest",
                 "GatewayAPI",
+                "LedgerAnchors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -175,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "LedgerbridgeCLITests",
             dependencies: [
-                "LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "Store", "Ingest", "GatewayAPI", "TestSupport",
+                "LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "Store", "Ingest", "GatewayAPI", "LedgerAnchors", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

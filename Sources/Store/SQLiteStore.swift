@@ -2,13 +2,26 @@ import Foundation
 import GRDB
 import Ledger
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The embedded default store: one SQLite file (WAL, `synchronous=FULL`, so a commit is on disk before it returns).
 public final class SQLiteStore: RecordStore {
     let pool: DatabasePool
 
     public init(path: String) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The database holds patient data: owner-only. SQLite gives its -wal and -shm files the database file's
+        // permissions, so the file is created 0600 before SQLite opens it, and existing companions are tightened.
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            chmod(file, 0o600)
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -19,8 +32,6 @@ public final class SQLiteStore: RecordStore {
         } catch {
             throw StoreError.unavailable("cannot open \(path): \(error)")
         }
-        // The database holds patient data: owner-only.
-        chmod(path, 0o600)
     }
 
     public func migrate() async throws -> [String] {

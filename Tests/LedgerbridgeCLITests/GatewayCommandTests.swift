@@ -6,6 +6,7 @@ import TestSupport
 import Testing
 
 @testable import LedgerbridgeCLI
+@testable import Store
 
 @Suite("ledgerbridge serve/import/migrate/dead-letters configuration and commands")
 struct GatewayCommandTests {
@@ -81,5 +82,45 @@ struct GatewayCommandTests {
         #expect(wrong.status != 0 && wrong.err.contains("not a dead letter"))
         let nothing = try HL7ParseCommandTests.run(["import", "--config", config, directory + "/nope"])
         #expect(nothing.status != 0 && nothing.err.contains("no such file or folder"))
+    }
+
+    @Test("the real binary: proof bundle of a stored version verifies offline; a body changed in the database fails at 'record'")
+    func proofAndTamper() async throws {
+        let directory = NSTemporaryDirectory() + "lb-proof-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/ledgerbridge.yaml"
+        try "store:\n  sqlite: \(directory)/data/store.sqlite\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let fixtures = TestEnvironment.packageRoot + "/Tests/FHIRTests/Fixtures/fhir-json/"
+        let imported = try HL7ParseCommandTests.run(
+            ["import", "--config", config, fixtures + "patient-example.json", fixtures + "observation-example.json"])
+        #expect(imported.status == 0, "\(imported.err)")
+
+        let key = try HL7ParseCommandTests.run(["ledger", "key", "--config", config]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(key.count == 64)
+        let keyFile = directory + "/data/ledger-key.ed25519"
+        let mode = (try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+
+        func proveAndVerify() throws -> (status: Int32, out: String) {
+            let bundle = try HL7ParseCommandTests.run(
+                ["proof", "--config", config, "--record-out", directory + "/record.json", "Patient/example/_history/1"])
+            #expect(bundle.status == 0, "\(bundle.err)")
+            try bundle.out.write(toFile: directory + "/bundle.json", atomically: true, encoding: .utf8)
+            let verified = try HL7ParseCommandTests.run(
+                ["verify", directory + "/bundle.json", "--record", directory + "/record.json", "--key", key])
+            return (verified.status, verified.out)
+        }
+        let good = try proveAndVerify()
+        #expect(good.status == 0 && good.out.contains("ok   inclusion") && good.out.contains("ok   signature"), "\(good.out)")
+
+        // Someone edits the stored record in the database: the record no longer matches its ledger entry.
+        let store = try SQLiteStore(path: directory + "/data/store.sqlite")
+        try await store.rawExecute(
+            "UPDATE resource_versions SET body = CAST(replace(CAST(body AS TEXT), 'Chalmers', 'Chalmerz') AS BLOB) WHERE resource_id = 'example' AND resource_type = 'Patient'"
+        )
+        try await store.close()
+        let tampered = try proveAndVerify()
+        #expect(tampered.status != 0 && tampered.out.contains("record") && tampered.out.contains("was changed"), "\(tampered.out)")
+        #expect(try HL7ParseCommandTests.run(["proof", "--config", config, "Patient/nope/_history/1"]).err.contains("no stored version"))
     }
 }

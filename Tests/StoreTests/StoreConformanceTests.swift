@@ -234,6 +234,19 @@ struct StoreConformanceTests {
         try await store.close()
     }
 
+    @Test("the SQLite files (database, WAL, shared memory) are readable by their owner only")
+    func sqlitePermissions() async throws {
+        let directory = NSTemporaryDirectory() + "ledgerbridge-perm-\(UUID().uuidString)/data"
+        let store = try SQLiteStore(path: directory + "/store.sqlite")
+        try await store.migrate()
+        _ = try await store.commit([try unit(key: "k", resources: [patient("p1", family: "A")])])
+        for file in ["store.sqlite", "store.sqlite-wal", "store.sqlite-shm"] {
+            let mode = (try FileManager.default.attributesOfItem(atPath: directory + "/" + file)[.posixPermissions] as? NSNumber)?.intValue
+            #expect(mode.map { $0 & 0o077 } == 0, "\(file): \(String(mode ?? 0, radix: 8))")
+        }
+        try await store.close()
+    }
+
     @Test("PostgreSQL URLs")
     func urls() throws {
         let c = try PostgresStoreConfiguration(url: "postgres://lb:s%40cret@db.example:6432/ledger?sslmode=require&pool_max=4")

@@ -59,6 +59,8 @@ struct GatewayConfiguration: Sendable, Decodable {
     var ingest = IngestSection()
     var sources: [LegacySourceConfiguration] = []
     var logLevel = "info"
+    /// The gateway's Ed25519 tree-head signing key (created on first use, mode 600).
+    var ledgerKey: String? = nil
 
     init() {}
 
@@ -70,13 +72,21 @@ struct GatewayConfiguration: Sendable, Decodable {
         ingest = try c.decodeIfPresent(IngestSection.self, forKey: .ingest) ?? IngestSection()
         sources = try c.decodeIfPresent([LegacySourceConfiguration].self, forKey: .sources) ?? []
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
+        ledgerKey = try c.decodeIfPresent(String.self, forKey: .ledgerKey)
         let names = sources.map(\.name)
         if Set(names).count != names.count {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
         }
     }
 
-    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel }
+    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel, ledgerKey }
+
+    /// `ledgerKey`, else `ledger-key.ed25519` beside the SQLite store (or in ./data for PostgreSQL).
+    var ledgerKeyPath: String {
+        if let ledgerKey { return ledgerKey }
+        let base = store.postgres == nil ? ((store.sqlite ?? "data/ledgerbridge.sqlite") as NSString).deletingLastPathComponent : "data"
+        return ((base.isEmpty ? "." : base) as NSString).appendingPathComponent("ledger-key.ed25519")
+    }
 
     /// Reads the file (when given, or `ledgerbridge.yaml` when it exists here), then applies the environment.
     static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
