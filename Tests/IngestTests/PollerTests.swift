@@ -2,6 +2,7 @@ import FHIR
 import Foundation
 import Ingest
 import Logging
+import Mapping
 import Store
 import TestSupport
 import Testing
@@ -138,6 +139,33 @@ struct PollerTests {
         _ = try? await t1.value
         _ = try? await t2.value
         #expect(try await gateway.store.counts().inbound == ["accepted": 4])
+        legacy.server.stopServer()
+        try await gateway.store.close()
+    }
+
+    @Test("rows no mapping covers are dead letters, and are replayed through the mapping in force after a fix")
+    func rowDeadLettersReplay() async throws {
+        let legacy = try LegacyDatabase.start(seed: true)
+        // A mapping set that covers no table yet.
+        let gateway = TestGateway(store: try await StoreKind.sqlite.open(), mapper: FallbackMapping())
+        let poller = LegacySourcePoller(
+            configuration: LegacySourceConfiguration(
+                name: "legacy-patients", url: legacy.url, query: LegacyDatabase.patientsQuery, format: .rows, table: "patients",
+                initialWatermark: LegacyDatabase.patientsStart, pollIntervalSeconds: 0.1),
+            queue: gateway.queue, ingestor: gateway.hl7, logger: TestGateway.logger)
+        let running = Task { try await poller.run() }
+        #expect(try await Self.waitUntil { try await gateway.store.counts().inbound["dead_letter"] == 2 })
+        running.cancel()
+        _ = try? await running.value
+
+        gateway.mappers.replace(with: CoreV2Mapping())
+        let outcomes = try await DeadLetterReplayer(ingestor: gateway.hl7).replay()
+        #expect(outcomes.map(\.outcome) == [.accepted, .accepted])
+        let ids = try await gateway.store.search(type: "Patient", key: SearchKey(parameter: "identifier", value: "4711"))
+        let id = try #require(ids.first)
+        let patient = try #require(try await gateway.store.currentVersion(type: "Patient", id: id))
+        #expect(patient.source == "poll:legacy-patients" && patient.sourceReference == "patients:1")
+        #expect(try await gateway.store.counts().inbound == ["accepted": 2])
         legacy.server.stopServer()
         try await gateway.store.close()
     }
