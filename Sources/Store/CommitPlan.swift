@@ -49,10 +49,11 @@ struct CommitPlan {
         var versionId: Int
         var lastUpdated: Int64
         var inboundID: Int64
-        var recordHash: String
-        var body: [UInt8]
         var leafIndex: Int64
-        var searchKeys: [SearchKey]
+
+        var recordHash: String { write.recordHash }
+        var body: [UInt8] { write.canonicalBody }
+        var searchKeys: [SearchKey] { write.searchKeys }
     }
 
     var inbound: [InboundRow] = []
@@ -109,7 +110,6 @@ struct CommitPlan {
                 outcome = .accepted
                 for write in writes {
                     let key = ResourceKey(type: write.resourceType, id: write.id)
-                    let body = write.canonicalBody
                     let hash = write.recordHash
                     let previous = current[key]
                     if let previous, previous.recordHash == hash, previous.isDelete == write.isDelete {
@@ -130,10 +130,7 @@ struct CommitPlan {
                         storedAt: UInt64(state.now))
                     do { _ = try entry.encoded() } catch { throw StoreError.invalidRecord("ledger entry: \(error)") }
                     versions.append(
-                        VersionRow(
-                            write: write, versionId: versionId, lastUpdated: state.now, inboundID: inboundID,
-                            recordHash: hash, body: body, leafIndex: leaf,
-                            searchKeys: write.searchKeys))
+                        VersionRow(write: write, versionId: versionId, lastUpdated: state.now, inboundID: inboundID, leafIndex: leaf))
                     current[key] = (versionId, hash, write.isDelete)
                     written.append(
                         VersionOutcome(

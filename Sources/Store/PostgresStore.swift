@@ -18,17 +18,7 @@ public final class PostgresStore: RecordStore {
     private let runner: Task<Void, Never>
 
     public init(configuration c: PostgresStoreConfiguration, logger: Logger = Logger(label: "ledgerbridge.store")) async throws {
-        let tls: PostgresClient.Configuration.TLS =
-            switch c.tls {
-            case "disable": .disable
-            case "require": .require(.makeClientConfiguration())
-            default: .prefer(.makeClientConfiguration())
-            }
-        var configuration = PostgresClient.Configuration(
-            host: c.host, port: c.port, username: c.username, password: c.password, database: c.database, tls: tls)
-        configuration.options.maximumConnections = c.maximumConnections
-        configuration.options.connectTimeout = .seconds(5)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: c.clientConfiguration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
         self.operationTimeout = c.operationTimeoutSeconds
@@ -394,6 +384,24 @@ public final class PostgresStore: RecordStore {
             for try await id in try await client.query(query, logger: logger).decode(String.self) { out.append(id) }
             return out
         }
+    }
+}
+
+extension PostgresStoreConfiguration {
+    /// The PostgresNIO client settings: TLS by `tls`, the pool size, a 5 s connect timeout. The store and the legacy
+    /// source pollers connect this one way.
+    public var clientConfiguration: PostgresClient.Configuration {
+        let mode: PostgresClient.Configuration.TLS =
+            switch tls {
+            case "disable": .disable
+            case "require": .require(.makeClientConfiguration())
+            default: .prefer(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: mode)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
     }
 }
 

@@ -206,6 +206,12 @@ public struct StoredInbound: Sendable, Hashable {
     /// Empty once retention purged it.
     public var body: [UInt8]
     public var replayedAt: Int64?
+
+    /// The message as it arrived (for replaying it).
+    public var message: InboundMessage {
+        InboundMessage(
+            channel: channel, sender: sender, key: key, contentType: contentType, messageType: messageType, body: body, receivedAt: receivedAt)
+    }
 }
 
 /// One row of the ledger table: the entry and its leaf index.

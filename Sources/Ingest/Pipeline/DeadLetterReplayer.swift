@@ -1,6 +1,4 @@
-import FHIR
 import HL7v2
-import Mapping
 import Store
 
 /// Replays dead letters through the mapping set in force now (after a mapping fix). A replayed message keeps its
@@ -17,17 +15,6 @@ public struct DeadLetterReplayer: Sendable {
         public var outcome: InboundOutcome
         public var reason: String?
         public var resources: Int
-    }
-
-    /// A stored row: a JSON object whose members are the columns, as text.
-    static func row(_ body: [UInt8]) -> [String: String]? {
-        guard let object = try? JSONParser().parse(body).objectValue else { return nil }
-        var row: [String: String] = [:]
-        for (key, value) in object.members {
-            guard let text = value.stringValue else { return nil }
-            row[key] = text
-        }
-        return row
     }
 
     public enum ReplayError: Error, CustomStringConvertible {
@@ -71,29 +58,14 @@ public struct DeadLetterReplayer: Sendable {
             if letter.contentType == HL7Media.er7, let message = try? Message(parsing: letter.body) {
                 unit = ingestor.unit(
                     for: message, mapper: mapper, channel: letter.channel, peer: "replay", receivedAt: letter.receivedAt, replayOf: letter.id)
-            } else if let table = letter.messageType.flatMap({ $0.hasPrefix("row:") ? String($0.dropFirst(4)) : nil }),
-                let row = Self.row(letter.body)
-            {
-                // A legacy table row, kept as a JSON object of its columns: mapped again by the table's mapping.
-                let inbound = InboundMessage(
-                    channel: letter.channel, sender: letter.sender, key: letter.key, contentType: letter.contentType,
-                    messageType: letter.messageType, body: letter.body, receivedAt: letter.receivedAt)
-                // The key is `rowKey@watermark` (see LegacySourcePoller); provenance names the row.
-                let rowKey = letter.key.map { key in key.lastIndex(of: "@").map { String(key[..<$0]) } ?? key } ?? ""
-                let disposition: Disposition
-                do {
-                    let resources = try mapper.map(row: row, table: table, context: MappingContext(sender: letter.sender))
-                    disposition = ResourceValidation.disposition(
-                        resources, source: letter.channel, sourceReference: "\(table):\(rowKey)", mappingVersion: mapper.version)
-                } catch {
-                    disposition = .deadLetter(reason: error.description)
-                }
-                unit = IngestUnit(inbound: inbound, disposition: disposition, replayOf: letter.id)
+            } else if let table = RowMapping.table(fromMessageType: letter.messageType), let row = RowMapping.row(fromBody: letter.body) {
+                // A legacy table row: mapped again, as the poller maps it, by the table's mapping in force.
+                let disposition = RowMapping.disposition(
+                    row, table: table, rowKey: RowMapping.rowKey(fromKey: letter.key), source: letter.channel, sender: letter.sender,
+                    mapper: mapper)
+                unit = IngestUnit(inbound: letter.message, disposition: disposition, replayOf: letter.id)
             } else {
-                let inbound = InboundMessage(
-                    channel: letter.channel, sender: letter.sender, key: letter.key, contentType: letter.contentType, body: letter.body,
-                    receivedAt: letter.receivedAt)
-                unit = IngestUnit(inbound: inbound, disposition: .deadLetter(reason: letter.reason ?? "not replayable"), replayOf: letter.id)
+                unit = IngestUnit(inbound: letter.message, disposition: .deadLetter(reason: letter.reason ?? "not replayable"), replayOf: letter.id)
             }
             batch.append(unit)
             if batch.count >= 200 { try await flush() }

@@ -19,6 +19,11 @@ public struct FHIRIngestor: Sendable {
     public enum Format: String, Sendable {
         case json, xml
         public var mediaType: String { self == .json ? "application/fhir+json" : "application/fhir+xml" }
+
+        /// Reads a resource in this format.
+        public func parse(_ bytes: [UInt8]) throws(FHIRCodecError) -> JSONObject {
+            self == .json ? try FHIRJSON().parse(bytes) : try FHIRXMLParser().parse(bytes)
+        }
     }
 
     /// The HTTP answer: status, and a resource (a Bundle response, the stored resource, or an OperationOutcome).
@@ -43,7 +48,7 @@ public struct FHIRIngestor: Sendable {
     {
         let resource: JSONObject
         do {
-            resource = format == .json ? try FHIRJSON().parse(body) : try FHIRXMLParser().parse(body)
+            resource = try format.parse(body)
         } catch {
             try await storeReject(body, format: format, channel: channel, sender: sender, receivedAt: receivedAt, reason: error.description)
             return Response(status: 400, body: Self.outcome(code: "structure", error.description))
@@ -63,8 +68,7 @@ public struct FHIRIngestor: Sendable {
         if type == "Bundle", bundleType == "batch" {
             return try await batch(resource, format: format, channel: channel, sender: sender, receivedAt: receivedAt)
         }
-        var stored = resource
-        if stored["id"]?.stringValue == nil { stored["id"] = .string(Self.contentID(stored)) }
+        let stored = Self.withContentID(resource)
         let write: ResourceWrite
         do {
             write = try ResourceWrite(resource: stored, source: "\(channel):\(sender)", sourceReference: nil, mappingVersion: nil)
@@ -279,6 +283,14 @@ public struct FHIRIngestor: Sendable {
         default:
             return nil
         }
+    }
+
+    /// The resource, with an id from its content when it has none.
+    static func withContentID(_ resource: JSONObject) -> JSONObject {
+        guard resource["id"]?.stringValue == nil else { return resource }
+        var r = resource
+        r["id"] = .string(contentID(r))
+        return r
     }
 
     /// An id from the resource's content (without id and meta), so a re-sent create addresses the same resource.

@@ -82,17 +82,17 @@ public struct HL7Ingestor: Sendable {
                 let start = n > 0 ? items[n - 1].endOffset ?? 0 : 0
                 let end = items[(n + 1)...].lazy.compactMap(\.startOffset).first ?? body.count
                 let bytes = start < end ? Array(body[start..<end]) : body
-                let inbound = InboundMessage(
-                    channel: channel, sender: "unparsed:\(peer)", key: nil, contentType: HL7Media.er7, messageType: nil, body: bytes,
-                    receivedAt: receivedAt)
-                out.append(Prepared(unit: IngestUnit(inbound: inbound, disposition: .reject(reason: error.description)), parseError: error))
+                out.append(
+                    Prepared(
+                        unit: Self.rejected(bytes, channel: channel, peer: peer, receivedAt: receivedAt, reason: error.description),
+                        parseError: error))
             }
         }
         if out.isEmpty {
             let error = HL7ParseError(.emptyInput, segmentIndex: 0, byteOffset: 0, reason: "the input holds no message")
-            let inbound = InboundMessage(
-                channel: channel, sender: "unparsed:\(peer)", key: nil, contentType: HL7Media.er7, body: body, receivedAt: receivedAt)
-            out.append(Prepared(unit: IngestUnit(inbound: inbound, disposition: .reject(reason: error.description)), parseError: error))
+            out.append(
+                Prepared(
+                    unit: Self.rejected(body, channel: channel, peer: peer, receivedAt: receivedAt, reason: error.description), parseError: error))
         }
         return out
     }
@@ -107,9 +107,9 @@ public struct HL7Ingestor: Sendable {
         let type = [message.messageCode, message.triggerEvent].compactMap { $0 }.joined(separator: "^")
         // Identity fields become database text, which cannot hold NUL: refuse such a message as sent.
         if (sender + (message.controlID ?? "") + type).utf8.contains(0) {
-            let inbound = InboundMessage(
-                channel: channel, sender: "unparsed:\(peer)", key: nil, contentType: HL7Media.er7, body: message.bytes, receivedAt: receivedAt)
-            return IngestUnit(inbound: inbound, disposition: .reject(reason: "MSH-3, MSH-4, MSH-9 or MSH-10 contains a NUL byte"), replayOf: replayOf)
+            return Self.rejected(
+                message.bytes, channel: channel, peer: peer, receivedAt: receivedAt, reason: "MSH-3, MSH-4, MSH-9 or MSH-10 contains a NUL byte",
+                replayOf: replayOf)
         }
         let inbound = InboundMessage(
             channel: channel, sender: sender, key: message.controlID.flatMap { $0.isEmpty ? nil : $0 }, contentType: HL7Media.er7,
@@ -128,6 +128,14 @@ public struct HL7Ingestor: Sendable {
         }
         return ResourceValidation.disposition(
             resources, source: source, sourceReference: message.controlID, mappingVersion: mapper.version)
+    }
+
+    /// Input refused as sent: kept under the peer (its own sender fields cannot be trusted or read), with no key, so it
+    /// is never taken for a duplicate.
+    static func rejected(_ bytes: [UInt8], channel: String, peer: String, receivedAt: Int64, reason: String, replayOf: Int64? = nil) -> IngestUnit {
+        let inbound = InboundMessage(
+            channel: channel, sender: "unparsed:\(peer)", key: nil, contentType: HL7Media.er7, body: bytes, receivedAt: receivedAt)
+        return IngestUnit(inbound: inbound, disposition: .reject(reason: reason), replayOf: replayOf)
     }
 
     /// MSH-3^MSH-4: the sending application and facility, the namespace of MSH-10.

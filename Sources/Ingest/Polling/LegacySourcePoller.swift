@@ -106,13 +106,9 @@ public final class LegacySourcePoller: Service, Sendable {
     public var lastError: String? { stats.withLock { $0.lastError } }
 
     public func run() async throws {
-        let pg = try PostgresStoreConfiguration(url: configuration.url)
-        var clientConfiguration = PostgresClient.Configuration(
-            host: pg.host, port: pg.port, username: pg.username, password: pg.password, database: pg.database,
-            tls: pg.tls == "disable" ? .disable : pg.tls == "require" ? .require(.makeClientConfiguration()) : .prefer(.makeClientConfiguration()))
-        clientConfiguration.options.maximumConnections = 2
-        clientConfiguration.options.connectTimeout = .seconds(5)
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        var pg = try PostgresStoreConfiguration(url: configuration.url)
+        pg.maximumConnections = 2
+        let client = PostgresClient(configuration: pg.clientConfiguration, backgroundLogger: logger)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await client.run() }
@@ -199,7 +195,7 @@ public final class LegacySourcePoller: Service, Sendable {
     private func units(row: [String: String], payload: [UInt8]?, rowKey: String, watermark: String, receivedAt: Int64) throws -> [IngestUnit] {
         let channel = "poll:\(configuration.name)"
         let sender = configuration.name
-        let key = "\(rowKey)@\(watermark)"
+        let key = RowMapping.key(rowKey: rowKey, watermark: watermark)
         func inbound(_ body: [UInt8], contentType: String, type: String?) -> InboundMessage {
             InboundMessage(
                 channel: channel, sender: sender, key: key, contentType: contentType, messageType: type, body: body, receivedAt: receivedAt)
@@ -212,14 +208,13 @@ public final class LegacySourcePoller: Service, Sendable {
         case .fhirJSON, .fhirXML:
             guard let payload else { throw PollError.missingColumn("payload") }
             let media = configuration.format == .fhirJSON ? "application/fhir+json" : "application/fhir+xml"
-            let resource: JSONObject
+            let format: FHIRIngestor.Format = configuration.format == .fhirJSON ? .json : .xml
+            let r: JSONObject
             do {
-                resource = configuration.format == .fhirJSON ? try FHIRJSON().parse(payload) : try FHIRXMLParser().parse(payload)
+                r = FHIRIngestor.withContentID(try format.parse(payload))
             } catch {
                 return [IngestUnit(inbound: inbound(payload, contentType: media, type: nil), disposition: .reject(reason: error.description))]
             }
-            var r = resource
-            if r["id"]?.stringValue == nil { r["id"] = .string(FHIRIngestor.contentID(r)) }
             let disposition = ResourceValidation.disposition([r], source: channel, sourceReference: rowKey, mappingVersion: nil)
             return [IngestUnit(inbound: inbound(payload, contentType: media, type: r["resourceType"]?.stringValue), disposition: disposition)]
         case .ccda:
@@ -232,18 +227,14 @@ public final class LegacySourcePoller: Service, Sendable {
         case .rows:
             var fields = row
             fields["watermark"] = nil
-            let body = Array(JSONWriter().write(.object(JSONObject(fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))))
-            let mapper = ingestor.mappers.mapper
             let table = configuration.table ?? configuration.name
-            let disposition: Disposition
-            do {
-                let resources = try mapper.map(row: fields, table: table, context: MappingContext(sender: sender))
-                disposition = ResourceValidation.disposition(
-                    resources, source: channel, sourceReference: "\(table):\(rowKey)", mappingVersion: mapper.version)
-            } catch {
-                disposition = .deadLetter(reason: error.description)
-            }
-            return [IngestUnit(inbound: inbound(body, contentType: "application/json", type: "row:\(table)"), disposition: disposition)]
+            let disposition = RowMapping.disposition(
+                fields, table: table, rowKey: rowKey, source: channel, sender: sender, mapper: ingestor.mappers.mapper)
+            return [
+                IngestUnit(
+                    inbound: inbound(RowMapping.body(fields), contentType: "application/json", type: RowMapping.messageType(table: table)),
+                    disposition: disposition)
+            ]
         }
     }
 
