@@ -29,7 +29,7 @@ public struct ProofBuilder: Sendable {
     }
 
     /// The tree over every entry, read in pages.
-    public func tree() async throws -> (tree: MerkleTree, entries: Int) {
+    public func tree() async throws -> MerkleTree {
         var tree = MerkleTree()
         var next: Int64 = 0
         while true {
@@ -38,7 +38,7 @@ public struct ProofBuilder: Sendable {
             tree.append(try page.map { try $0.entry.leafHash() })
             next = page[page.count - 1].leafIndex + 1
         }
-        return (tree, tree.size)
+        return tree
     }
 
     /// The bundle for one version, with a tree head signed at `timestamp` (milliseconds since 1970).
@@ -47,8 +47,8 @@ public struct ProofBuilder: Sendable {
         guard let version = try await store.version(type: type, id: id, versionId: versionId) else { throw ProofError.noSuchVersion(name) }
         guard let leaf = version.leafIndex, let stored = try await store.ledgerEntries(from: leaf, limit: 1).first, stored.leafIndex == leaf
         else { throw ProofError.noEntry(name) }
-        let (tree, size) = try await tree()
-        let head = try SignedTreeHead.sign(treeSize: UInt64(size), root: tree.root, timestamp: timestamp, with: key)
+        let tree = try await tree()
+        let head = try SignedTreeHead.sign(treeSize: UInt64(tree.size), root: tree.root, timestamp: timestamp, with: key)
         return ProofBundle(entry: stored.entry, proof: tree.inclusionProof(for: Int(leaf)), head: head, publicKey: key.publicKey)
     }
 }

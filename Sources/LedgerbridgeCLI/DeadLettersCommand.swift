@@ -38,7 +38,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try GatewayConfiguration.load(path: config)
-            let gateway = try await Gateway.open(configuration, logger: LogSetup.bootstrap(level: "warning"), migrate: false)
+            let gateway = try await IngestPipeline.open(configuration, logger: LogSetup.bootstrap(level: "warning"), migrate: false)
             let outcomes: [DeadLetterReplayer.Outcome]
             do {
                 outcomes = try await DeadLetterReplayer(ingestor: gateway.hl7).replay(ids: all ? nil : ids)

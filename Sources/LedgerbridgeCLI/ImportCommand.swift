@@ -33,7 +33,7 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try GatewayConfiguration.load(path: config)
         let logger = LogSetup.bootstrap(level: "warning")
-        let gateway = try await Gateway.open(configuration, logger: logger, migrate: true)
+        let gateway = try await IngestPipeline.open(configuration, logger: logger, migrate: true)
         defer { Task { try? await gateway.store.close() } }
 
         let files = try Self.files(paths)
@@ -64,8 +64,9 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     /// One file through the pipeline; throws only when the store could not take it.
-    static func importFile(_ file: String, _ bytes: [UInt8], gateway: Gateway, summary: inout ImportSummary) async throws {
-        switch kind(file, bytes) {
+    static func importFile(_ file: String, _ bytes: [UInt8], gateway: IngestPipeline, summary: inout ImportSummary) async throws {
+        let kind = kind(file, bytes)
+        switch kind {
         case .hl7:
             let outcomes = try await gateway.hl7.ingest(bytes, channel: "import", peer: file)
             for (i, o) in outcomes.enumerated() {
@@ -75,7 +76,7 @@ struct ImportCommand: AsyncParsableCommand {
                 }
             }
         case .fhirJSON, .fhirXML:
-            let format: FHIRIngestor.Format = kind(file, bytes) == .fhirJSON ? .json : .xml
+            let format: FHIRIngestor.Format = kind == .fhirJSON ? .json : .xml
             let r = try await gateway.fhir.ingest(bytes, format: format, channel: "import", sender: "import")
             if r.status >= 400 {
                 summary.count(.rejected, resources: 0)

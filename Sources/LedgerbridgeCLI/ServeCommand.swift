@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try GatewayConfiguration.load(path: config)
         let logger = LogSetup.bootstrap(level: configuration.logLevel)
-        let gateway = try await Gateway.open(configuration, logger: logger)
+        let gateway = try await IngestPipeline.open(configuration, logger: logger)
 
         var services: [any Service] = []
         let app = GatewayApplication.make(gateway.services(configuration), logger: logger) { port in
@@ -47,24 +47,17 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// The parts every gateway command shares: the store (migrated when configured) and the ingest pipeline over it.
-struct Gateway {
-    var pipeline: IngestPipeline
-    var store: any RecordStore { pipeline.store }
-    var queue: CommitQueue { pipeline.queue }
-    var hl7: HL7Ingestor { pipeline.hl7 }
-    var fhir: FHIRIngestor { pipeline.fhir }
-
-    static func open(_ configuration: GatewayConfiguration, logger: Logger, migrate: Bool? = nil) async throws -> Gateway {
+/// How every gateway command opens the store (migrated when configured) and the ingest pipeline over it.
+extension IngestPipeline {
+    static func open(_ configuration: GatewayConfiguration, logger: Logger, migrate: Bool? = nil) async throws -> IngestPipeline {
         let store = try await StoreFactory.open(try configuration.storeLocation)
         if migrate ?? configuration.store.migrate {
             let applied = try await store.migrate()
             for name in applied { logger.info("migration applied", metadata: ["lb.migration": "\(name)"]) }
         }
-        return Gateway(
-            pipeline: IngestPipeline(
-                store: store, mapper: CoreV2Mapping(), queueCapacity: configuration.ingest.queueCapacity,
-                maxGroupUnits: configuration.ingest.maxGroupMessages))
+        return IngestPipeline(
+            store: store, mapper: CoreV2Mapping(), queueCapacity: configuration.ingest.queueCapacity,
+            maxGroupUnits: configuration.ingest.maxGroupMessages)
     }
 
     func services(_ configuration: GatewayConfiguration) -> GatewayServices {

@@ -19,7 +19,7 @@ struct HTTPFeedTests {
         "the whole HL7 v2 corpus over HTTP: every message answered after its commit and stored once; resends are duplicates",
         arguments: StoreKind.allCases)
     func corpus(kind: StoreKind) async throws {
-        let gateway = TestGateway(store: try await kind.open())
+        let gateway = IngestPipeline(store: try await kind.open())
         try await gateway.run(mllp: nil) { client, _ in
             var messages = 0
             var acks: [String: String] = [:]  // file → MSA-1 of its first ACK
@@ -62,7 +62,7 @@ struct HTTPFeedTests {
 
     @Test("a malformed message is rejected with AR and ERR, kept as rejected, and its neighbours in the batch are stored")
     func malformed() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         try await gateway.run(mllp: nil) { client, _ in
             let bad = "MSH|^~\\&|TESTAPP|HOSP|LB|LB|20260101||ADT^A01|BAD-1|P|2.5.1\rP ID|broken segment id\r"
             let body = TestMessages.adt(1) + bad + TestMessages.adt(2)
@@ -82,7 +82,7 @@ struct HTTPFeedTests {
 
     @Test("wrong media types and oversized bodies are refused with an OperationOutcome, nothing stored")
     func refused() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         var http = HTTPConfiguration()
         http.maxBodyBytes = 1000
         try await gateway.run(http: http, mllp: nil) { client, _ in
@@ -102,7 +102,7 @@ struct HTTPFeedTests {
 
     @Test("feed API keys: without the key 401, with it the client's name is the sender")
     func apiKeys() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         var http = HTTPConfiguration()
         http.feedKeys = ["lab-system": "s3cret-key"]
         try await gateway.run(http: http, mllp: nil) { client, _ in
@@ -128,7 +128,7 @@ struct HTTPFeedTests {
         "FHIR resources: 201 then 200 for the same content as JSON or XML, 422 with an OperationOutcome for invalid ones",
         arguments: StoreKind.allCases)
     func fhirResources(kind: StoreKind) async throws {
-        let gateway = TestGateway(store: try await kind.open())
+        let gateway = IngestPipeline(store: try await kind.open())
         try await gateway.run(mllp: nil) { client, _ in
             let json =
                 #"{"resourceType":"Patient","id":"p1","name":[{"family":"Chalmers","given":["Peter"]}],"gender":"male","birthDate":"1974-12-25"}"#
@@ -166,7 +166,7 @@ struct HTTPFeedTests {
 
     @Test("FHIR transaction: all or nothing, urn:uuid references rewritten to the assigned ids; batch: entry by entry", arguments: StoreKind.allCases)
     func transactionAndBatch(kind: StoreKind) async throws {
-        let gateway = TestGateway(store: try await kind.open())
+        let gateway = IngestPipeline(store: try await kind.open())
         try await gateway.run(mllp: nil) { client, _ in
             let transaction = """
                 {"resourceType":"Bundle","type":"transaction","entry":[
@@ -216,7 +216,7 @@ struct HTTPFeedTests {
 
     @Test("batch deletes: each DELETE is its own entry (not a duplicate of another), and makes an empty new version")
     func batchDeletes() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         try await gateway.run(mllp: nil) { client, _ in
             let create = """
                 {"resourceType":"Bundle","type":"batch","entry":[
@@ -246,7 +246,7 @@ struct HTTPFeedTests {
 
     @Test("dead letters: listed on the admin endpoint and replayed through the mapping in force after a fix")
     func deadLetterReplay() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         try await gateway.run(mllp: nil) { client, _ in
             // No PID-3: the built-in mapping cannot give the patient a stable id.
             let message = "MSH|^~\\&|TESTAPP|HOSP|LB|LB|20260101||ADT^A08|DL-1|P|2.5.1\rPID|1||||Doe^John\r"

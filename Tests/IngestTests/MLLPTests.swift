@@ -9,7 +9,7 @@ import Testing
 struct MLLPTests {
     @Test("python-hl7's mllp_send delivers the whole corpus; every message is acknowledged and stored once")
     func corpusWithMLLPSend() async throws {
-        let gateway = TestGateway(store: try await StoreKind.postgres.open())
+        let gateway = IngestPipeline(store: try await StoreKind.postgres.open())
         try await gateway.run { _, port in
             var messages = 0
             for file in TestMessages.corpusFiles {
@@ -38,7 +38,7 @@ struct MLLPTests {
 
     @Test("many connections at once: each message acknowledged in order on its connection and stored exactly once")
     func concurrentConnections() async throws {
-        let gateway = TestGateway(store: try await StoreKind.postgres.open())
+        let gateway = IngestPipeline(store: try await StoreKind.postgres.open())
         try await gateway.run { _, port in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for c in 0..<16 {
@@ -70,7 +70,7 @@ struct MLLPTests {
 
     @Test("a frame over the size limit is answered AR (ERR 104) and dropped; the connection carries on")
     func oversizedFrame() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         var configuration = MLLPConfiguration()
         configuration.maxFrameBytes = 2000
         try await gateway.run(mllp: configuration) { _, port in
@@ -90,7 +90,7 @@ struct MLLPTests {
 
     @Test("bytes between frames are skipped, a frame split across many writes is whole, and an idle connection is closed")
     func framingAndIdle() async throws {
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         var configuration = MLLPConfiguration()
         configuration.idleTimeoutSeconds = 1
         try await gateway.run(mllp: configuration) { _, port in

@@ -71,7 +71,7 @@ struct PollerTests {
     @Test("rows added while polling and a legacy server restarted mid-poll: the poller reconnects by itself and skips or repeats no row")
     func restartMidPoll() async throws {
         let legacy = try LegacyDatabase.start()
-        let gateway = TestGateway(store: try await StoreKind.postgres.open())
+        let gateway = IngestPipeline(store: try await StoreKind.postgres.open())
         try legacy.insertMessages(0..<20)
         let configuration = LegacySourceConfiguration(
             name: "legacy-hl7", url: legacy.url, query: LegacyDatabase.hl7Query, format: .hl7v2, pollIntervalSeconds: 0.1, batchSize: 7)
@@ -112,7 +112,7 @@ struct PollerTests {
     @Test("a patients table: rows become Patients; an updated row becomes a new version; FHIR XML exports are stored as sent")
     func rowsAndExports() async throws {
         let legacy = try LegacyDatabase.start(seed: true)
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         let patients = LegacySourcePoller(
             configuration: LegacySourceConfiguration(
                 name: "legacy-patients", url: legacy.url, query: LegacyDatabase.patientsQuery, format: .rows, table: "patients",
@@ -147,7 +147,7 @@ struct PollerTests {
     func rowDeadLettersReplay() async throws {
         let legacy = try LegacyDatabase.start(seed: true)
         // A mapping set that covers no table yet.
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open(), mapper: FallbackMapping())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open(), mapper: FallbackMapping())
         let poller = LegacySourcePoller(
             configuration: LegacySourceConfiguration(
                 name: "legacy-patients", url: legacy.url, query: LegacyDatabase.patientsQuery, format: .rows, table: "patients",
@@ -173,7 +173,7 @@ struct PollerTests {
     @Test("NOTIFY from the legacy database wakes the poller long before its interval")
     func notifyWakes() async throws {
         let legacy = try LegacyDatabase.start()
-        let gateway = TestGateway(store: try await StoreKind.sqlite.open())
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         let poller = LegacySourcePoller(
             configuration: LegacySourceConfiguration(
                 name: "legacy-hl7", url: legacy.url, query: LegacyDatabase.hl7Query, format: .hl7v2, pollIntervalSeconds: 3600,

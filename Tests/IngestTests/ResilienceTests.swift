@@ -51,7 +51,7 @@ struct ResilienceTests {
         configuration.maximumConnections = 4
         let store = try await PostgresStore(configuration: configuration, logger: TestGateway.logger)
         try await store.migrate()
-        let gateway = TestGateway(store: store)
+        let gateway = IngestPipeline(store: store)
         try await gateway.run { client, port in
             let mllp = try await MLLPTestClient.connect(port: port)
             /// Sends message n over HTTP (even n) or MLLP (odd n); returns MSA-1 and the HTTP status.

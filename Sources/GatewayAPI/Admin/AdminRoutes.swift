@@ -43,8 +43,7 @@ struct AdminRoutes: Sendable {
 
     private func guarded(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
         if let key = services.configuration.adminKey {
-            let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-            guard let presented, constantTimeEqual(presented, key) else {
+            guard let presented = bearerToken(request), constantTimeEqual(presented, key) else {
                 return Reply.outcome(.unauthorized, code: "login", "the admin key is required (Authorization: Bearer KEY)")
             }
         } else if !context.isLoopback {

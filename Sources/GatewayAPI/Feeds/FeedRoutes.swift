@@ -19,9 +19,7 @@ struct FeedRoutes: Sendable {
     private func client(_ request: Request, _ context: GatewayRequestContext) -> String? {
         let keys = services.configuration.feedKeys
         if keys.isEmpty { return context.peer }
-        let presented =
-            request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-            ?? request.headers[HTTPField.Name("X-API-Key")!]
+        let presented = bearerToken(request) ?? request.headers[HTTPField.Name("X-API-Key")!]
         guard let presented else { return nil }
         return keys.first { constantTimeEqual($0.value, presented) }?.key
     }
@@ -114,6 +112,11 @@ struct FeedRoutes: Sendable {
             return r
         }
     }
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+func bearerToken(_ request: Request) -> String? {
+    request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
 }
 
 /// Compares secrets in time that does not depend on where they differ.

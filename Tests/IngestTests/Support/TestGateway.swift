@@ -35,23 +35,20 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     }
 }
 
-/// The gateway's parts over one store, as `serve` wires them.
-struct TestGateway {
-    let pipeline: IngestPipeline
-    var store: any RecordStore { pipeline.store }
-    var queue: CommitQueue { pipeline.queue }
-    var mappers: MapperHolder { pipeline.mappers }
-    var hl7: HL7Ingestor { pipeline.hl7 }
-    var fhir: FHIRIngestor { pipeline.fhir }
-
-    init(store: any RecordStore, mapper: any MessageMapper = CoreV2Mapping()) {
-        pipeline = IngestPipeline(store: store, mapper: mapper)
-    }
-
+/// Test settings shared by the ingest suites.
+enum TestGateway {
     static var logger: Logger {
         var l = Logger(label: "test")
         l.logLevel = ProcessInfo.processInfo.environment["LEDGERBRIDGE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
         return l
+    }
+}
+
+/// The pipeline over one store, as `serve` wires it, and the listeners around it.
+extension IngestPipeline {
+    /// With the built-in mapping.
+    init(store: any RecordStore) {
+        self.init(store: store, mapper: CoreV2Mapping())
     }
 
     /// Runs HTTP (on a free port) and MLLP (on a free port) over real sockets while `body` runs.
@@ -65,12 +62,13 @@ struct TestGateway {
         var listener: MLLPListener? = nil
         if var m = mllp {
             m.port = 0
-            let l = MLLPListener(configuration: m, ingestor: hl7, logger: Self.logger)
+            let l = MLLPListener(configuration: m, ingestor: hl7, logger: TestGateway.logger)
             listener = l
             background.append(l)
         }
         let app = GatewayApplication.make(
-            GatewayServices(hl7: hl7, fhir: fhir, store: store, configuration: httpConfiguration), logger: Self.logger, background: background)
+            GatewayServices(hl7: hl7, fhir: fhir, store: store, configuration: httpConfiguration), logger: TestGateway.logger,
+            background: background)
         let mllpListener = listener
         try await app.test(.live) { client in
             let port = await mllpListener?.boundPort() ?? 0
