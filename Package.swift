@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // Pure: HL7 v2 ER7 parsing, escaping, paths, batches, ACKs and MLLP framing. No I/O.
@@ -71,10 +73,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // Ledger I/O: the gateway's signing key, proofs over the store's entries (anchoring backends arrive here).
+        // Ledger I/O: the gateway's signing key, sealed tree heads, the anchor worker and its backends (local
+        // checkpoint file, Ethereum JSON-RPC, RFC 3161 TSA over libcurl), proof bundles and integrity status.
         .target(
             name: "LedgerAnchors",
-            dependencies: ["Ledger", "Store", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Ledger",
+                "Store",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -101,8 +112,10 @@ let package = Package(
             dependencies: [
                 "HL7v2",
                 "FHIR",
+                "Ledger",
                 "Store",
                 "Ingest",
+                "LedgerAnchors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,6 +190,18 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LedgerAnchorsTests",
+            dependencies: [
+                "LedgerAnchors", "Ledger", "Store", "Ingest", "GatewayAPI", "Mapping", "HL7v2", "FHIR", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

@@ -2,6 +2,7 @@ import FHIR
 import HL7v2
 import Hummingbird
 import Ingest
+import LedgerAnchors
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -38,13 +39,27 @@ public struct GatewayServices: Sendable {
     public var store: any RecordStore
     public var replayer: DeadLetterReplayer
     public var configuration: HTTPConfiguration
+    /// Proofs, tree heads and integrity status; nil when the gateway runs without a ledger key (some tests).
+    public var ledger: LedgerServices?
 
-    public init(hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration) {
+    public init(hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil) {
         self.hl7 = hl7
         self.fhir = fhir
         self.store = store
         self.replayer = DeadLetterReplayer(ingestor: hl7)
         self.configuration = configuration
+        self.ledger = ledger
+    }
+}
+
+/// What the ledger routes read: proofs over the running tree, and the anchor service's state.
+public struct LedgerServices: Sendable {
+    public var proofs: ProofBuilder
+    public var anchoring: AnchorService?
+
+    public init(proofs: ProofBuilder, anchoring: AnchorService?) {
+        self.proofs = proofs
+        self.anchoring = anchoring
     }
 }
 
@@ -74,6 +89,7 @@ public enum GatewayApplication {
         }
         FeedRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)
+        LedgerRoutes(services: services).register(on: router)
         return router
     }
 

@@ -1,54 +1,155 @@
 import Crypto
+import Foundation
 import Ledger
 import Store
 
-/// Builds proof bundles for stored record versions: the RFC 9162 tree over every ledger entry in the store, a tree
-/// head signed with the gateway's key, and the version's inclusion path.
+/// Proof bundles and integrity status for stored record versions, from the sealed tree heads in the store.
 ///
-/// Until tree heads are persisted and anchored (issue #6), the head is signed when the proof is asked for, over the
-/// store's entries as they are then: the bundle proves inclusion under that head and detects a record changed after
-/// its entry was written (its body no longer hashes to the entry), not yet a change to the entries themselves.
+/// A version's bundle uses the first sealed head that covers its leaf, so the bundle of a version never changes
+/// once made, and it carries that head's anchor receipts. The inclusion path is read off the tree of the store's
+/// entries: if an entry was changed after the head was signed, the path no longer leads to the signed root and the
+/// bundle fails verification at `inclusion`; if a stored body was changed, it fails at `record`.
 public struct ProofBuilder: Sendable {
     public let store: any RecordStore
-    public let key: Curve25519.Signing.PrivateKey
+    public let publicKey: Curve25519.Signing.PublicKey
+    public let tree: any LedgerTree
 
-    public init(store: any RecordStore, key: Curve25519.Signing.PrivateKey) {
+    public init(store: any RecordStore, publicKey: Curve25519.Signing.PublicKey, tree: any LedgerTree) {
         self.store = store
-        self.key = key
+        self.publicKey = publicKey
+        self.tree = tree
     }
 
-    public enum ProofError: Error, CustomStringConvertible {
+    /// The raw 32-byte Ed25519 public key that verifies the tree heads.
+    public var publicKeyBytes: [UInt8] { Array(publicKey.rawRepresentation) }
+
+    public enum ProofError: Error, CustomStringConvertible, Equatable {
         case noSuchVersion(String)
         case noEntry(String)
+        /// The version is logged but no sealed head covers it yet.
+        case pending(String)
+
         public var description: String {
             switch self {
             case .noSuchVersion(let v): "no stored version \(v)"
             case .noEntry(let v): "version \(v) has no ledger entry"
+            case .pending(let v): "version \(v) is logged but not yet under a sealed tree head (heads are sealed every few seconds; 'ledgerbridge anchor --now' seals one)"
             }
         }
     }
 
-    /// The tree over every entry, read in pages.
-    public func tree() async throws -> MerkleTree {
-        var tree = MerkleTree()
-        var next: Int64 = 0
-        while true {
-            let page = try await store.ledgerEntries(from: next, limit: 10_000)
-            if page.isEmpty { break }
-            tree.append(try page.map { try $0.entry.leafHash() })
-            next = page[page.count - 1].leafIndex + 1
-        }
-        return tree
-    }
-
-    /// The bundle for one version, with a tree head signed at `timestamp` (milliseconds since 1970).
-    public func bundle(type: String, id: String, versionId: Int, timestamp: UInt64) async throws -> ProofBundle {
+    /// The bundle for one version.
+    public func bundle(type: String, id: String, versionId: Int) async throws -> ProofBundle {
         let name = "\(type)/\(id)/_history/\(versionId)"
         guard let version = try await store.version(type: type, id: id, versionId: versionId) else { throw ProofError.noSuchVersion(name) }
         guard let leaf = version.leafIndex, let stored = try await store.ledgerEntries(from: leaf, limit: 1).first, stored.leafIndex == leaf
         else { throw ProofError.noEntry(name) }
-        let tree = try await tree()
-        let head = try SignedTreeHead.sign(treeSize: UInt64(tree.size), root: tree.root, timestamp: timestamp, with: key)
-        return ProofBundle(entry: stored.entry, proof: tree.inclusionProof(for: Int(leaf)), head: head, publicKey: key.publicKey)
+        guard let head = try await store.treeHead(coveringLeaf: leaf), let signed = AnchorService.signed(head) else { throw ProofError.pending(name) }
+        let proof = try await tree.inclusionProof(leaf: Int(leaf), treeSize: Int(head.treeSize))
+        return ProofBundle(entry: stored.entry, proof: proof, head: signed, publicKey: publicKey, anchors: try await receipts(head.treeSize))
+    }
+
+    /// Every backend's receipt for a head (pending ones say so).
+    public func receipts(_ treeSize: Int64) async throws -> [AnchorReceipt] {
+        try await store.anchors(treeSize: treeSize).map { row in
+            var receipt = row.receipt.flatMap { try? JSONDecoder().decode(AnchorReceipt.self, from: Data($0.utf8)) }
+                ?? AnchorReceipt(backend: row.backend, type: "unknown", status: row.state.rawValue)
+            receipt.status = row.state.rawValue
+            receipt.anchoredAt = row.anchoredAt.map { UInt64($0) }
+            if row.state == .anchored { receipt.scanFromBlock = nil }
+            return receipt
+        }
+    }
+
+    /// Whether a version is still the one logged and anchored.
+    public func integrity(of version: StoredVersion) async throws -> IntegrityStatus {
+        guard version.bodyMatchesHash else {
+            return .mismatch("the stored body no longer hashes to the record hash logged for it: the record was changed in the database")
+        }
+        guard let leaf = version.leafIndex else { return .mismatch("the version has no ledger entry") }
+        let entry = LedgerEntry(
+            resourceType: version.resourceType, id: version.id, versionId: String(version.versionId),
+            recordHash: Hash(hex: version.recordHash) ?? RFC9162.emptyRoot, storedAt: UInt64(version.lastUpdated))
+        let logged = try await tree.leafHash(Int(leaf))
+        guard let logged, logged == (try? entry.leafHash()) else {
+            return .mismatch("the version's ledger entry is not the one logged at leaf \(leaf): its record hash or time was changed in the database")
+        }
+        guard let head = try await store.treeHead(coveringLeaf: leaf) else { return .pending("logged at leaf \(leaf); no tree head sealed over it yet") }
+        guard try await tree.root(treeSize: Int(head.treeSize)).hex == head.root else {
+            return .mismatch("the ledger entries no longer give the root signed in tree head \(head.treeSize): entries were changed in the database")
+        }
+        let rows = try await store.anchors(treeSize: head.treeSize)
+        let waiting = rows.filter { $0.state != .anchored }.map(\.backend)
+        if !waiting.isEmpty { return .pending("in tree head \(head.treeSize); not yet anchored on \(waiting.joined(separator: ", "))") }
+        return .anchored(treeSize: head.treeSize, backends: rows.map(\.backend))
+    }
+}
+
+/// A served version's integrity status.
+public enum IntegrityStatus: Sendable, Hashable {
+    /// Its entry is under a sealed head that every backend anchored, and the body still hashes to the entry.
+    case anchored(treeSize: Int64, backends: [String])
+    /// Logged, but not yet under a sealed head, or not yet anchored everywhere.
+    case pending(String)
+    /// The stored body or entry no longer matches what was logged and anchored.
+    case mismatch(String)
+
+    public var code: String {
+        switch self {
+        case .anchored: "anchored"
+        case .pending: "pending"
+        case .mismatch: "mismatch"
+        }
+    }
+
+    public var detail: String {
+        switch self {
+        case .anchored(let size, let backends): "in tree head \(size), anchored on \(backends.isEmpty ? "no backend" : backends.joined(separator: ", "))"
+        case .pending(let s), .mismatch(let s): s
+        }
+    }
+}
+
+/// The tree read from the store once, for commands that run beside (or without) the gateway.
+public actor StoreTree: LedgerTree {
+    let store: any RecordStore
+    private var tree = MerkleTree()
+
+    public init(store: any RecordStore) { self.store = store }
+
+    private func load() async throws {
+        while true {
+            let page = try await store.ledgerEntries(from: Int64(tree.size), limit: 10_000)
+            if page.isEmpty { break }
+            tree.append(try page.map { try $0.entry.leafHash() })
+        }
+    }
+
+    public func size() async throws -> Int {
+        try await load()
+        return tree.size
+    }
+
+    public func leafHash(_ leaf: Int) async throws -> Hash? {
+        if leaf >= tree.size { try await load() }
+        return leaf < tree.size ? tree.levels[0][leaf] : nil
+    }
+
+    public func inclusionProof(leaf: Int, treeSize: Int) async throws -> InclusionProof {
+        if treeSize > tree.size { try await load() }
+        guard leaf < treeSize, treeSize <= tree.size else { throw StoreError.notFound("leaf \(leaf) in a tree of \(treeSize)") }
+        return tree.inclusionProof(for: leaf, treeSize: treeSize)
+    }
+
+    public func root(treeSize: Int) async throws -> Hash {
+        if treeSize > tree.size { try await load() }
+        guard treeSize <= tree.size else { throw StoreError.notFound("a tree of \(treeSize) entries") }
+        return tree.root(atSize: treeSize)
+    }
+
+    public func consistencyProof(from old: Int, to new: Int) async throws -> ConsistencyProof {
+        if new > tree.size { try await load() }
+        guard old <= new, new <= tree.size else { throw StoreError.notFound("a tree of \(new) entries") }
+        return tree.consistencyProof(from: old, to: new)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import HL7v2
 
 #if canImport(Glibc)
@@ -161,8 +162,6 @@ enum SubcomponentCounter {
 
 enum Clock {
     static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 }

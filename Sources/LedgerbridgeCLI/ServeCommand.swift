@@ -1,6 +1,8 @@
+import Crypto
 import ArgumentParser
 import GatewayAPI
 import Ingest
+import LedgerAnchors
 import Logging
 import Mapping
 import ServiceLifecycle
@@ -21,8 +23,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = LogSetup.bootstrap(level: configuration.logLevel)
         let gateway = try await IngestPipeline.open(configuration, logger: logger)
 
-        var services: [any Service] = []
-        let app = GatewayApplication.make(gateway.services(configuration), logger: logger) { port in
+        let anchoring = try gateway.anchorService(configuration, logger: logger)
+        var services: [any Service] = [anchoring]
+        let app = GatewayApplication.make(gateway.services(configuration, anchoring: anchoring), logger: logger) { port in
             logger.info("HTTP listening", metadata: ["http.host": "\(configuration.http.host)", "http.port": "\(port)"])
         }
         services.append(app)
@@ -60,8 +63,21 @@ extension IngestPipeline {
             maxGroupUnits: configuration.ingest.maxGroupMessages)
     }
 
-    func services(_ configuration: GatewayConfiguration) -> GatewayServices {
-        GatewayServices(hl7: hl7, fhir: fhir, store: store, configuration: configuration.http)
+    func services(_ configuration: GatewayConfiguration, anchoring: AnchorService) -> GatewayServices {
+        let proofs = ProofBuilder(store: store, publicKey: anchoring.key.publicKey, tree: anchoring)
+        return GatewayServices(
+            hl7: hl7, fhir: fhir, store: store, configuration: configuration.http, ledger: LedgerServices(proofs: proofs, anchoring: anchoring))
+    }
+
+    /// The anchor service over this store: the gateway's key and the configured backends.
+    func anchorService(_ configuration: GatewayConfiguration, logger: Logger) throws -> AnchorService {
+        do {
+            let key = try GatewayKey.loadOrCreate(at: configuration.ledgerKeyPath)
+            let backends = try configuration.ledger.makeBackends(dataDirectory: configuration.dataDirectory)
+            return AnchorService(store: store, key: key, backends: backends, schedule: configuration.ledger.schedule, logger: logger)
+        } catch {
+            throw CLIError("ledger: \(error)")
+        }
     }
 }
 

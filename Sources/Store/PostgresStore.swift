@@ -39,7 +39,7 @@ public final class PostgresStore: RecordStore {
     /// While PostgreSQL is down, PostgresNIO's pool keeps a request waiting for a connection (and retries connecting);
     /// the deadline makes the operation fail fast instead, so feeds answer 503 / AE at once, and a sender's retry
     /// finds the pool reconnected once the server is back.
-    private func wrap<T: Sendable>(timeout: Double? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func wrap<T: Sendable>(timeout: Double? = nil, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let seconds = timeout ?? operationTimeout
         do {
             return try await withThrowingTaskGroup(of: T.self) { group in

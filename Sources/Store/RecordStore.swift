@@ -6,7 +6,7 @@ import Ledger
 ///
 /// Writes go through `commit`: every unit of the call lands in one transaction (inbound rows, record versions, search
 /// keys, ledger entries, watermarks), or none does. Ingest answers senders only after it returns.
-public protocol RecordStore: Sendable {
+public protocol RecordStore: AnchorStore {
     /// Applies the migrations not yet applied; returns the names of those it applied.
     @discardableResult func migrate() async throws -> [String]
 

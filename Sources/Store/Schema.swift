@@ -18,8 +18,27 @@ enum Schema {
                 "CREATE SEQUENCE inbound_messages_id_seq",
                 "CREATE TABLE inbound_messages (id BIGINT PRIMARY KEY, \(inboundColumns(blob: "BYTEA", bigint: "BIGINT", bool: "BOOLEAN", falseValue: "false")))",
             ] + inboundIndexes
-        )
+        ),
+        Migration(
+            version: 2, name: "0002 signed tree heads and the anchor outbox",
+            sqlite: anchoring(bigint: "INTEGER"), postgres: anchoring(bigint: "BIGINT")),
     ]
+
+    /// Tree heads the gateway sealed, and one outbox row per head and backend (see `AnchorStore`).
+    private static func anchoring(bigint: String) -> [String] {
+        [
+            """
+            CREATE TABLE tree_heads (tree_size \(bigint) PRIMARY KEY, root TEXT NOT NULL, signed_at \(bigint) NOT NULL, \
+            signature TEXT NOT NULL, key_id TEXT NOT NULL)
+            """,
+            """
+            CREATE TABLE anchor_outbox (tree_size \(bigint) NOT NULL REFERENCES tree_heads (tree_size), backend TEXT NOT NULL, \
+            state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at \(bigint) NOT NULL, lease_until \(bigint), \
+            last_error TEXT, receipt TEXT, anchored_at \(bigint), PRIMARY KEY (tree_size, backend))
+            """,
+            "CREATE INDEX anchor_due ON anchor_outbox (state, next_attempt_at)",
+        ]
+    }
 
     private static func inboundColumns(blob: String, bigint: String, bool: String, falseValue: String) -> String {
         """

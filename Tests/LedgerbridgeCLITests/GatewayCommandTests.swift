@@ -84,7 +84,9 @@ struct GatewayCommandTests {
         #expect(nothing.status != 0 && nothing.err.contains("no such file or folder"))
     }
 
-    @Test("the real binary: proof bundle of a stored version verifies offline; a body changed in the database fails at 'record'")
+    @Test(
+        "the real binary: no proof before a head is sealed; after 'anchor --now' the bundle verifies offline; a body changed in the database fails at 'record', a body and hash changed together at 'inclusion'"
+    )
     func proofAndTamper() async throws {
         let directory = NSTemporaryDirectory() + "lb-proof-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -100,6 +102,16 @@ struct GatewayCommandTests {
         let keyFile = directory + "/data/ledger-key.ed25519"
         let mode = (try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
+
+        // Logged but not yet under a sealed head: no bundle, and the error says what to do.
+        let early = try HL7ParseCommandTests.run(["proof", "--config", config, "Patient/example/_history/1"])
+        #expect(early.status != 0 && early.err.contains("not yet under a sealed tree head") && early.err.contains("anchor --now"), "\(early.err)")
+        let anchored = try HL7ParseCommandTests.run(["anchor", "--now", "--config", config])
+        #expect(anchored.status == 0 && anchored.out.contains("tree head 2") && anchored.out.contains("local: anchored"), "\(anchored.out) \(anchored.err)")
+        let status = try HL7ParseCommandTests.run(["ledger", "status", "--config", config])
+        #expect(status.out.contains("entries: 2") && status.out.contains("local: 1 anchored, 0 pending"), "\(status.out)")
+        let checkpoints = try String(contentsOfFile: directory + "/data/checkpoints.jsonl", encoding: .utf8)
+        #expect(checkpoints.split(separator: "\n").count == 1 && checkpoints.contains("\"treeSize\":2}"))
 
         func proveAndVerify() throws -> (status: Int32, out: String) {
             let bundle = try HL7ParseCommandTests.run(
@@ -120,7 +132,18 @@ struct GatewayCommandTests {
         )
         try await store.close()
         let tampered = try proveAndVerify()
-        #expect(tampered.status != 0 && tampered.out.contains("record") && tampered.out.contains("was changed"), "\(tampered.out)")
+        #expect(tampered.status != 0 && tampered.out.contains("FAIL record") && tampered.out.contains("was changed"), "\(tampered.out)")
+        #expect(tampered.out.contains("ok   inclusion"), "the entry itself is unchanged: \(tampered.out)")
+
+        // Someone who also rewrites the record hash to match: the entry no longer leads to the signed, anchored root.
+        let tamperer = try SQLiteStore(path: directory + "/data/store.sqlite")
+        let forged = try await tamperer.version(type: "Patient", id: "example", versionId: 1)!
+        try await tamperer.rawExecute(
+            "UPDATE resource_versions SET record_hash = '\(Hash.sha256(forged.body).hex)' WHERE resource_id = 'example' AND resource_type = 'Patient'"
+        )
+        try await tamperer.close()
+        let rewritten = try proveAndVerify()
+        #expect(rewritten.status != 0 && rewritten.out.contains("ok   record") && rewritten.out.contains("FAIL inclusion"), "\(rewritten.out)")
         #expect(try HL7ParseCommandTests.run(["proof", "--config", config, "Patient/nope/_history/1"]).err.contains("no stored version"))
     }
 }

@@ -41,7 +41,7 @@ struct AdminRoutes: Sendable {
         }
     }
 
-    private func guarded(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
+    func guarded(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
         if let key = services.configuration.adminKey {
             guard let presented = bearerToken(request), constantTimeEqual(presented, key) else {
                 return Reply.outcome(.unauthorized, code: "login", "the admin key is required (Authorization: Bearer KEY)")

@@ -29,10 +29,15 @@ public struct ProofBundle: Sendable, Hashable, Codable {
     public var leafIndex: UInt64
     public var inclusionPath: [String]
     public var treeHead: TreeHead
+    /// What each configured ledger backend holds for this tree head (absent in bundles made before anchoring).
+    public var anchors: [AnchorReceipt]?
 
     /// Assembles a bundle from the ledger's values.
-    public init(entry: LedgerEntry, proof: InclusionProof, head: SignedTreeHead, publicKey: Curve25519.Signing.PublicKey) {
+    public init(
+        entry: LedgerEntry, proof: InclusionProof, head: SignedTreeHead, publicKey: Curve25519.Signing.PublicKey, anchors: [AnchorReceipt] = []
+    ) {
         format = Self.formatName
+        self.anchors = anchors
         self.entry = Entry(
             resourceType: entry.resourceType, id: entry.id, versionId: entry.versionId, recordHash: entry.recordHash.hex, storedAt: entry.storedAt)
         leafIndex = UInt64(proof.leafIndex)
@@ -43,12 +48,63 @@ public struct ProofBundle: Sendable, Hashable, Codable {
     }
 }
 
+/// One backend's receipt for a tree head (docs/ledger.md, "Anchor receipts"). Which fields are set depends on `type`.
+public struct AnchorReceipt: Sendable, Hashable, Codable {
+    /// The backend's configured name.
+    public var backend: String
+    /// `local`, `ethereum` or `rfc3161`.
+    public var type: String
+    /// `anchored`, or `pending` / `submitted` while the backend has not confirmed yet.
+    public var status: String
+    public var anchoredAt: UInt64?
+
+    // local: the line appended to the checkpoint file, and where.
+    public var checkpointFile: String?
+    public var checkpointOffset: UInt64?
+
+    // ethereum: the transaction whose data is the tree head's signed bytes.
+    public var chainId: String?
+    public var txHash: String?
+    public var blockNumber: UInt64?
+    public var blockHash: String?
+    public var from: String?
+    public var to: String?
+    public var confirmations: Int?
+    /// While sending: the block from which a retry looks for an earlier attempt whose answer was lost.
+    public var scanFromBlock: UInt64?
+
+    // rfc3161: the time-stamp token (DER, base64) over the tree head's root.
+    public var tsaURL: String?
+    public var token: String?
+    public var genTime: String?
+    public var serialNumber: String?
+    public var policy: String?
+
+    public init(backend: String, type: String, status: String) {
+        self.backend = backend
+        self.type = type
+        self.status = status
+    }
+}
+
+extension SignedTreeHead {
+    /// What an Ethereum anchor carries as its transaction data: the tree head's signed bytes (context, size, root,
+    /// timestamp), so the transaction names the head by itself.
+    public var anchorPayload: [UInt8] { signedBytes }
+}
+
 /// The checks of a proof bundle, in order; each says whether it held and why not.
 public struct ProofBundleVerification: Sendable {
     public struct Step: Sendable, Hashable {
         public var name: String
         public var passed: Bool
         public var detail: String
+
+        public init(name: String, passed: Bool, detail: String) {
+            self.name = name
+            self.passed = passed
+            self.detail = detail
+        }
     }
 
     public var steps: [Step] = []

@@ -13,6 +13,14 @@ public struct SignedTreeHead: Sendable, Hashable {
 
     static let context = Array("ledgerbridge/tree-head/v1\n".utf8)
 
+    public init(treeSize: UInt64, root: Hash, timestamp: UInt64, signature: [UInt8], keyID: Hash) {
+        self.treeSize = treeSize
+        self.root = root
+        self.timestamp = timestamp
+        self.signature = signature
+        self.keyID = keyID
+    }
+
     /// `"ledgerbridge/tree-head/v1\n" ‖ size (u64 BE) ‖ root (32) ‖ timestamp (u64 BE)`: what is signed.
     public static func signedBytes(treeSize: UInt64, root: Hash, timestamp: UInt64) -> [UInt8] {
         var out = context

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAPI
 import Ingest
+import LedgerAnchors
 import Store
 import Yams
 
@@ -61,6 +62,8 @@ struct GatewayConfiguration: Sendable, Decodable {
     var logLevel = "info"
     /// The gateway's Ed25519 tree-head signing key (created on first use, mode 600).
     var ledgerKey: String? = nil
+    /// Sealing tree heads and anchoring them.
+    var ledger = LedgerConfiguration()
 
     init() {}
 
@@ -73,19 +76,24 @@ struct GatewayConfiguration: Sendable, Decodable {
         sources = try c.decodeIfPresent([LegacySourceConfiguration].self, forKey: .sources) ?? []
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
         ledgerKey = try c.decodeIfPresent(String.self, forKey: .ledgerKey)
+        ledger = try c.decodeIfPresent(LedgerConfiguration.self, forKey: .ledger) ?? LedgerConfiguration()
         let names = sources.map(\.name)
         if Set(names).count != names.count {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
         }
     }
 
-    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel, ledgerKey }
+    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger }
+
+    /// The folder of the SQLite store, or ./data for PostgreSQL: the key and the local checkpoint file go there.
+    var dataDirectory: String {
+        let base = store.postgres == nil ? ((store.sqlite ?? "data/ledgerbridge.sqlite") as NSString).deletingLastPathComponent : "data"
+        return base.isEmpty ? "." : base
+    }
 
     /// `ledgerKey`, else `ledger-key.ed25519` beside the SQLite store (or in ./data for PostgreSQL).
     var ledgerKeyPath: String {
-        if let ledgerKey { return ledgerKey }
-        let base = store.postgres == nil ? ((store.sqlite ?? "data/ledgerbridge.sqlite") as NSString).deletingLastPathComponent : "data"
-        return ((base.isEmpty ? "." : base) as NSString).appendingPathComponent("ledger-key.ed25519")
+        ledgerKey ?? (dataDirectory as NSString).appendingPathComponent("ledger-key.ed25519")
     }
 
     /// Reads the file (when given, or `ledgerbridge.yaml` when it exists here), then applies the environment.

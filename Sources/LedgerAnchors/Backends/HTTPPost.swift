@@ -1,0 +1,58 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Outbound HTTP for the ledger backends: FoundationNetworking (libcurl on Linux), one POST with a timeout.
+public enum HTTPPost {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        /// True when the request may have reached the server (a timeout after sending, an unreadable answer):
+        /// a retry must first check whether the first attempt took effect.
+        public var ambiguous: Bool
+    }
+
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        return URLSession(configuration: configuration)
+    }()
+
+    /// POSTs `body` and returns the status and body of the answer.
+    public static func send(
+        _ url: URL, body: [UInt8], contentType: String, accept: String? = nil, headers: [String: String] = [:], timeout: Double
+    ) async throws(Failure) -> (status: Int, contentType: String?, body: [UInt8]) {
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
+        request.httpMethod = "POST"
+        request.httpBody = Data(body)
+        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        let result: Result<(Data, URLResponse), any Error> = await withCheckedContinuation { continuation in
+            let task = session.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(returning: .failure(error))
+                } else if let response {
+                    continuation.resume(returning: .success((data ?? Data(), response)))
+                } else {
+                    continuation.resume(returning: .failure(URLError(.badServerResponse)))
+                }
+            }
+            task.resume()
+        }
+        switch result {
+        case .success(let (data, response)):
+            guard let http = response as? HTTPURLResponse else { throw Failure(description: "\(url.host ?? "?"): not an HTTP answer", ambiguous: true) }
+            return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type"), Array(data))
+        case .failure(let error):
+            let code = (error as? URLError)?.code
+            // Refused or unresolvable connections never reached the server; anything else might have.
+            let unsent: Set<URLError.Code> = [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL, .unsupportedURL]
+            let ambiguous = code.map { !unsent.contains($0) } ?? true
+            throw Failure(description: "\(url.absoluteString): \((error as? URLError).map { "\($0.code.rawValue) \($0.localizedDescription)" } ?? "\(error)")", ambiguous: ambiguous)
+        }
+    }
+}
