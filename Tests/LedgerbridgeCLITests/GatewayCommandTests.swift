@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAPI
 import Ingest
+import Ledger
 import Store
 import TestSupport
 import Testing

@@ -1,0 +1,157 @@
+import Foundation
+
+/// A Python peer process started for a test: it prints `READY <ports…>` when serving, and ends when stopped, when
+/// its lifetime runs out, or when the test process ends (it watches its parent).
+public final class PythonPeer: @unchecked Sendable {
+    public let ports: [Int]
+    let process: Process
+    let script: String
+    let arguments: [String]
+
+    /// Starts `script` (a path under the package) with `arguments`, and waits up to `timeout` seconds for READY.
+    public init(script: String, _ arguments: [String], timeout: Double = 60) throws {
+        self.script = script
+        self.arguments = arguments
+        let (process, ports) = try Self.launch(script: script, arguments, timeout: timeout)
+        self.process = process
+        self.ports = ports
+    }
+
+    static func launch(script: String, _ arguments: [String], timeout: Double) throws -> (Process, [Int]) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.python)
+        process.arguments = [TestEnvironment.packageRoot + "/" + script] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let ready = DispatchSemaphore(value: 0)
+        let box = LineBox()
+        DispatchQueue.global().async {
+            let data = out.fileHandleForReading.availableData
+            box.line = String(decoding: data, as: UTF8.self)
+            ready.signal()
+        }
+        guard ready.wait(timeout: .now() + timeout) == .success, let line = box.line, line.hasPrefix("READY") else {
+            process.terminate()
+            let stderr = String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+            throw TestEnvironment.PeerError(
+                description: "\(script) did not start (scripts/test.sh installs the Python peers): \(box.line ?? "") \(stderr.suffix(2000))")
+        }
+        let ports = line.split(whereSeparator: \.isWhitespace).dropFirst().compactMap { Int($0) }
+        return (process, ports)
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Stops the peer: SIGTERM, then SIGKILL if it is still there after 5 s. (Polls rather than
+    /// `waitUntilExit`, which spins a run loop and can hang off the main thread.)
+    public func stop() {
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        for i in 0..<200 {
+            if !process.isRunning { return }
+            if i == 100 { kill(pid, SIGKILL) }
+            usleep(50_000)
+        }
+    }
+
+    deinit { stop() }
+}
+
+private final class LineBox: @unchecked Sendable {
+    var line: String?
+}
+
+/// The Ethereum test node: eth-tester's py-evm behind JSON-RPC (scripts/peers/eth_rpc_peer.py).
+public final class EthereumPeer: @unchecked Sendable {
+    let peer: PythonPeer
+    public var rpcURL: String { "http://127.0.0.1:\(peer.ports[0])" }
+    var controlURL: String { "http://127.0.0.1:\(peer.ports[1])" }
+
+    public init() throws {
+        peer = try PythonPeer(script: "scripts/peers/eth_rpc_peer.py", ["--lifetime", "1800"])
+    }
+
+    /// Takes the RPC port down (connections refused) or up again; the chain lives on.
+    public func setRPC(up: Bool) async throws { _ = try await control("POST", up ? "/rpc/start" : "/rpc/stop") }
+
+    /// A JSON-RPC call through the control port (works while the RPC port is down).
+    @discardableResult public func call(_ method: String, _ params: [Any] = []) async throws -> Any? {
+        let body = try JSONSerialization.data(withJSONObject: ["method": method, "params": params])
+        return try await control("POST", "/call", body: body)
+    }
+
+    /// Every transaction on the canonical chain.
+    public func transactions() async throws -> [[String: Any]] {
+        (try await control("GET", "/transactions") as? [[String: Any]]) ?? []
+    }
+
+    private func control(_ method: String, _ path: String, body: Data? = nil) async throws -> Any? {
+        var request = URLRequest(url: URL(string: controlURL + path)!)
+        request.httpMethod = method
+        request.httpBody = body
+        let (data, _) = try await TestHTTP.data(for: request)
+        return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+    }
+
+    public func stop() { peer.stop() }
+}
+
+/// The RFC 3161 test TSA: `openssl ts -reply` behind HTTP (scripts/peers/tsa_peer.py). Stopping and starting it
+/// again in the same folder keeps its key, certificate and port.
+public final class TSAPeer: @unchecked Sendable {
+    public let directory: String
+    public let keyType: String
+    public private(set) var port: Int
+    private var peer: PythonPeer?
+
+    public init(directory: String, keyType: String = "ec") throws {
+        self.directory = directory
+        self.keyType = keyType
+        let p = try PythonPeer(script: "scripts/peers/tsa_peer.py", ["--dir", directory, "--key-type", keyType])
+        port = p.ports[0]
+        peer = p
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)/" }
+    public var certificatePath: String { directory + "/tsa.crt" }
+
+    public func stop() {
+        peer?.stop()
+        peer = nil
+    }
+
+    public func start() throws {
+        guard peer == nil else { return }
+        peer = try PythonPeer(script: "scripts/peers/tsa_peer.py", ["--dir", directory, "--key-type", keyType, "--port", String(port)])
+    }
+
+    /// The imprints it stamped, in order (hex).
+    public func stampedImprints() -> [String] {
+        ((try? String(contentsOfFile: directory + "/imprints.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+}
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// URLSession on Linux without the async conveniences.
+public enum TestHTTP {
+    public static func data(for request: URLRequest) async throws -> (Data, HTTPURLResponse) {
+        try await withCheckedThrowingContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else if let http = response as? HTTPURLResponse {
+                    continuation.resume(returning: (data ?? Data(), http))
+                } else {
+                    continuation.resume(throwing: URLError(.badServerResponse))
+                }
+            }.resume()
+        }
+    }
+}
