@@ -155,3 +155,60 @@ public enum TestHTTP {
         }
     }
 }
+
+/// The real `ledgerbridge serve` in a child process, for tests through real sockets.
+public final class GatewayProcess: @unchecked Sendable {
+    let process: Process
+    public let httpURL: String
+    public let logPath: String
+
+    /// Starts `serve --config config` and waits until `/health` answers on `httpPort`.
+    public init(config: String, httpPort: Int, timeout: Double = 60) async throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.ledgerbridgeBinary())
+        process.arguments = ["serve", "--config", config]
+        logPath = config + ".log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        httpURL = "http://127.0.0.1:\(httpPort)"
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let (_, response) = try? await TestHTTP.data(for: URLRequest(url: URL(string: httpURL + "/health")!)), response.statusCode == 200 {
+                return
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        stop()
+        throw TestEnvironment.PeerError(description: "ledgerbridge serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+    }
+
+    /// GET or POST on the gateway; returns the status and body.
+    public func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:]) async throws -> (Int, Data) {
+        var r = URLRequest(url: URL(string: httpURL + path)!)
+        r.httpMethod = method
+        r.httpBody = body.map { Data($0) }
+        for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await TestHTTP.data(for: r)
+        return (response.statusCode, data)
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        for i in 0..<200 {
+            if !process.isRunning { return }
+            if i == 100 { kill(pid, SIGKILL) }
+            usleep(50_000)
+        }
+    }
+
+    deinit { stop() }
+}

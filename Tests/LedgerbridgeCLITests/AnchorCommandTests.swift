@@ -1,0 +1,108 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("the real gateway anchoring to real ledgers, and 'verify' checking the anchors", .serialized)
+struct AnchorCommandTests {
+    @Test("serve anchors to local, Ethereum and RFC 3161; $proof over HTTP verifies with --rpc and --tsa-cert; a ledger out of reach fails the step that needs it")
+    func serveAnchorsAndVerify() async throws {
+        let directory = NSTemporaryDirectory() + "lb-anchor-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let eth = try EthereumPeer()
+        let tsa = try TSAPeer(directory: directory + "/tsa")
+        defer {
+            eth.stop()
+            tsa.stop()
+        }
+        let port = try TestPostgres.freePort()
+        let config = directory + "/ledgerbridge.yaml"
+        try """
+        store:
+          sqlite: \(directory)/data/store.sqlite
+        http:
+          port: \(port)
+        mllp:
+          enabled: false
+        ledger:
+          batchSeconds: 0.5
+          retryInitialSeconds: 0.1
+          backends:
+            - type: local
+            - name: chain
+              type: ethereum
+              rpcURL: \(eth.rpcURL)
+              confirmations: 1
+              pollSeconds: 0.1
+            - name: tsa
+              type: rfc3161
+              url: \(tsa.url)
+              certificate: \(tsa.certificatePath)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let gateway = try await GatewayProcess(config: config, httpPort: port)
+        defer { gateway.stop() }
+
+        let message = Array(
+            ("MSH|^~\\&|EHR|HOSP|LB|LB|20260101120000||ADT^A01^ADT_A01|CLI1|P|2.5\rPID|1||MRN77^^^HOSP^MR||Roe^Ann||19700101|F\r").utf8)
+        let (status, body) = try await gateway.request(
+            "POST", "/feeds/hl7v2", body: message, headers: ["Content-Type": "x-application/hl7-v2+er7", "Accept": "application/json"])
+        #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
+        let summary = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+        let resources = ((summary?["messages"] as? [[String: Any]])?.first?["resources"] as? [[String: Any]]) ?? []
+        let patient = try #require(resources.first?["reference"] as? String)
+
+        // The gateway seals and anchors by itself within a few batch windows.
+        var anchored = false
+        for _ in 0..<100 {
+            let (_, statusBody) = try await gateway.request("GET", "/ledger/status")
+            let backends = (try JSONSerialization.jsonObject(with: statusBody) as? [String: Any])?["backends"] as? [[String: Any]] ?? []
+            if backends.count == 3, backends.allSatisfy({ ($0["anchored"] as? Int ?? 0) >= 1 && ($0["pending"] as? Int) == 0 && ($0["submitted"] as? Int) == 0 }) {
+                anchored = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(anchored, "\(gateway.log)")
+
+        let (proofStatus, bundle) = try await gateway.request("GET", "/fhir/\(patient)/_history/1/$proof")
+        #expect(proofStatus == 200, "\(String(decoding: bundle, as: UTF8.self))")
+        try bundle.write(to: URL(fileURLWithPath: directory + "/bundle.json"))
+        let (integrityStatus, integrity) = try await gateway.request("GET", "/fhir/\(patient)/_history/1/$integrity")
+        #expect(integrityStatus == 200 && String(decoding: integrity, as: UTF8.self).contains(#""status":"anchored""#))
+        let (_, keyBody) = try await gateway.request("GET", "/ledger/key")
+        let key = try #require((try JSONSerialization.jsonObject(with: keyBody) as? [String: Any])?["publicKey"] as? String)
+        #expect(try HL7ParseCommandTests.run(["ledger", "key", "--config", config]).out.contains(key))
+        let (_, heads) = try await gateway.request("GET", "/ledger/tree-heads")
+        #expect(String(decoding: heads, as: UTF8.self).contains(#""txHash""#) && String(decoding: heads, as: UTF8.self).contains(#""token""#))
+        let (missing, _) = try await gateway.request("GET", "/fhir/Patient/nope/_history/1/$proof")
+        #expect(missing == 404)
+
+        // The command-line bundle is the same bundle; it also writes the record to check against.
+        let cli = try HL7ParseCommandTests.run(["proof", "--config", config, "--record-out", directory + "/record.json", "\(patient)/_history/1"])
+        #expect(cli.status == 0, "\(cli.err)")
+        let fromHTTP = try JSONSerialization.jsonObject(with: bundle) as? NSDictionary
+        let fromCLI = try JSONSerialization.jsonObject(with: Data(cli.out.utf8)) as? NSDictionary
+        #expect(fromHTTP == fromCLI)
+
+        let verified = try HL7ParseCommandTests.run([
+            "verify", directory + "/bundle.json", "--record", directory + "/record.json", "--key", key, "--rpc", eth.rpcURL, "--tsa-cert",
+            tsa.certificatePath,
+        ])
+        #expect(verified.status == 0, "\(verified.out) \(verified.err)")
+        for step in ["ok   record", "ok   inclusion", "ok   signature", "ok   anchor chain", "ok   anchor tsa", "note anchor local"] {
+            #expect(verified.out.contains(step), "\(step) in \(verified.out)")
+        }
+        let unchecked = try HL7ParseCommandTests.run(["verify", directory + "/bundle.json", "--key", key])
+        #expect(unchecked.status == 0 && unchecked.out.contains("not checked (pass --rpc URL)") && unchecked.out.contains("(pass --tsa-cert PEM)"))
+
+        // Another TSA's certificate, and a node that cannot be reached: those steps fail, and the exit status says so.
+        let stranger = try TSAPeer(directory: directory + "/stranger")
+        stranger.stop()
+        let wrongCert = try HL7ParseCommandTests.run(["verify", directory + "/bundle.json", "--tsa-cert", stranger.certificatePath])
+        #expect(wrongCert.status != 0 && wrongCert.out.contains("FAIL anchor tsa"), "\(wrongCert.out)")
+        try await eth.setRPC(up: false)
+        let offline = try HL7ParseCommandTests.run(["verify", directory + "/bundle.json", "--rpc", eth.rpcURL])
+        #expect(offline.status != 0 && offline.out.contains("FAIL anchor chain"), "\(offline.out)")
+        let ledgerStatus = try HL7ParseCommandTests.run(["ledger", "status", "--config", config])
+        #expect(ledgerStatus.out.contains("chain: ") && ledgerStatus.out.contains("tsa: "), "\(ledgerStatus.out)")
+    }
+}
