@@ -38,6 +38,9 @@ public struct LedgerConfiguration: Sendable, Decodable {
         }
     }
 
+    /// False only to measure the cost of anchoring (Benchmarks/anchoring): entries are still logged in every commit,
+    /// but no head is sealed or anchored, so nothing new becomes provable.
+    public var enabled = true
     public var batchEntries = 1_000
     public var batchSeconds = 10.0
     public var retryInitialSeconds = 1.0
@@ -46,11 +49,12 @@ public struct LedgerConfiguration: Sendable, Decodable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case batchEntries, batchSeconds, retryInitialSeconds, retryMaxSeconds, backends }
+    enum CodingKeys: String, CodingKey { case enabled, batchEntries, batchSeconds, retryInitialSeconds, retryMaxSeconds, backends }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = LedgerConfiguration()
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
         batchEntries = try c.decodeIfPresent(Int.self, forKey: .batchEntries) ?? d.batchEntries
         batchSeconds = try c.decodeIfPresent(Double.self, forKey: .batchSeconds) ?? d.batchSeconds
         retryInitialSeconds = try c.decodeIfPresent(Double.self, forKey: .retryInitialSeconds) ?? d.retryInitialSeconds

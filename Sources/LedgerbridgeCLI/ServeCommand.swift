@@ -24,7 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
         let gateway = try await IngestPipeline.open(configuration, logger: logger)
 
         let anchoring = try gateway.anchorService(configuration, logger: logger)
-        var services: [any Service] = [anchoring]
+        var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
+        if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
         let app = GatewayApplication.make(gateway.services(configuration, anchoring: anchoring), logger: logger) { port in
             logger.info("HTTP listening", metadata: ["http.host": "\(configuration.http.host)", "http.port": "\(port)"])
         }
