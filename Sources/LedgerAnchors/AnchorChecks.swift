@@ -15,7 +15,9 @@ public enum AnchorChecks {
         do {
             let token = try RFC3161.parseToken(Array(der))
             try RFC3161.verify(token, imprint: root, certificate: certificate)
-            return Step(name: name, passed: true, detail: "RFC 3161 token of \(token.genTime) (serial \(Hex.encode(token.serialNumber))) stamps the root; signed by the trusted TSA")
+            return Step(
+                name: name, passed: true,
+                detail: "RFC 3161 token of \(token.genTime) (serial \(Hex.encode(token.serialNumber))) stamps the root; signed by the trusted TSA")
         } catch {
             return Step(name: name, passed: false, detail: "\(error)")
         }

@@ -38,14 +38,14 @@ public struct AnchorSchedule: Sendable, Hashable {
 /// workers never send the same row at once; and a backend that lost an answer is asked whether the first attempt
 /// took effect before it is sent again. So every sealed head is anchored once on every backend, however often the
 /// ledger or the gateway goes down.
-public actor AnchorService: Service, LedgerTree {
+public actor AnchorService: Service {
     public nonisolated let store: any RecordStore
     public nonisolated let key: Curve25519.Signing.PrivateKey
     public nonisolated let backends: [any AnchorBackend]
     public nonisolated let schedule: AnchorSchedule
     nonisolated let logger: Logger
 
-    private var tree = MerkleTree()
+    private let tree: StoreTree
     private var latestHead: StoredTreeHead?
     private var waitingSince: Int64?
     /// Set when the store's entries no longer give a root that was signed: the store was changed behind our back.
@@ -61,6 +61,7 @@ public actor AnchorService: Service, LedgerTree {
         self.backends = backends
         self.schedule = schedule
         self.logger = logger
+        tree = StoreTree(store: store)
     }
 
     public func run() async throws {
@@ -89,37 +90,35 @@ public actor AnchorService: Service, LedgerTree {
 
     // MARK: - The tree
 
+    /// The RFC 9162 tree over the store's entries, for proofs and integrity checks while the gateway runs.
+    public nonisolated var ledgerTree: any LedgerTree { tree }
+
     /// Reads the entries the tree does not have yet. The first time, also checks every recorded head against the
     /// rebuilt tree.
     public func catchUp() async throws {
-        while true {
-            let page = try await store.ledgerEntries(from: Int64(tree.size), limit: 10_000)
-            if page.isEmpty { break }
-            guard page[0].leafIndex == Int64(tree.size) else {
-                throw StoreError.invalidRecord("ledger entries are missing from leaf \(tree.size) (next is \(page[0].leafIndex))")
-            }
-            tree.append(try page.map { try $0.entry.leafHash() })
-        }
+        let size = try await tree.size()
         if !loaded {
             loaded = true
             latestHead = try await store.latestTreeHead()
-            try await checkRecordedHeads()
+            try await checkRecordedHeads(size: size)
         }
-        if waitingSince == nil, Int64(tree.size) > (latestHead?.treeSize ?? 0) { waitingSince = StoreTime.nowMillis() }
+        if waitingSince == nil, Int64(size) > (latestHead?.treeSize ?? 0) { waitingSince = StoreTime.nowMillis() }
     }
 
     /// Every recorded head (newest first, up to 10,000) must be the root of the entries now in the store.
-    private func checkRecordedHeads() async throws {
+    private func checkRecordedHeads(size: Int) async throws {
         var before: Int64? = nil
         var checked = 0
         while checked < 10_000 {
             let heads = try await store.treeHeads(before: before, limit: 1_000)
             if heads.isEmpty { break }
             for head in heads {
-                if head.treeSize > Int64(tree.size) {
-                    flag("tree head \(head.treeSize) covers more entries than the store has (\(tree.size)): entries were deleted")
-                } else if tree.root(atSize: Int(head.treeSize)).hex != head.root {
-                    flag("the store's first \(head.treeSize) ledger entries no longer give the root signed in tree head \(head.treeSize): entries were changed")
+                if head.treeSize > Int64(size) {
+                    flag("tree head \(head.treeSize) covers more entries than the store has (\(size)): entries were deleted")
+                } else if try await tree.root(treeSize: Int(head.treeSize)).hex != head.root {
+                    flag(
+                        "the store's first \(head.treeSize) ledger entries no longer give the root signed in tree head \(head.treeSize): entries were changed"
+                    )
                 }
             }
             checked += heads.count
@@ -132,42 +131,15 @@ public actor AnchorService: Service, LedgerTree {
         logger.critical("ledger integrity", metadata: ["lb.problem": "\(problem)"])
     }
 
-    public func size() async throws -> Int {
-        try await catchUp()
-        return tree.size
-    }
-
-    public func leafHash(_ leaf: Int) async throws -> Hash? {
-        if leaf >= tree.size { try await catchUp() }
-        return leaf < tree.size ? tree.levels[0][leaf] : nil
-    }
-
-    public func inclusionProof(leaf: Int, treeSize: Int) async throws -> InclusionProof {
-        if treeSize > tree.size { try await catchUp() }
-        guard leaf < treeSize, treeSize <= tree.size else { throw StoreError.notFound("leaf \(leaf) in a tree of \(treeSize)") }
-        return tree.inclusionProof(for: leaf, treeSize: treeSize)
-    }
-
-    public func root(treeSize: Int) async throws -> Hash {
-        if treeSize > tree.size { try await catchUp() }
-        guard treeSize <= tree.size else { throw StoreError.notFound("a tree of \(treeSize) entries") }
-        return tree.root(atSize: treeSize)
-    }
-
-    public func consistencyProof(from old: Int, to new: Int) async throws -> ConsistencyProof {
-        if new > tree.size { try await catchUp() }
-        guard old <= new, new <= tree.size else { throw StoreError.notFound("a tree of \(new) entries") }
-        return tree.consistencyProof(from: old, to: new)
-    }
-
     // MARK: - Sealing
 
     /// Signs and records a head over every entry when `batchEntries` wait or the oldest waited `batchSeconds`
     /// (or at once with `force`, when any entry waits). Returns the head recorded.
     @discardableResult public func sealIfDue(force: Bool) async throws -> StoredTreeHead? {
         try await catchUp()
+        let size = try await tree.size()
         let covered = latestHead?.treeSize ?? 0
-        let waiting = Int64(tree.size) - covered
+        let waiting = Int64(size) - covered
         guard waiting > 0 else { return nil }
         let now = StoreTime.nowMillis()
         let waitedLongEnough = Double(now - (waitingSince ?? now)) >= schedule.batchSeconds * 1000
@@ -177,7 +149,7 @@ public actor AnchorService: Service, LedgerTree {
             logger.error("not sealing: \(integrityProblem!)")
             return nil
         }
-        let signed = try SignedTreeHead.sign(treeSize: UInt64(tree.size), root: tree.root, timestamp: UInt64(now), with: key)
+        let signed = try SignedTreeHead.sign(treeSize: UInt64(size), root: try await tree.root(treeSize: size), timestamp: UInt64(now), with: key)
         let head = StoredTreeHead(
             treeSize: Int64(signed.treeSize), root: signed.root.hex, timestamp: now, signature: Hex.encode(signed.signature), keyID: signed.keyID.hex)
         do {
@@ -189,7 +161,7 @@ public actor AnchorService: Service, LedgerTree {
             logger.debug("tree head not recorded: \(why)")
         }
         latestHead = try await store.latestTreeHead()
-        waitingSince = Int64(tree.size) > (latestHead?.treeSize ?? 0) ? now : nil
+        waitingSince = Int64(size) > (latestHead?.treeSize ?? 0) ? now : nil
         return latestHead
     }
 
@@ -226,7 +198,9 @@ public actor AnchorService: Service, LedgerTree {
                     continue
                 }
                 group.addTask {
-                    try await Self.work(rows.sorted { $0.treeSize < $1.treeSize }, backend: backend, heads: frozenHeads, store: store, schedule: schedule, logger: logger)
+                    try await Self.work(
+                        rows.sorted { $0.treeSize < $1.treeSize }, backend: backend, heads: frozenHeads, store: store, schedule: schedule,
+                        logger: logger)
                 }
             }
             var out: [AnchorRecord] = []
@@ -281,7 +255,8 @@ public actor AnchorService: Service, LedgerTree {
                 logger.warning(
                     "anchoring failed, will retry",
                     metadata: [
-                        "lb.backend": "\(backend.name)", "lb.treeSize": "\(row.treeSize)", "lb.attempts": "\(row.attempts)", "lb.error": "\(error.description)",
+                        "lb.backend": "\(backend.name)", "lb.treeSize": "\(row.treeSize)", "lb.attempts": "\(row.attempts)",
+                        "lb.error": "\(error.description)",
                     ])
             }
             try await store.updateAnchor(row)

@@ -33,7 +33,9 @@ public struct LedgerConfiguration: Sendable, Decodable {
             case "rfc3161": rfc3161 = try RFC3161Backend.Configuration(from: decoder)
             default:
                 throw DecodingError.dataCorrupted(
-                    .init(codingPath: c.codingPath + [CodingKeys.type], debugDescription: "unknown ledger backend type '\(type)' (local, ethereum, rfc3161)"))
+                    .init(
+                        codingPath: c.codingPath + [CodingKeys.type],
+                        debugDescription: "unknown ledger backend type '\(type)' (local, ethereum, rfc3161)"))
             }
         }
     }
@@ -65,7 +67,8 @@ public struct LedgerConfiguration: Sendable, Decodable {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.backends], debugDescription: "ledger backend names must be unique"))
         }
         guard batchEntries >= 1, batchSeconds > 0 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.batchEntries], debugDescription: "batchEntries and batchSeconds must be positive"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [CodingKeys.batchEntries], debugDescription: "batchEntries and batchSeconds must be positive"))
         }
     }
 

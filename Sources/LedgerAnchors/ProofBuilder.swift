@@ -33,7 +33,8 @@ public struct ProofBuilder: Sendable {
             switch self {
             case .noSuchVersion(let v): "no stored version \(v)"
             case .noEntry(let v): "version \(v) has no ledger entry"
-            case .pending(let v): "version \(v) is logged but not yet under a sealed tree head (heads are sealed every few seconds; 'ledgerbridge anchor --now' seals one)"
+            case .pending(let v):
+                "version \(v) is logged but not yet under a sealed tree head (heads are sealed every few seconds; 'ledgerbridge anchor --now' seals one)"
             }
         }
     }
@@ -52,7 +53,8 @@ public struct ProofBuilder: Sendable {
     /// Every backend's receipt for a head (pending ones say so).
     public func receipts(_ treeSize: Int64) async throws -> [AnchorReceipt] {
         try await store.anchors(treeSize: treeSize).map { row in
-            var receipt = row.receipt.flatMap { try? JSONDecoder().decode(AnchorReceipt.self, from: Data($0.utf8)) }
+            var receipt =
+                row.receipt.flatMap { try? JSONDecoder().decode(AnchorReceipt.self, from: Data($0.utf8)) }
                 ?? AnchorReceipt(backend: row.backend, type: "unknown", status: row.state.rawValue)
             receipt.status = row.state.rawValue
             receipt.anchoredAt = row.anchoredAt.map { UInt64($0) }
@@ -74,7 +76,9 @@ public struct ProofBuilder: Sendable {
         guard let logged, logged == (try? entry.leafHash()) else {
             return .mismatch("the version's ledger entry is not the one logged at leaf \(leaf): its record hash or time was changed in the database")
         }
-        guard let head = try await store.treeHead(coveringLeaf: leaf) else { return .pending("logged at leaf \(leaf); no tree head sealed over it yet") }
+        guard let head = try await store.treeHead(coveringLeaf: leaf) else {
+            return .pending("logged at leaf \(leaf); no tree head sealed over it yet")
+        }
         guard try await tree.root(treeSize: Int(head.treeSize)).hex == head.root else {
             return .mismatch("the ledger entries no longer give the root signed in tree head \(head.treeSize): entries were changed in the database")
         }
@@ -104,23 +108,29 @@ public enum IntegrityStatus: Sendable, Hashable {
 
     public var detail: String {
         switch self {
-        case .anchored(let size, let backends): "in tree head \(size), anchored on \(backends.isEmpty ? "no backend" : backends.joined(separator: ", "))"
+        case .anchored(let size, let backends):
+            "in tree head \(size), anchored on \(backends.isEmpty ? "no backend" : backends.joined(separator: ", "))"
         case .pending(let s), .mismatch(let s): s
         }
     }
 }
 
-/// The tree read from the store once, for commands that run beside (or without) the gateway.
+/// The RFC 9162 tree over the store's entries, kept in memory and caught up from the store when asked for more than
+/// it has (the anchor service catches it up every round; a command reads it once).
 public actor StoreTree: LedgerTree {
     let store: any RecordStore
     private var tree = MerkleTree()
 
     public init(store: any RecordStore) { self.store = store }
 
+    /// Appends every entry the store has beyond the tree's size; entries must be contiguous.
     private func load() async throws {
         while true {
             let page = try await store.ledgerEntries(from: Int64(tree.size), limit: 10_000)
             if page.isEmpty { break }
+            guard page[0].leafIndex == Int64(tree.size) else {
+                throw StoreError.invalidRecord("ledger entries are missing from leaf \(tree.size) (next is \(page[0].leafIndex))")
+            }
             tree.append(try page.map { try $0.entry.leafHash() })
         }
     }

@@ -121,7 +121,8 @@ struct AnchorCommand: AsyncParsableCommand {
 /// `ledgerbridge ledger key|status`.
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledger", abstract: "The gateway's ledger: its signing key, sealed and anchored tree heads.", subcommands: [Key.self, Status.self])
+        commandName: "ledger", abstract: "The gateway's ledger: its signing key, sealed and anchored tree heads.",
+        subcommands: [Key.self, Status.self])
 
     struct Key: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the Ed25519 public key that signs tree heads (64 hex digits).")

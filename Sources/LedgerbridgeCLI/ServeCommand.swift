@@ -1,5 +1,5 @@
-import Crypto
 import ArgumentParser
+import Crypto
 import GatewayAPI
 import Ingest
 import LedgerAnchors
@@ -65,7 +65,7 @@ extension IngestPipeline {
     }
 
     func services(_ configuration: GatewayConfiguration, anchoring: AnchorService) -> GatewayServices {
-        let proofs = ProofBuilder(store: store, publicKey: anchoring.key.publicKey, tree: anchoring)
+        let proofs = ProofBuilder(store: store, publicKey: anchoring.key.publicKey, tree: anchoring.ledgerTree)
         return GatewayServices(
             hl7: hl7, fhir: fhir, store: store, configuration: configuration.http, ledger: LedgerServices(proofs: proofs, anchoring: anchoring))
     }

@@ -82,7 +82,8 @@ struct VerifyCommand: AsyncParsableCommand {
                 }
             case "local":
                 notes.append(
-                    "anchor \(receipt.backend): \(receipt.status) in the gateway's checkpoint file \(receipt.checkpointFile ?? "?") at offset \(receipt.checkpointOffset.map(String.init) ?? "?") (the gateway's own record; not independently checkable)")
+                    "anchor \(receipt.backend): \(receipt.status) in the gateway's checkpoint file \(receipt.checkpointFile ?? "?") at offset \(receipt.checkpointOffset.map(String.init) ?? "?") (the gateway's own record; not independently checkable)"
+                )
             default:
                 notes.append("anchor \(receipt.backend): unknown type \(receipt.type), not checked")
             }

@@ -45,9 +45,12 @@ public final class PythonPeer: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
-    /// Stops the peer: SIGTERM, then SIGKILL if it is still there after 5 s. (Polls rather than
-    /// `waitUntilExit`, which spins a run loop and can hang off the main thread.)
-    public func stop() {
+    /// Stops the peer.
+    public func stop() { Self.stop(process) }
+
+    /// SIGTERM, then SIGKILL if the process is still there after 5 s. (Polls rather than `waitUntilExit`, which spins
+    /// a run loop and can hang off the main thread.)
+    static func stop(_ process: Process) {
         guard process.isRunning else { return }
         let pid = process.processIdentifier
         kill(pid, SIGTERM)
@@ -184,7 +187,8 @@ public final class GatewayProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(200))
         }
         stop()
-        throw TestEnvironment.PeerError(description: "ledgerbridge serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+        throw TestEnvironment.PeerError(
+            description: "ledgerbridge serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
     }
 
     /// GET or POST on the gateway; returns the status and body.
@@ -199,16 +203,7 @@ public final class GatewayProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    public func stop() {
-        guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        kill(pid, SIGTERM)
-        for i in 0..<200 {
-            if !process.isRunning { return }
-            if i == 100 { kill(pid, SIGKILL) }
-            usleep(50_000)
-        }
-    }
+    public func stop() { PythonPeer.stop(process) }
 
     deinit { stop() }
 }

@@ -6,7 +6,8 @@ import Testing
 @Suite("anchor outbox on both stores")
 struct AnchorStoreTests {
     func head(_ size: Int64) -> StoredTreeHead {
-        StoredTreeHead(treeSize: size, root: String(repeating: "a", count: 64), timestamp: 1, signature: "00", keyID: String(repeating: "b", count: 64))
+        StoredTreeHead(
+            treeSize: size, root: String(repeating: "a", count: 64), timestamp: 1, signature: "00", keyID: String(repeating: "b", count: 64))
     }
 
     @Test("heads are recorded once with their outbox rows, never smaller than the newest nor larger than the ledger", arguments: StoreKind.allCases)

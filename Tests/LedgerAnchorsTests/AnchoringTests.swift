@@ -3,13 +3,16 @@ import Foundation
 import Ingest
 import Ledger
 import LedgerAnchors
-@testable import Store
 import TestSupport
 import Testing
 
+@testable import Store
+
 @Suite("anchoring against real peers: an Ethereum node (py-evm) and an RFC 3161 TSA (openssl ts)", .serialized)
 struct AnchoringTests {
-    @Test("every backend anchors the sealed head; bundles carry the receipts and verify, tokens and transactions included", arguments: StoreKind.allCases)
+    @Test(
+        "every backend anchors the sealed head; bundles carry the receipts and verify, tokens and transactions included",
+        arguments: StoreKind.allCases)
     func endToEnd(kind: StoreKind) async throws {
         let store = try await kind.open()
         let directory = try temporaryDirectory("anchor")
@@ -43,7 +46,7 @@ struct AnchoringTests {
         #expect((txs.first?["input"] as? String) == "0x" + Hex.encode(signed.anchorPayload))
         #expect(tsa.stampedImprints() == [stored.root])
 
-        let proofs = ProofBuilder(store: store, publicKey: key.publicKey, tree: service)
+        let proofs = ProofBuilder(store: store, publicKey: key.publicKey, tree: service.ledgerTree)
         for version in written {
             let bundle = try await proofs.bundle(type: version.resourceType, id: version.id, versionId: version.versionId)
             let read = try await store.version(type: version.resourceType, id: version.id, versionId: version.versionId)
@@ -64,7 +67,8 @@ struct AnchoringTests {
         let token = try #require(Data(base64Encoded: base64))
         try token.write(to: URL(fileURLWithPath: directory + "/token.der"))
         let openssl = try Subprocess.run(
-            "/usr/bin/openssl", ["ts", "-verify", "-digest", stored.root, "-in", directory + "/token.der", "-token_in", "-CAfile", tsa.certificatePath])
+            "/usr/bin/openssl",
+            ["ts", "-verify", "-digest", stored.root, "-in", directory + "/token.der", "-token_in", "-CAfile", tsa.certificatePath])
         #expect(openssl.output.contains("Verification: OK"), "\(openssl.output) \(openssl.error)")
 
         // Nothing new, nothing sealed; a new entry waits for the next head and is 'pending' meanwhile.
@@ -146,7 +150,8 @@ struct AnchoringTests {
         let eth = try EthereumPeer()
         defer { eth.stop() }
         let service = AnchorService(
-            store: store, key: Curve25519.Signing.PrivateKey(), backends: [try EthereumBackend(name: "chain", configuration: .test(eth, confirmations: 3))],
+            store: store, key: Curve25519.Signing.PrivateKey(),
+            backends: [try EthereumBackend(name: "chain", configuration: .test(eth, confirmations: 3))],
             schedule: fastSchedule, logger: quiet)
         try await ingest(0..<2, into: IngestPipelineFactory.make(store))
         let snapshot = try await eth.call("evm_snapshot") as? String
@@ -174,7 +179,9 @@ struct AnchoringTests {
         try await store.close()
     }
 
-    @Test("tampering by SQL: a changed body or record hash turns integrity to mismatch; a restarted gateway notices changed entries and seals nothing over them")
+    @Test(
+        "tampering by SQL: a changed body or record hash turns integrity to mismatch; a restarted gateway notices changed entries and seals nothing over them"
+    )
     func tamper() async throws {
         let sqlitePath = NSTemporaryDirectory() + "lb-tamper-\(UUID().uuidString)/store.sqlite"
         let store = try SQLiteStore(path: sqlitePath)
@@ -185,7 +192,7 @@ struct AnchoringTests {
             store: store, key: key, backends: [LocalCheckpointBackend(path: directory + "/c.jsonl")], schedule: fastSchedule, logger: quiet)
         let written = try await ingest(0..<3, into: IngestPipelineFactory.make(store))
         _ = try await service.anchorNow(timeout: 10)
-        let proofs = ProofBuilder(store: store, publicKey: key.publicKey, tree: service)
+        let proofs = ProofBuilder(store: store, publicKey: key.publicKey, tree: service.ledgerTree)
         let patient = try #require(written.first { $0.resourceType == "Patient" })
         func status() async throws -> IntegrityStatus {
             let v = try await store.version(type: "Patient", id: patient.id, versionId: 1)

@@ -16,7 +16,9 @@ struct RFC3161Tests {
         try Data(der).write(to: URL(fileURLWithPath: directory + "/q.tsq"))
         let text = try Subprocess.run("/usr/bin/openssl", ["ts", "-query", "-in", directory + "/q.tsq", "-text"]).output
         #expect(text.contains("Hash Algorithm: sha256"))
-        #expect(text.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "-", with: "").lowercased().contains(String(imprint.hex.prefix(16))))
+        #expect(
+            text.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "-", with: "").lowercased().contains(String(imprint.hex.prefix(16)))
+        )
         #expect(text.contains("Nonce: 0x12345678"))
         #expect(text.contains("Certificate required: yes"))
     }

@@ -19,7 +19,8 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible {
         case .sqlite: store = try SQLiteStore(path: NSTemporaryDirectory() + "ledgerbridge-anchor-\(UUID().uuidString)/store.sqlite")
         case .postgres:
             let pg = try TestPostgres.shared()
-            store = try await PostgresStore(configuration: PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("anchor"))), logger: quiet)
+            store = try await PostgresStore(
+                configuration: PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("anchor"))), logger: quiet)
         }
         try await store.migrate()
         return store

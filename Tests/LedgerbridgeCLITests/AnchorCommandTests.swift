@@ -4,7 +4,9 @@ import Testing
 
 @Suite("the real gateway anchoring to real ledgers, and 'verify' checking the anchors", .serialized)
 struct AnchorCommandTests {
-    @Test("serve anchors to local, Ethereum and RFC 3161; $proof over HTTP verifies with --rpc and --tsa-cert; a ledger out of reach fails the step that needs it")
+    @Test(
+        "serve anchors to local, Ethereum and RFC 3161; $proof over HTTP verifies with --rpc and --tsa-cert; a ledger out of reach fails the step that needs it"
+    )
     func serveAnchorsAndVerify() async throws {
         let directory = NSTemporaryDirectory() + "lb-anchor-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -55,7 +57,9 @@ struct AnchorCommandTests {
         for _ in 0..<100 {
             let (_, statusBody) = try await gateway.request("GET", "/ledger/status")
             let backends = (try JSONSerialization.jsonObject(with: statusBody) as? [String: Any])?["backends"] as? [[String: Any]] ?? []
-            if backends.count == 3, backends.allSatisfy({ ($0["anchored"] as? Int ?? 0) >= 1 && ($0["pending"] as? Int) == 0 && ($0["submitted"] as? Int) == 0 }) {
+            if backends.count == 3,
+                backends.allSatisfy({ ($0["anchored"] as? Int ?? 0) >= 1 && ($0["pending"] as? Int) == 0 && ($0["submitted"] as? Int) == 0 })
+            {
                 anchored = true
                 break
             }

@@ -2,6 +2,7 @@ import Foundation
 import GatewayAPI
 import Ingest
 import Ledger
+import LedgerAnchors
 import Store
 import TestSupport
 import Testing
@@ -27,6 +28,27 @@ struct GatewayCommandTests {
         let withSources = try GatewayConfiguration.load(path: path, environment: [:])
         #expect(withSources.sources.map(\.name) == ["legacy-hl7-log", "legacy-fhir-exports", "legacy-patients"])
         #expect(withSources.sources[2].format == .rows && withSources.sources[2].query.contains("split_part($1"))
+    }
+
+    @Test("the example's ledger section is the defaults (local only); its commented backends decode to Ethereum and RFC 3161")
+    func exampleLedger() throws {
+        let c = try GatewayConfiguration.load(path: Self.example, environment: [:])
+        #expect(c.ledger.enabled && c.ledger.batchEntries == 1000 && c.ledger.batchSeconds == 10)
+        #expect(c.ledger.backends.map(\.type) == ["local"] && c.ledger.backends[0].checkpointFile == nil)
+        let text = try String(contentsOfFile: Self.example, encoding: .utf8)
+        let start = try #require(text.range(of: "ledger:\n"))
+        let end = try #require(text.range(of: "\n\n# Legacy"))
+        let section = text[start.lowerBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("    # ") ? "    " + $0.dropFirst(6) : String($0) }.joined(separator: "\n")
+        let withBackends = try GatewayConfiguration.load(path: try HL7ParseCommandTests.writeTemp("ledger.yaml", section), environment: [:])
+        #expect(withBackends.ledger.backends.map(\.name) == ["local", "chain", "tsa"])
+        #expect(withBackends.ledger.backends[1].ethereum?.confirmations == 2 && withBackends.ledger.backends[1].ethereum?.chainId == "0x1")
+        #expect(withBackends.ledger.backends[2].rfc3161?.certificate == "/etc/ledgerbridge/tsa.pem")
+        let unknown = try HL7ParseCommandTests.writeTemp("unknown-ledger.yaml", "ledger:\n  backends:\n    - type: blockchain\n")
+        #expect(throws: (any Error).self) { try GatewayConfiguration.load(path: unknown, environment: [:]) }
+        do { _ = try GatewayConfiguration.load(path: unknown, environment: [:]) } catch {
+            #expect("\(error)".contains("unknown ledger backend type 'blockchain'"), "\(error)")
+        }
     }
 
     @Test("configuration errors name the file and the key; the environment overrides the file")
@@ -108,7 +130,9 @@ struct GatewayCommandTests {
         let early = try HL7ParseCommandTests.run(["proof", "--config", config, "Patient/example/_history/1"])
         #expect(early.status != 0 && early.err.contains("not yet under a sealed tree head") && early.err.contains("anchor --now"), "\(early.err)")
         let anchored = try HL7ParseCommandTests.run(["anchor", "--now", "--config", config])
-        #expect(anchored.status == 0 && anchored.out.contains("tree head 2") && anchored.out.contains("local: anchored"), "\(anchored.out) \(anchored.err)")
+        #expect(
+            anchored.status == 0 && anchored.out.contains("tree head 2") && anchored.out.contains("local: anchored"),
+            "\(anchored.out) \(anchored.err)")
         let status = try HL7ParseCommandTests.run(["ledger", "status", "--config", config])
         #expect(status.out.contains("entries: 2") && status.out.contains("local: 1 anchored, 0 pending"), "\(status.out)")
         let checkpoints = try String(contentsOfFile: directory + "/data/checkpoints.jsonl", encoding: .utf8)

@@ -12,12 +12,10 @@ Prints "READY <rpc port> <control port>" when serving. Exits after --lifetime se
 """
 import argparse
 import json
-import os
-import signal
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from peer_common import serve_until_done, stop_on_sigterm
 
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionNotFound, BlockNotFound
@@ -143,8 +141,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lifetime", type=float, default=1800)
     args = ap.parse_args()
-    # A test process may have been started with SIGTERM ignored, which children inherit: stop on it regardless.
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    stop_on_sigterm()
     rpc_port = RPCPort(0)
 
     class Control(BaseHTTPRequestHandler):
@@ -187,11 +184,7 @@ def main():
     control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
     threading.Thread(target=control.serve_forever, daemon=True).start()
     print(f"READY {rpc_port.port} {control.server_address[1]}", flush=True)
-    parent = os.getppid()
-    deadline = time.time() + args.lifetime
-    while time.time() < deadline and os.getppid() == parent:
-        time.sleep(0.5)
-    sys.exit(0)
+    serve_until_done(args.lifetime)
 
 
 if __name__ == "__main__":

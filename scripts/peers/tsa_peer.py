@@ -10,13 +10,12 @@ Prints "READY <port>" when serving. Exits after --lifetime seconds, or when its 
 """
 import argparse
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from peer_common import serve_until_done, stop_on_sigterm
 
 CONFIG = """
 [ tsa ]
@@ -62,8 +61,7 @@ def main():
     ap.add_argument("--key-type", choices=["ec", "rsa"], default="ec")
     ap.add_argument("--lifetime", type=float, default=1800)
     args = ap.parse_args()
-    # A test process may have been started with SIGTERM ignored, which children inherit: stop on it regardless.
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    stop_on_sigterm()
     d = os.path.abspath(args.dir)
     setup(d, args.key_type)
     lock = threading.Lock()
@@ -100,11 +98,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"READY {server.server_address[1]}", flush=True)
-    parent = os.getppid()
-    deadline = time.time() + args.lifetime
-    while time.time() < deadline and os.getppid() == parent:
-        time.sleep(0.5)
-    sys.exit(0)
+    serve_until_done(args.lifetime)
 
 
 if __name__ == "__main__":

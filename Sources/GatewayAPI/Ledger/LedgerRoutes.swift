@@ -76,7 +76,8 @@ struct LedgerRoutes: Sendable {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     return Response(
-                        status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(bundle))))
+                        status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(bundle))))
                 } catch let error as ProofBuilder.ProofError {
                     switch error {
                     case .pending:

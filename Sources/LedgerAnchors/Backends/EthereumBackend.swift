@@ -54,7 +54,9 @@ public struct EthereumBackend: AnchorBackend {
         rpc = EthereumRPC(url: url, timeout: configuration.timeoutSeconds)
     }
 
-    public func advance(head: SignedTreeHead, state: AnchorState, previous: AnchorReceipt?) async throws(AnchorBackendError)
+    public func advance(
+        head: SignedTreeHead, state: AnchorState, previous: AnchorReceipt?
+    ) async throws(AnchorBackendError)
         -> AnchorProgress
     {
         let data = "0x" + Hex.encode(head.anchorPayload)
@@ -70,7 +72,9 @@ public struct EthereumBackend: AnchorBackend {
             if receipt.txHash != nil, let found = try await rpc.receipt(receipt.txHash!), found.succeeded {
                 return try await check(receipt, data: data)
             }
-            if let from = receipt.scanFromBlock, receipt.txHash == nil, let tx = try await rpc.findTransaction(data: data, fromBlock: from, limit: configuration.searchBlocks) {
+            if let from = receipt.scanFromBlock, receipt.txHash == nil,
+                let tx = try await rpc.findTransaction(data: data, fromBlock: from, limit: configuration.searchBlocks)
+            {
                 receipt.txHash = tx
                 return try await check(receipt, data: data)
             }
@@ -93,7 +97,9 @@ public struct EthereumBackend: AnchorBackend {
             receipt.from = sender
             receipt.to = configuration.to ?? sender
             receipt.scanFromBlock = startBlock
-            var tx: [String: EthereumRPC.JSON] = ["from": .string(sender), "to": .string(receipt.to!), "value": .string("0x0"), "data": .string(data)]
+            var tx: [String: EthereumRPC.JSON] = [
+                "from": .string(sender), "to": .string(receipt.to!), "value": .string("0x0"), "data": .string(data),
+            ]
             if let gas = configuration.gas { tx["gas"] = .string("0x" + String(gas, radix: 16)) }
             do throws(AnchorBackendError) {
                 guard let hash = try await rpc.call("eth_sendTransaction", [.object(tx)]).string else {

@@ -45,14 +45,20 @@ public enum HTTPPost {
         }
         switch result {
         case .success(let (data, response)):
-            guard let http = response as? HTTPURLResponse else { throw Failure(description: "\(url.host ?? "?"): not an HTTP answer", ambiguous: true) }
+            guard let http = response as? HTTPURLResponse else {
+                throw Failure(description: "\(url.host ?? "?"): not an HTTP answer", ambiguous: true)
+            }
             return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type"), Array(data))
         case .failure(let error):
             let code = (error as? URLError)?.code
             // Refused or unresolvable connections never reached the server; anything else might have.
-            let unsent: Set<URLError.Code> = [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL, .unsupportedURL]
+            let unsent: Set<URLError.Code> = [
+                .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL, .unsupportedURL,
+            ]
             let ambiguous = code.map { !unsent.contains($0) } ?? true
-            throw Failure(description: "\(url.absoluteString): \((error as? URLError).map { "\($0.code.rawValue) \($0.localizedDescription)" } ?? "\(error)")", ambiguous: ambiguous)
+            throw Failure(
+                description: "\(url.absoluteString): \((error as? URLError).map { "\($0.code.rawValue) \($0.localizedDescription)" } ?? "\(error)")",
+                ambiguous: ambiguous)
         }
     }
 }

@@ -21,7 +21,9 @@ public struct LocalCheckpointBackend: AnchorBackend {
             + "\n"
     }
 
-    public func advance(head: SignedTreeHead, state: AnchorState, previous: AnchorReceipt?) async throws(AnchorBackendError)
+    public func advance(
+        head: SignedTreeHead, state: AnchorState, previous: AnchorReceipt?
+    ) async throws(AnchorBackendError)
         -> AnchorProgress
     {
         let line = Self.line(head)

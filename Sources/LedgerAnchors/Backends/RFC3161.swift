@@ -73,7 +73,9 @@ public enum RFC3161 {
         guard let statusNode = statusParts.first else { throw TSAError("no PKIStatus") }
         let status = try Int(derEncoded: statusNode)
         guard status == 0 || status == 1 else {
-            let text = statusParts.dropFirst().first.flatMap { try? children($0, "PKIFreeText").compactMap { try? String(ASN1UTF8String(derEncoded: $0)) } }
+            let text = statusParts.dropFirst().first.flatMap {
+                try? children($0, "PKIFreeText").compactMap { try? String(ASN1UTF8String(derEncoded: $0)) }
+            }
             throw TSAError("the TSA refused the request (PKIStatus \(status)\(text.map { ": " + $0.joined(separator: " ") } ?? ""))")
         }
         guard parts.count >= 2 else { throw TSAError("a granted response without a time-stamp token") }
@@ -193,4 +195,3 @@ extension Certificate.SignatureAlgorithm {
         }
     }
 }
-

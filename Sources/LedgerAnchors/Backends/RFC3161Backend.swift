@@ -55,7 +55,9 @@ public struct RFC3161Backend: AnchorBackend {
         }
     }
 
-    public func advance(head: SignedTreeHead, state: AnchorState, previous: AnchorReceipt?) async throws(AnchorBackendError)
+    public func advance(
+        head: SignedTreeHead, state: AnchorState, previous: AnchorReceipt?
+    ) async throws(AnchorBackendError)
         -> AnchorProgress
     {
         // A time stamp has no side effect worth guarding: asking again after a lost answer only costs a token.
