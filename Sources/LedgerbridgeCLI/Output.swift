@@ -1,6 +1,3 @@
-#if canImport(CDispatch)
-import CDispatch  // where Glibc's `struct stat` is found first once Foundation is linked in (MemberImportVisibility)
-#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -65,12 +62,13 @@ enum FileBytes {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ReadError(description: String(cString: strerror(errno))) }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ReadError(description: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw ReadError(description: "is a directory") }
+        // The size by seeking (no `struct stat`: which C module supplies it varies with what else is linked, and
+        // MemberImportVisibility then refuses it); a directory fails at the first read with EISDIR.
+        let size = lseek(fd, 0, SEEK_END)
+        guard size >= 0, lseek(fd, 0, SEEK_SET) == 0 else { throw ReadError(description: String(cString: strerror(errno))) }
         // Read straight into the result: one allocation for a file that does not grow, no zeroing.
         var result: [UInt8] = []
-        var capacity = max(Int(st.st_size), 0) + 1
+        var capacity = min(max(Int(size), 0), 1 << 30) + 1
         var failure: Int32 = 0
         var endOfFile = false
         while !endOfFile {
@@ -91,6 +89,7 @@ enum FileBytes {
                     count += n
                 }
             }
+            if failure == EISDIR { throw ReadError(description: "is a directory") }
             if failure != 0 { throw ReadError(description: String(cString: strerror(failure))) }
             capacity *= 2
         }
