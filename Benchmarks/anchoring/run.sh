@@ -90,16 +90,7 @@ for pair in $(seq "$PAIRS"); do
         n=$((n + 1))
         echo "run $n: anchoring $mode" >&2
         results+=("$mode $(run "$mode" "$n")")
+        echo "  ${results[-1]}" >&2
     done
 done
-printf '%s\n' "${results[@]}" | python3 -c '
-import statistics, sys
-rows = [l.split() for l in sys.stdin if l.strip()]
-print("| run | anchoring | messages/s | ACK p50 | ACK p99 | tree heads sealed | outbox rows anchored |")
-print("|---:|---|---:|---:|---:|---:|---:|")
-for i, (mode, rate, p50, p99, heads, anchored) in enumerate(rows, 1):
-    print(f"| {i} | {mode} | {float(rate):,.0f} | {p50} ms | {p99} ms | {heads} | {anchored} |")
-med = {m: statistics.median(float(r[1]) for r in rows if r[0] == m) for m in ("off", "on")}
-print(f"\nmedian messages/s: off {med[\"off\"]:,.0f}, on {med[\"on\"]:,.0f}; on / off = {med[\"on\"] / med[\"off\"]:.3f} "
-      f"(anchoring costs {max(0, 1 - med[\"on\"] / med[\"off\"]):.1%} of ingest throughput)")
-'
+printf '%s\n' "${results[@]}" | tee /dev/stderr | python3 Benchmarks/anchoring/summarize.py

@@ -45,9 +45,12 @@ public actor AnchorService: Service {
     public nonisolated let schedule: AnchorSchedule
     nonisolated let logger: Logger
 
-    private let tree: StoreTree
+    private nonisolated let tree: StoreTree
     private var latestHead: StoredTreeHead?
     private var waitingSince: Int64?
+    private var outboxMayHaveWork = true
+    private var lastOutboxLook: Int64 = 0
+    private var size = 0
     /// Set when the store's entries no longer give a root that was signed: the store was changed behind our back.
     public private(set) var integrityProblem: String?
     private var loaded = false
@@ -81,11 +84,28 @@ public actor AnchorService: Service {
         }
     }
 
-    /// One round: catch up, seal when due, work the outbox.
+    /// One round: catch up, seal when due, work the outbox when it may have work (after a seal, while rows wait,
+    /// and every few seconds for rows another gateway sealed).
     public func tick() async throws {
         try await catchUp()
-        try await sealIfDue(force: false)
-        _ = try await workOutbox(ignoringBackoff: false)
+        if try await sealIfDue(force: false) != nil { outboxMayHaveWork = true }
+        let now = StoreTime.nowMillis()
+        if outboxMayHaveWork || now - lastOutboxLook >= 5_000 {
+            lastOutboxLook = now
+            let rows = try await workOutbox(ignoringBackoff: false)
+            outboxMayHaveWork = rows.contains { $0.state != .anchored }
+        }
+    }
+
+    /// Tells the tree of versions just committed, so it need not read them back from the store.
+    public nonisolated func committed(_ results: [UnitResult]) async {
+        var leaves: [(leafIndex: Int64, hash: Hash)] = []
+        for r in results {
+            for v in r.versions {
+                if let (index, entry) = v.ledgerEntry, let hash = try? entry.leafHash() { leaves.append((index, hash)) }
+            }
+        }
+        if !leaves.isEmpty { await tree.offer(leaves) }
     }
 
     // MARK: - The tree
@@ -96,7 +116,7 @@ public actor AnchorService: Service {
     /// Reads the entries the tree does not have yet. The first time, also checks every recorded head against the
     /// rebuilt tree.
     public func catchUp() async throws {
-        let size = try await tree.size()
+        size = try await tree.catchUp(to: try await store.ledgerSize())
         if !loaded {
             loaded = true
             latestHead = try await store.latestTreeHead()
@@ -136,8 +156,7 @@ public actor AnchorService: Service {
     /// Signs and records a head over every entry when `batchEntries` wait or the oldest waited `batchSeconds`
     /// (or at once with `force`, when any entry waits). Returns the head recorded.
     @discardableResult public func sealIfDue(force: Bool) async throws -> StoredTreeHead? {
-        try await catchUp()
-        let size = try await tree.size()
+        if force { try await catchUp() }
         let covered = latestHead?.treeSize ?? 0
         let waiting = Int64(size) - covered
         guard waiting > 0 else { return nil }

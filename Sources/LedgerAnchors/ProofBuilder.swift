@@ -120,8 +120,38 @@ public enum IntegrityStatus: Sendable, Hashable {
 public actor StoreTree: LedgerTree {
     let store: any RecordStore
     private var tree = MerkleTree()
+    /// Leaves offered by commits beyond the tree's end, waiting for the ones before them (two commits may finish out
+    /// of order; another gateway's entries arrive only from the store).
+    private var offered: [Int64: Hash] = [:]
 
     public init(store: any RecordStore) { self.store = store }
+
+    /// Leaves the gateway just committed: appended without reading them back, once contiguous with the tree.
+    public func offer(_ leaves: [(leafIndex: Int64, hash: Hash)]) {
+        for (index, hash) in leaves where index >= Int64(tree.size) { offered[index] = hash }
+        absorb()
+    }
+
+    private func absorb() {
+        guard !offered.isEmpty else { return }
+        var run: [Hash] = []
+        var next = Int64(tree.size)
+        while let hash = offered.removeValue(forKey: next) {
+            run.append(hash)
+            next += 1
+        }
+        tree.append(run)
+        // Too many leaves waiting for a gap: the gap is filled from the store at the next catch-up.
+        if offered.count > 1_000_000 { offered.removeAll() }
+    }
+
+    /// Brings the tree to `size` entries: offered leaves first, the store for whatever is still missing. Returns the
+    /// tree's size.
+    @discardableResult public func catchUp(to size: Int64) async throws -> Int {
+        absorb()
+        if Int64(tree.size) < size { try await load() }
+        return tree.size
+    }
 
     /// Appends every entry the store has beyond the tree's size; entries must be contiguous.
     private func load() async throws {
@@ -133,6 +163,8 @@ public actor StoreTree: LedgerTree {
             }
             tree.append(try page.map { try $0.entry.leafHash() })
         }
+        offered = offered.filter { $0.key >= Int64(tree.size) }
+        absorb()
     }
 
     public func size() async throws -> Int {

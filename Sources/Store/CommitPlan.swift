@@ -135,7 +135,7 @@ struct CommitPlan {
                     written.append(
                         VersionOutcome(
                             resourceType: key.type, id: key.id, versionId: versionId, created: true, recordHash: hash,
-                            leafIndex: leaf))
+                            leafIndex: leaf, storedAt: state.now))
                 }
             }
             if let replayOf = unit.replayOf {

@@ -136,14 +136,27 @@ public struct VersionOutcome: Sendable, Hashable, Codable {
     public var recordHash: String
     /// The ledger leaf of the new version.
     public var leafIndex: Int64?
+    /// When the new version was stored (ms): with the fields above, its ledger entry.
+    public var storedAt: Int64?
 
-    public init(resourceType: String, id: String, versionId: Int, created: Bool, recordHash: String, leafIndex: Int64?) {
+    public init(
+        resourceType: String, id: String, versionId: Int, created: Bool, recordHash: String, leafIndex: Int64?, storedAt: Int64? = nil
+    ) {
         self.resourceType = resourceType
         self.id = id
         self.versionId = versionId
         self.created = created
         self.recordHash = recordHash
         self.leafIndex = leafIndex
+        self.storedAt = storedAt
+    }
+
+    /// The ledger entry of a created version, with its leaf index.
+    public var ledgerEntry: (leafIndex: Int64, entry: LedgerEntry)? {
+        guard created, let leafIndex, let storedAt, let hash = Hash(hex: recordHash) else { return nil }
+        return (
+            leafIndex, LedgerEntry(resourceType: resourceType, id: id, versionId: String(versionId), recordHash: hash, storedAt: UInt64(storedAt))
+        )
     }
 }
 

@@ -230,3 +230,38 @@ func SignedTreeHeadFromStore(_ h: StoredTreeHead) -> SignedTreeHead? {
     guard let root = Hash(hex: h.root), let key = Hash(hex: h.keyID), let sig = Hex.decode(h.signature) else { return nil }
     return SignedTreeHead(treeSize: UInt64(h.treeSize), root: root, timestamp: UInt64(h.timestamp), signature: sig, keyID: key)
 }
+
+@Suite("the tree fed by commits")
+struct CommitFedTreeTests {
+    @Test("leaves offered out of order, with a gap only the store can fill, give the tree the store gives", arguments: StoreKind.allCases)
+    func offeredLeaves(kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let pipeline = IngestPipelineFactory.make(store)
+        // Commits seen by the tree: every other admission (the rest stand for another gateway's commits).
+        var offered: [[UnitResult]] = []
+        for n in 0..<12 {
+            let outcomes = try await pipeline.hl7.ingest(admission(n), channel: "test", peer: "127.0.0.1")
+            if n % 2 == 0 { offered.append(outcomes.map(\.result)) }
+        }
+        let service = AnchorService(store: store, key: .init(), backends: [], logger: quiet)
+        for results in offered.reversed() {
+            // Through the service, as serve wires it.
+            await service.committed(results)
+        }
+        let fromCommits = service.ledgerTree
+        let fromStore = StoreTree(store: store)
+        #expect(try await store.ledgerSize() == 24)
+        #expect(try await fromCommits.root(treeSize: 24) == (try await fromStore.root(treeSize: 24)))
+        for leaf in [0, 5, 23] {
+            #expect(try await fromCommits.inclusionProof(leaf: leaf, treeSize: 24) == (try await fromStore.inclusionProof(leaf: leaf, treeSize: 24)))
+        }
+        // Offered leaves alone (no gap): the same root without the store.
+        let direct = StoreTree(store: store)
+        var leaves: [(leafIndex: Int64, hash: Ledger.Hash)] = []
+        for e in try await store.ledgerEntries(from: 0, limit: 100) { leaves.append((e.leafIndex, try e.entry.leafHash())) }
+        await direct.offer(Array(leaves.reversed()))
+        #expect(try await direct.catchUp(to: 24) == 24)
+        #expect(try await direct.root(treeSize: 24) == (try await fromStore.root(treeSize: 24)))
+        try await store.close()
+    }
+}

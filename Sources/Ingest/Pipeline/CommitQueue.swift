@@ -46,6 +46,11 @@ public actor CommitQueue {
     /// Units waiting for the store now (for metrics and health).
     public var depth: Int { pendingUnits }
 
+    /// Told of every commit's results once it is durable (the anchor service feeds its tree from them).
+    private var observer: (@Sendable ([UnitResult]) -> Void)?
+
+    public func setCommitObserver(_ observer: @escaping @Sendable ([UnitResult]) -> Void) { self.observer = observer }
+
     public func submit(_ units: [IngestUnit]) async throws -> [UnitResult] {
         if units.isEmpty { return [] }
         if pendingUnits + units.count > capacity, pendingUnits > 0 {
@@ -78,6 +83,7 @@ public actor CommitQueue {
             let units = group.flatMap(\.units)
             do {
                 let results = try await store.commit(units)
+                observer?(results)
                 var offset = 0
                 for p in group {
                     p.continuation.resume(returning: Array(results[offset..<offset + p.units.count]))
@@ -92,7 +98,9 @@ public actor CommitQueue {
                 } else {
                     for p in group {
                         do {
-                            p.continuation.resume(returning: try await store.commit(p.units))
+                            let results = try await store.commit(p.units)
+                            observer?(results)
+                            p.continuation.resume(returning: results)
                         } catch {
                             p.continuation.resume(throwing: Self.wrap(error))
                         }
