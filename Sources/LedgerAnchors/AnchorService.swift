@@ -97,15 +97,16 @@ public actor AnchorService: Service {
         }
     }
 
-    /// Tells the tree of versions just committed, so it need not read them back from the store.
-    public nonisolated func committed(_ results: [UnitResult]) async {
-        var leaves: [(leafIndex: Int64, hash: Hash)] = []
+    /// Tells the tree of versions just committed, so it need not read them back from the store. Called on the
+    /// commit path: it only hands the entries over; they are hashed at the next round.
+    public nonisolated func committed(_ results: [UnitResult]) {
+        var entries: [(leafIndex: Int64, entry: LedgerEntry)] = []
         for r in results {
             for v in r.versions {
-                if let (index, entry) = v.ledgerEntry, let hash = try? entry.leafHash() { leaves.append((index, hash)) }
+                if let e = v.ledgerEntry { entries.append(e) }
             }
         }
-        if !leaves.isEmpty { await tree.offer(leaves) }
+        if !entries.isEmpty { tree.hand(entries) }
     }
 
     // MARK: - The tree

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Ledger
 import Store
+import Synchronization
 
 /// Proof bundles and integrity status for stored record versions, from the sealed tree heads in the store.
 ///
@@ -123,6 +124,8 @@ public actor StoreTree: LedgerTree {
     /// Leaves offered by commits beyond the tree's end, waiting for the ones before them (two commits may finish out
     /// of order; another gateway's entries arrive only from the store).
     private var offered: [Int64: Hash] = [:]
+    /// Entries handed over by the commit path, without waiting for the actor: hashed at the next catch-up.
+    private nonisolated let inbox = Mutex<[(leafIndex: Int64, entry: LedgerEntry)]>([])
 
     public init(store: any RecordStore) { self.store = store }
 
@@ -132,7 +135,19 @@ public actor StoreTree: LedgerTree {
         absorb()
     }
 
+    /// Entries just committed, from the commit path: costs an append under a lock.
+    public nonisolated func hand(_ entries: [(leafIndex: Int64, entry: LedgerEntry)]) {
+        inbox.withLock { $0.append(contentsOf: entries) }
+    }
+
     private func absorb() {
+        let handed = inbox.withLock { box in
+            defer { box.removeAll(keepingCapacity: true) }
+            return box
+        }
+        for (index, entry) in handed where index >= Int64(tree.size) {
+            if let hash = try? entry.leafHash() { offered[index] = hash }
+        }
         guard !offered.isEmpty else { return }
         var run: [Hash] = []
         var next = Int64(tree.size)

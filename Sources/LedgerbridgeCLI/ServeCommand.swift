@@ -26,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
         let anchoring = try gateway.anchorService(configuration, logger: logger)
         if configuration.ledger.enabled {
             // The tree takes each commit's leaves as they are made, rather than reading them back from the store.
-            await gateway.queue.setCommitObserver { results in Task { await anchoring.committed(results) } }
+            await gateway.queue.setCommitObserver { results in anchoring.committed(results) }
         }
         var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }

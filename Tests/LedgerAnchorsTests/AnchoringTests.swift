@@ -246,7 +246,7 @@ struct CommitFedTreeTests {
         let service = AnchorService(store: store, key: .init(), backends: [], logger: quiet)
         for results in offered.reversed() {
             // Through the service, as serve wires it.
-            await service.committed(results)
+            service.committed(results)
         }
         let fromCommits = service.ledgerTree
         let fromStore = StoreTree(store: store)
