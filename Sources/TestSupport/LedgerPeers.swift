@@ -87,6 +87,11 @@ public final class EthereumPeer: @unchecked Sendable {
         return try await control("POST", "/call", body: body)
     }
 
+    /// The next answer to `method` comes `seconds` late; the call itself takes effect at once.
+    public func delayNextAnswer(to method: String, seconds: Double) async throws {
+        _ = try await control("POST", "/delay", body: try JSONSerialization.data(withJSONObject: ["method": method, "seconds": seconds]))
+    }
+
     /// Every transaction on the canonical chain.
     public func transactions() async throws -> [[String: Any]] {
         (try await control("GET", "/transactions") as? [[String: Any]]) ?? []

@@ -28,6 +28,11 @@ struct ResilienceTests {
         mllp:
           port: \(mllpPort)
         logLevel: warning
+        ledgerKey: \(directory)/ledger-key.ed25519
+        ledger:
+          backends:
+            - type: local
+              checkpointFile: \(directory)/checkpoints.jsonl
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try await Subprocess.runDetached(
             TestEnvironment.python,

@@ -179,6 +179,31 @@ struct AnchoringTests {
         try await store.close()
     }
 
+    @Test("a send whose answer is lost (the node took it, the gateway timed out) is found on the chain, not sent again")
+    func lostAnswer() async throws {
+        let store = try await StoreKind.sqlite.open()
+        let eth = try EthereumPeer()
+        defer { eth.stop() }
+        var configuration = EthereumBackend.Configuration.test(eth)
+        configuration.timeoutSeconds = 1
+        let service = AnchorService(
+            store: store, key: Curve25519.Signing.PrivateKey(), backends: [try EthereumBackend(name: "chain", configuration: configuration)],
+            schedule: fastSchedule, logger: quiet)
+        try await ingest(0..<2, into: IngestPipelineFactory.make(store))
+        try await eth.delayNextAnswer(to: "eth_sendTransaction", seconds: 3)
+        try await service.sealIfDue(force: true)
+        var rows = try await service.workOutbox(ignoringBackoff: true)
+        #expect(rows.first?.state == .pending && rows.first?.attempts == 1, "\(rows)")
+        #expect(try await eth.transactions().count == 1, "the node took the transaction although the answer was lost")
+        let done = try await rounds(service, seconds: 20) { try await store.anchors(treeSize: 4).first?.state == .anchored }
+        #expect(done)
+        rows = try await store.anchors(treeSize: 4)
+        let receipt = try JSONDecoder().decode(AnchorReceipt.self, from: Data(try #require(rows.first?.receipt).utf8))
+        let txs = try await eth.transactions()
+        #expect(txs.count == 1 && (txs.first?["hash"] as? String) == receipt.txHash, "one transaction, the first: \(txs.count)")
+        try await store.close()
+    }
+
     @Test(
         "tampering by SQL: a changed body or record hash turns integrity to mismatch; a restarted gateway notices changed entries and seals nothing over them"
     )

@@ -69,10 +69,16 @@ struct StoreConformanceTests {
         try await store.migrate()
         let r1 = try await store.commit([try unit(key: "m1", resources: [patient("p1", family: "Smith")])])
         #expect(r1[0].outcome == .accepted)
+        let stored = try await store.version(type: "Patient", id: "p1", versionId: 1)
         #expect(
             r1[0].versions == [
-                VersionOutcome(resourceType: "Patient", id: "p1", versionId: 1, created: true, recordHash: r1[0].versions[0].recordHash, leafIndex: 0)
+                VersionOutcome(
+                    resourceType: "Patient", id: "p1", versionId: 1, created: true, recordHash: r1[0].versions[0].recordHash, leafIndex: 0,
+                    storedAt: stored?.lastUpdated)
             ])
+        // The outcome names the very entry the store logged (the anchor service's tree is fed from outcomes).
+        let logged = try await store.ledgerEntries(from: 0, limit: 1).first
+        #expect(r1[0].versions[0].ledgerEntry?.entry == logged?.entry && logged != nil)
         // Same content from another message: no new version.
         let r2 = try await store.commit([try unit(key: "m2", resources: [patient("p1", family: "Smith")])])
         #expect(r2[0].outcome == .accepted)

@@ -5,8 +5,9 @@ HTTP server, on 127.0.0.1 only.
 Two ports. The RPC port speaks the JSON-RPC subset the gateway and `ledgerbridge verify` use (eth_chainId,
 eth_accounts, eth_blockNumber, eth_sendTransaction, eth_getTransactionReceipt, eth_getTransactionByHash,
 eth_getBlockByNumber) plus evm_mine, evm_snapshot and evm_revert. The control port lets a test take the RPC port
-down and up again while the chain lives on (POST /rpc/stop, /rpc/start), mine or revert (a reorg), and list every
-transaction on the canonical chain (GET /transactions).
+down and up again while the chain lives on (POST /rpc/stop, /rpc/start), delay the next answer to a method (POST
+/delay: the call takes effect at once, the answer comes late), make calls (POST /call: mine, revert for a reorg),
+and list every transaction on the canonical chain (GET /transactions).
 
 Prints "READY <rpc port> <control port>" when serving. Exits after --lifetime seconds, or when its parent dies.
 """
@@ -24,6 +25,9 @@ LOCK = threading.RLock()
 TESTER = EthereumTester(PyEVMBackend())
 CHAIN_ID = hex(TESTER.backend.chain.chain_id)
 SNAPSHOTS = {}
+# method -> seconds: the next answer to that method comes this late (the call itself is carried out at once), so a
+# test can make a client time out on a call that took effect.
+DELAYS = {}
 
 
 def q(n):
@@ -103,6 +107,7 @@ class RPCHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        delay = DELAYS.pop(body.get("method"), 0)
         try:
             answer = {"jsonrpc": "2.0", "id": body.get("id"), "result": rpc(body["method"], body.get("params", []))}
         except KeyError as e:
@@ -110,11 +115,16 @@ class RPCHandler(BaseHTTPRequestHandler):
         except Exception as e:  # the node's refusal, as a JSON-RPC error
             answer = {"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32000, "message": str(e)}}
         data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if delay:
+            threading.Event().wait(delay)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client gave up waiting
 
 
 class RPCPort:
@@ -175,6 +185,9 @@ def main():
                 self.reply(True)
             elif self.path == "/rpc/start":
                 rpc_port.start()
+                self.reply(True)
+            elif self.path == "/delay":
+                DELAYS[body["method"]] = float(body["seconds"])
                 self.reply(True)
             elif self.path == "/call":
                 self.reply(rpc(body["method"], body.get("params", [])))

@@ -4,6 +4,14 @@ import Foundation
 import FoundationNetworking
 #endif
 
+/// Set once, read after: the timeout handler and the completion handler run on other threads.
+private final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
+
 /// Outbound HTTP for the ledger backends: FoundationNetworking (libcurl on Linux), one POST with a timeout.
 public enum HTTPPost {
     public struct Failure: Error, CustomStringConvertible {
@@ -31,6 +39,9 @@ public enum HTTPPost {
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        // The deadline is enforced here: FoundationNetworking on Linux does not apply the request's timeoutInterval to
+        // a server that accepted the request and answers late (found by a test whose node answered after 3 s).
+        let timedOut = Flag()
         let result: Result<(Data, URLResponse), any Error> = await withCheckedContinuation { continuation in
             let task = session.dataTask(with: request) { data, response, error in
                 if let error {
@@ -41,7 +52,16 @@ public enum HTTPPost {
                     continuation.resume(returning: .failure(URLError(.badServerResponse)))
                 }
             }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if task.state == .running {
+                    timedOut.set()
+                    task.cancel()
+                }
+            }
             task.resume()
+        }
+        if timedOut.isSet, case .failure = result {
+            throw Failure(description: "\(url.absoluteString): no answer within \(timeout) s", ambiguous: true)
         }
         switch result {
         case .success(let (data, response)):
