@@ -90,6 +90,7 @@ public enum GatewayApplication {
         FeedRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)
         LedgerRoutes(services: services).register(on: router)
+        FHIRReadRoutes(services: services).register(on: router)
         return router
     }
 

@@ -206,6 +206,24 @@ public final class GatewayProcess: @unchecked Sendable {
         return (response.statusCode, data)
     }
 
+    /// A response with its headers.
+    public struct Answer: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: Data
+        public func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
+    }
+
+    public func response(_ method: String, _ path: String, headers: [String: String] = [:]) async throws -> Answer {
+        var r = URLRequest(url: URL(string: httpURL + path)!)
+        r.httpMethod = method
+        for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await TestHTTP.data(for: r)
+        var fields: [String: String] = [:]
+        for (k, v) in response.allHeaderFields { fields["\(k)"] = "\(v)" }
+        return Answer(status: response.statusCode, headers: fields, body: data)
+    }
+
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     public func stop() { PythonPeer.stop(process) }

@@ -1,3 +1,4 @@
+import FHIR
 import Foundation
 import TestSupport
 import Testing
@@ -95,6 +96,34 @@ struct AnchorCommandTests {
         for step in ["ok   record", "ok   inclusion", "ok   signature", "ok   anchor chain", "ok   anchor tsa", "note anchor local"] {
             #expect(verified.out.contains(step), "\(step) in \(verified.out)")
         }
+        // FHIR read and vread serve the record with its integrity status outside it: the body still hashes to its entry.
+        let read = try await gateway.response("GET", "/fhir/\(patient)")
+        #expect(read.status == 200 && read.header("X-Integrity-Status") == "anchored" && read.header("ETag") == "W/\"1\"", "\(read.headers)")
+        #expect(
+            read.header("Link") == "</fhir/\(patient)/_history/1/$proof>; rel=\"proof\"" && read.header("Last-Modified")?.hasSuffix("GMT") == true)
+        let served = try FHIRJSON().parse(Array(read.body))
+        let bundleJSON = try JSONSerialization.jsonObject(with: bundle) as? [String: Any]
+        let entryHash = (bundleJSON?["entry"] as? [String: Any])?["recordHash"] as? String
+        #expect(FHIRCanonicalForm.sha256Hex(served) == entryHash)
+        let vread = try await gateway.response("GET", "/fhir/\(patient)/_history/1?_format=xml")
+        #expect(vread.status == 200 && vread.header("Content-Type") == "application/fhir+xml")
+        #expect(FHIRCanonicalForm.sha256Hex(try FHIRXMLParser().parse(Array(vread.body))) == entryHash, "XML and JSON are the same record")
+        let history = try await gateway.response("GET", "/fhir/\(patient)/_history")
+        let historyBundle = try FHIRJSON().parse(Array(history.body))
+        #expect(history.status == 200 && FHIRValidator().validate(historyBundle).filter { $0.severity == .error }.isEmpty)
+        #expect(String(decoding: history.body, as: UTF8.self).contains(#""valueCode":"anchored""#))
+        let metadata = try await gateway.response("GET", "/fhir/metadata")
+        let capability = try FHIRJSON().parse(Array(metadata.body))
+        #expect(
+            metadata.status == 200 && FHIRValidator().validate(capability).filter { $0.severity == .error }.isEmpty,
+            "\(FHIRValidator().validate(capability))")
+        let unknown = try await gateway.response("GET", "/fhir/Patient/nope")
+        #expect(unknown.status == 404 && String(decoding: unknown.body, as: UTF8.self).contains("OperationOutcome"))
+        let notAType = try await gateway.response("GET", "/fhir/Patients/\(patient.split(separator: "/")[1])")
+        #expect(notAType.status == 404 && String(decoding: notAType.body, as: UTF8.self).contains("not a FHIR R4 resource type"))
+        let badVersion = try await gateway.response("GET", "/fhir/\(patient)/_history/x")
+        #expect(badVersion.status == 400)
+
         let unchecked = try HL7ParseCommandTests.run(["verify", directory + "/bundle.json", "--key", key])
         #expect(unchecked.status == 0 && unchecked.out.contains("not checked (pass --rpc URL)") && unchecked.out.contains("(pass --tsa-cert PEM)"))
 

@@ -1,0 +1,173 @@
+import FHIR
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LedgerAnchors
+import NIOCore
+import Store
+
+/// The FHIR R4 read side so far: `metadata`, read, vread and instance history, JSON or XML by `_format` or
+/// `Accept`, with ETag and Last-Modified. Every version served carries its integrity status, outside the resource
+/// (so the record served still hashes to its ledger entry): the `X-Integrity-Status` header and a `Link` to its
+/// proof on reads, an extension on each entry of a history Bundle.
+///
+/// Until issue #7's bearer tokens and scopes arrive, these answer like the admin endpoints (the admin key, or the
+/// loopback interface when none is set): patient data is never served openly.
+struct FHIRReadRoutes: Sendable {
+    let services: GatewayServices
+    static let integrityExtension = "https://ledgerbridge.org/fhir/StructureDefinition/integrity-status"
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.get("/fhir/metadata") { request, context in
+            try await AdminRoutes(services: services).guarded(request, context) {
+                Reply.fhir(Self.capabilityStatement(), status: .ok, xml: Self.wantsXML(request))
+            }
+        }
+        router.get("/fhir/:type/:id") { request, context in
+            try await AdminRoutes(services: services).guarded(request, context) {
+                let xml = Self.wantsXML(request)
+                guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
+                guard let version = try await services.store.currentVersion(type: type, id: id) else {
+                    return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id) is not known", xml: xml)
+                }
+                return try await serve(version, xml: xml)
+            }
+        }
+        router.get("/fhir/:type/:id/_history/:vid") { request, context in
+            try await AdminRoutes(services: services).guarded(request, context) {
+                let xml = Self.wantsXML(request)
+                guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
+                guard let vid = context.parameters.get("vid", as: Int.self) else {
+                    return Reply.outcome(.badRequest, code: "invalid", "the version id is a number", xml: xml)
+                }
+                guard let version = try await services.store.version(type: type, id: id, versionId: vid) else {
+                    return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id)/_history/\(vid) is not known", xml: xml)
+                }
+                return try await serve(version, xml: xml)
+            }
+        }
+        router.get("/fhir/:type/:id/_history") { request, context in
+            try await AdminRoutes(services: services).guarded(request, context) {
+                let xml = Self.wantsXML(request)
+                guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
+                let versions = try await services.store.history(type: type, id: id)
+                guard !versions.isEmpty else { return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id) is not known", xml: xml) }
+                var entries: [JSONValue] = []
+                for v in versions {
+                    let url = "\(type)/\(id)/_history/\(v.versionId)"
+                    var entry = JSONObject([("fullUrl", .string(url))])
+                    if !v.isDelete { entry["resource"] = .object(try v.resource()) }
+                    entry["request"] = .object(
+                        JSONObject([
+                            ("method", .string(v.isDelete ? "DELETE" : v.versionId == 1 ? "POST" : "PUT")),
+                            ("url", .string(v.versionId == 1 && !v.isDelete ? type : "\(type)/\(id)")),
+                        ]))
+                    entry["response"] = .object(
+                        JSONObject([
+                            ("status", .string(v.isDelete ? "204" : v.versionId == 1 ? "201" : "200")), ("etag", .string("W/\"\(v.versionId)\"")),
+                            ("lastModified", .string(StoreTime.instant(v.lastUpdated))),
+                        ]))
+                    if let status = try await integrity(v) {
+                        entry["extension"] = .array([
+                            .object(JSONObject([("url", .string(Self.integrityExtension)), ("valueCode", .string(status.code))]))
+                        ])
+                    }
+                    entries.append(.object(entry))
+                }
+                let bundle = JSONObject([
+                    ("resourceType", .string("Bundle")), ("type", .string("history")), ("total", .number(String(entries.count))),
+                    ("entry", .array(entries)),
+                ])
+                return Reply.fhir(bundle, status: .ok, xml: xml)
+            }
+        }
+    }
+
+    private func integrity(_ v: StoredVersion) async throws -> IntegrityStatus? {
+        guard let ledger = services.ledger else { return nil }
+        return try await ledger.proofs.integrity(of: v)
+    }
+
+    /// One version as FHIR read and vread answer it: 410 for a deletion, else the resource with its headers.
+    private func serve(_ v: StoredVersion, xml: Bool) async throws -> Response {
+        if v.isDelete {
+            var r = Reply.outcome(.gone, code: "deleted", "\(v.resourceType)/\(v.id) was deleted in version \(v.versionId)", xml: xml)
+            r.headers[.eTag] = "W/\"\(v.versionId)\""
+            return r
+        }
+        var response = Reply.fhir(try v.resource(), status: .ok, xml: xml)
+        response.headers[.eTag] = "W/\"\(v.versionId)\""
+        response.headers[.lastModified] = Self.httpDate(v.lastUpdated)
+        if let status = try await integrity(v) {
+            response.headers[HTTPField.Name("X-Integrity-Status")!] = status.code
+            response.headers[HTTPField.Name("Link")!] = "</fhir/\(v.resourceType)/\(v.id)/_history/\(v.versionId)/$proof>; rel=\"proof\""
+        }
+        return response
+    }
+
+    static func resourceParameters(_ context: GatewayRequestContext) -> (String, String)? {
+        guard let type = context.parameters.get("type"), let id = context.parameters.get("id"), FHIRTypeTable.r4.isResource(type) else {
+            return nil
+        }
+        return (type, id)
+    }
+
+    static func unknownType(_ context: GatewayRequestContext, xml: Bool) -> Response {
+        Reply.outcome(.notFound, code: "not-supported", "\(context.parameters.get("type") ?? "?") is not a FHIR R4 resource type", xml: xml)
+    }
+
+    /// `_format` (json, xml, or a FHIR MIME type) wins over `Accept`; JSON is the default.
+    static func wantsXML(_ request: Request) -> Bool {
+        if let format = request.uri.queryParameters.get("_format") { return format.contains("xml") }
+        let accept = request.headers[.accept] ?? ""
+        return accept.contains("xml") && !accept.contains("json")
+    }
+
+    /// RFC 7231 IMF-fixdate.
+    static func httpDate(_ millis: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    /// What this server does, and nothing more: read, vread and instance history of every R4 resource type.
+    static func capabilityStatement() -> JSONObject {
+        let interactions: [JSONValue] = ["read", "vread", "history-instance"].map { .object(JSONObject([("code", .string($0))])) }
+        let operations: [JSONValue] = [
+            ("proof", "the version's ledger proof bundle (docs/ledger.md)"), ("integrity", "the version's integrity status"),
+        ].map { name, doc in
+            .object(
+                JSONObject([
+                    ("name", .string(name)), ("definition", .string("https://ledgerbridge.org/fhir/OperationDefinition/\(name)")),
+                    ("documentation", .string(doc)),
+                ]))
+        }
+        let resource = JSONObject([
+            ("type", .string("Resource")), ("interaction", .array(interactions)), ("versioning", .string("versioned")),
+            ("readHistory", .bool(true)), ("operation", .array(operations)),
+        ])
+        return JSONObject([
+            ("resourceType", .string("CapabilityStatement")), ("status", .string("active")), ("date", .string("2026-12-01")),
+            ("publisher", .string("Ledgerbridge")), ("kind", .string("instance")),
+            ("software", .object(JSONObject([("name", .string("Ledgerbridge"))]))),
+            ("implementation", .object(JSONObject([("description", .string("Ledgerbridge gateway: read, vread and history; search not yet"))]))),
+            ("fhirVersion", .string("4.0.1")), ("format", .array([.string("json"), .string("xml")])),
+            (
+                "rest",
+                .array([
+                    .object(
+                        JSONObject([
+                            ("mode", .string("server")),
+                            (
+                                "documentation",
+                                .string("Every resource type of FHIR R4; each version served carries its integrity status (X-Integrity-Status)")
+                            ),
+                            ("resource", .array([.object(resource)])),
+                        ]))
+                ])
+            ),
+        ])
+    }
+}
