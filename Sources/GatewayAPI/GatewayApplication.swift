@@ -41,8 +41,14 @@ public struct GatewayServices: Sendable {
     public var configuration: HTTPConfiguration
     /// Proofs, tree heads and integrity status; nil when the gateway runs without a ledger key (some tests).
     public var ledger: LedgerServices?
+    /// Checks the FHIR API's bearer tokens; nil: only the admin key reads.
+    public var tokens: AccessTokenVerifier?
 
-    public init(hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil) {
+    public init(
+        hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,
+        tokens: AccessTokenVerifier? = nil
+    ) {
+        self.tokens = tokens
         self.hl7 = hl7
         self.fhir = fhir
         self.store = store

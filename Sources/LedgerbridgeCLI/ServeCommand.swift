@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
-        let app = GatewayApplication.make(gateway.services(configuration, anchoring: anchoring), logger: logger) { port in
+        let app = GatewayApplication.make(try await gateway.services(configuration, anchoring: anchoring), logger: logger) { port in
             logger.info("HTTP listening", metadata: ["http.host": "\(configuration.http.host)", "http.port": "\(port)"])
         }
         services.append(app)
@@ -68,10 +68,18 @@ extension IngestPipeline {
             maxGroupUnits: configuration.ingest.maxGroupMessages)
     }
 
-    func services(_ configuration: GatewayConfiguration, anchoring: AnchorService) -> GatewayServices {
+    func services(_ configuration: GatewayConfiguration, anchoring: AnchorService) async throws -> GatewayServices {
         let proofs = ProofBuilder(store: store, publicKey: anchoring.key.publicKey, tree: anchoring.ledgerTree)
+        let tokens: AccessTokenVerifier
+        do {
+            tokens = try await AccessTokenVerifier.make(
+                configuration.auth, secret: try SecretFile.loadOrCreate(at: configuration.jwtSecretPath, bytes: 32))
+        } catch {
+            throw CLIError("auth: \(error)")
+        }
         return GatewayServices(
-            hl7: hl7, fhir: fhir, store: store, configuration: configuration.http, ledger: LedgerServices(proofs: proofs, anchoring: anchoring))
+            hl7: hl7, fhir: fhir, store: store, configuration: configuration.http, ledger: LedgerServices(proofs: proofs, anchoring: anchoring),
+            tokens: tokens)
     }
 
     /// The anchor service over this store: the gateway's key and the configured backends.

@@ -19,8 +19,11 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible {
         case .sqlite: store = try SQLiteStore(path: NSTemporaryDirectory() + "ledgerbridge-anchor-\(UUID().uuidString)/store.sqlite")
         case .postgres:
             let pg = try TestPostgres.shared()
-            store = try await PostgresStore(
-                configuration: PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("anchor"))), logger: quiet)
+            var configuration = try PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("anchor")))
+            // These tests are not about outages: a loaded machine (the whole suite on two cores) must not fail them.
+            configuration.operationTimeoutSeconds = 30
+            configuration.maximumConnections = 4
+            store = try await PostgresStore(configuration: configuration, logger: quiet)
         }
         try await store.migrate()
         return store

@@ -96,8 +96,29 @@ struct AnchorCommandTests {
         for step in ["ok   record", "ok   inclusion", "ok   signature", "ok   anchor chain", "ok   anchor tsa", "note anchor local"] {
             #expect(verified.out.contains(step), "\(step) in \(verified.out)")
         }
+        // FHIR reads need a bearer token whose scopes allow them.
+        let patientID = String(patient.split(separator: "/")[1])
+        func token(_ arguments: [String]) throws -> String {
+            let t = try HL7ParseCommandTests.run(["token", "--config", config] + arguments)
+            #expect(t.status == 0, "\(t.err)")
+            return t.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let mine = ["Authorization": "Bearer " + (try token(["--scope", "patient/*.read", "--patient", patientID]))]
+        let anonymous = try await gateway.response("GET", "/fhir/\(patient)")
+        #expect(anonymous.status == 401 && anonymous.header("WWW-Authenticate") == "Bearer")
+        let garbage = try await gateway.response("GET", "/fhir/\(patient)", headers: ["Authorization": "Bearer not-a-token"])
+        #expect(garbage.status == 401)
+        let someoneElse = ["Authorization": "Bearer " + (try token(["--scope", "patient/*.read", "--patient", "another"]))]
+        #expect(try await gateway.response("GET", "/fhir/\(patient)", headers: someoneElse).status == 403)
+        let observationsOnly = ["Authorization": "Bearer " + (try token(["--scope", "user/Observation.read"]))]
+        #expect(try await gateway.response("GET", "/fhir/\(patient)", headers: observationsOnly).status == 403)
+        let system = ["Authorization": "Bearer " + (try token(["--scope", "system/*.read"]))]
+        #expect(try await gateway.response("GET", "/fhir/\(patient)", headers: system).status == 200)
+        let badScope = try HL7ParseCommandTests.run(["token", "--config", config, "--scope", "everything"])
+        #expect(badScope.status != 0 && badScope.err.contains("not a SMART scope"))
+
         // FHIR read and vread serve the record with its integrity status outside it: the body still hashes to its entry.
-        let read = try await gateway.response("GET", "/fhir/\(patient)")
+        let read = try await gateway.response("GET", "/fhir/\(patient)", headers: mine)
         #expect(read.status == 200 && read.header("X-Integrity-Status") == "anchored" && read.header("ETag") == "W/\"1\"", "\(read.headers)")
         #expect(
             read.header("Link") == "</fhir/\(patient)/_history/1/$proof>; rel=\"proof\"" && read.header("Last-Modified")?.hasSuffix("GMT") == true)
@@ -105,10 +126,10 @@ struct AnchorCommandTests {
         let bundleJSON = try JSONSerialization.jsonObject(with: bundle) as? [String: Any]
         let entryHash = (bundleJSON?["entry"] as? [String: Any])?["recordHash"] as? String
         #expect(FHIRCanonicalForm.sha256Hex(served) == entryHash)
-        let vread = try await gateway.response("GET", "/fhir/\(patient)/_history/1?_format=xml")
+        let vread = try await gateway.response("GET", "/fhir/\(patient)/_history/1?_format=xml", headers: mine)
         #expect(vread.status == 200 && vread.header("Content-Type") == "application/fhir+xml")
         #expect(FHIRCanonicalForm.sha256Hex(try FHIRXMLParser().parse(Array(vread.body))) == entryHash, "XML and JSON are the same record")
-        let history = try await gateway.response("GET", "/fhir/\(patient)/_history")
+        let history = try await gateway.response("GET", "/fhir/\(patient)/_history", headers: mine)
         let historyBundle = try FHIRJSON().parse(Array(history.body))
         #expect(history.status == 200 && FHIRValidator().validate(historyBundle).filter { $0.severity == .error }.isEmpty)
         #expect(String(decoding: history.body, as: UTF8.self).contains(#""valueCode":"anchored""#))
@@ -117,11 +138,11 @@ struct AnchorCommandTests {
         #expect(
             metadata.status == 200 && FHIRValidator().validate(capability).filter { $0.severity == .error }.isEmpty,
             "\(FHIRValidator().validate(capability))")
-        let unknown = try await gateway.response("GET", "/fhir/Patient/nope")
+        let unknown = try await gateway.response("GET", "/fhir/Patient/nope", headers: system)
         #expect(unknown.status == 404 && String(decoding: unknown.body, as: UTF8.self).contains("OperationOutcome"))
-        let notAType = try await gateway.response("GET", "/fhir/Patients/\(patient.split(separator: "/")[1])")
+        let notAType = try await gateway.response("GET", "/fhir/Patients/\(patientID)", headers: system)
         #expect(notAType.status == 404 && String(decoding: notAType.body, as: UTF8.self).contains("not a FHIR R4 resource type"))
-        let badVersion = try await gateway.response("GET", "/fhir/\(patient)/_history/x")
+        let badVersion = try await gateway.response("GET", "/fhir/\(patient)/_history/x", headers: mine)
         #expect(badVersion.status == 400)
 
         let unchecked = try HL7ParseCommandTests.run(["verify", directory + "/bundle.json", "--key", key])

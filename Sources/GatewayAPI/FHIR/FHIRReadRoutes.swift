@@ -11,47 +11,53 @@ import Store
 /// (so the record served still hashes to its ledger entry): the `X-Integrity-Status` header and a `Link` to its
 /// proof on reads, an extension on each entry of a history Bundle.
 ///
-/// Until issue #7's bearer tokens and scopes arrive, these answer like the admin endpoints (the admin key, or the
-/// loopback interface when none is set): patient data is never served openly.
+/// Access: `metadata` is open; everything else needs `Authorization: Bearer` with a JWT whose SMART scopes allow
+/// reading the type (`patient/` scopes only within the token's patient compartment), or the admin key. Without
+/// either the answer is 401, with a token that does not allow it 403.
 struct FHIRReadRoutes: Sendable {
     let services: GatewayServices
     static let integrityExtension = "https://ledgerbridge.org/fhir/StructureDefinition/integrity-status"
 
     func register(on router: Router<GatewayRequestContext>) {
-        router.get("/fhir/metadata") { request, context in
-            try await AdminRoutes(services: services).guarded(request, context) {
-                Reply.fhir(Self.capabilityStatement(), status: .ok, xml: Self.wantsXML(request))
-            }
+        router.get("/fhir/metadata") { request, _ in
+            Reply.fhir(Self.capabilityStatement(), status: .ok, xml: Self.wantsXML(request))
         }
         router.get("/fhir/:type/:id") { request, context in
-            try await AdminRoutes(services: services).guarded(request, context) {
-                let xml = Self.wantsXML(request)
+            let xml = Self.wantsXML(request)
+            return try await authorized(request, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
+                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 guard let version = try await services.store.currentVersion(type: type, id: id) else {
                     return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id) is not known", xml: xml)
                 }
-                return try await serve(version, xml: xml)
+                return try await serve(version, to: caller, xml: xml)
             }
         }
         router.get("/fhir/:type/:id/_history/:vid") { request, context in
-            try await AdminRoutes(services: services).guarded(request, context) {
-                let xml = Self.wantsXML(request)
+            let xml = Self.wantsXML(request)
+            return try await authorized(request, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
+                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 guard let vid = context.parameters.get("vid", as: Int.self) else {
                     return Reply.outcome(.badRequest, code: "invalid", "the version id is a number", xml: xml)
                 }
                 guard let version = try await services.store.version(type: type, id: id, versionId: vid) else {
                     return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id)/_history/\(vid) is not known", xml: xml)
                 }
-                return try await serve(version, xml: xml)
+                return try await serve(version, to: caller, xml: xml)
             }
         }
         router.get("/fhir/:type/:id/_history") { request, context in
-            try await AdminRoutes(services: services).guarded(request, context) {
-                let xml = Self.wantsXML(request)
+            let xml = Self.wantsXML(request)
+            return try await authorized(request, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
+                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 let versions = try await services.store.history(type: type, id: id)
                 guard !versions.isEmpty else { return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id) is not known", xml: xml) }
+                // Every version shown must be readable by the caller (a version may have left the compartment).
+                for v in versions where !v.isDelete {
+                    guard caller.mayRead(try v.resource()) else { return Self.forbidden(type, xml: xml) }
+                }
                 var entries: [JSONValue] = []
                 for v in versions {
                     let url = "\(type)/\(id)/_history/\(v.versionId)"
@@ -88,14 +94,47 @@ struct FHIRReadRoutes: Sendable {
         return try await ledger.proofs.integrity(of: v)
     }
 
+    /// Runs `body` for the caller the bearer token (or admin key) names; 401 without one, 503 while the store is down.
+    private func authorized(_ request: Request, xml: Bool, _ body: (Caller) async throws -> Response) async throws -> Response {
+        func unauthorized(_ why: String) -> Response {
+            var r = Reply.outcome(.unauthorized, code: "login", why, xml: xml)
+            r.headers[.wwwAuthenticate] = "Bearer"
+            return r
+        }
+        guard let presented = bearerToken(request) else {
+            return unauthorized("a bearer token is required (Authorization: Bearer …; 'ledgerbridge token' issues one)")
+        }
+        let caller: Caller
+        if let key = services.configuration.adminKey, constantTimeEqual(presented, key) {
+            caller = .admin
+        } else if let verifier = services.tokens {
+            do { caller = try await verifier.caller(token: presented) } catch { return unauthorized(error.description) }
+        } else {
+            return unauthorized("this gateway has no token verifier configured")
+        }
+        do {
+            return try await body(caller)
+        } catch let error as StoreError {
+            var r = Reply.outcome(.serviceUnavailable, code: "transient", error.description, xml: xml)
+            r.headers[.retryAfter] = "5"
+            return r
+        }
+    }
+
+    static func forbidden(_ type: String, xml: Bool) -> Response {
+        Reply.outcome(.forbidden, code: "forbidden", "the token's scopes do not allow reading this \(type)", xml: xml)
+    }
+
     /// One version as FHIR read and vread answer it: 410 for a deletion, else the resource with its headers.
-    private func serve(_ v: StoredVersion, xml: Bool) async throws -> Response {
+    private func serve(_ v: StoredVersion, to caller: Caller, xml: Bool) async throws -> Response {
         if v.isDelete {
             var r = Reply.outcome(.gone, code: "deleted", "\(v.resourceType)/\(v.id) was deleted in version \(v.versionId)", xml: xml)
             r.headers[.eTag] = "W/\"\(v.versionId)\""
             return r
         }
-        var response = Reply.fhir(try v.resource(), status: .ok, xml: xml)
+        let resource = try v.resource()
+        guard caller.mayRead(resource) else { return Self.forbidden(v.resourceType, xml: xml) }
+        var response = Reply.fhir(resource, status: .ok, xml: xml)
         response.headers[.eTag] = "W/\"\(v.versionId)\""
         response.headers[.lastModified] = Self.httpDate(v.lastUpdated)
         if let status = try await integrity(v) {

@@ -64,6 +64,8 @@ struct GatewayConfiguration: Sendable, Decodable {
     var ledgerKey: String? = nil
     /// Sealing tree heads and anchoring them.
     var ledger = LedgerConfiguration()
+    /// The FHIR API's bearer tokens.
+    var auth = AccessTokenConfiguration()
 
     init() {}
 
@@ -77,13 +79,19 @@ struct GatewayConfiguration: Sendable, Decodable {
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
         ledgerKey = try c.decodeIfPresent(String.self, forKey: .ledgerKey)
         ledger = try c.decodeIfPresent(LedgerConfiguration.self, forKey: .ledger) ?? LedgerConfiguration()
+        auth = try c.decodeIfPresent(AccessTokenConfiguration.self, forKey: .auth) ?? AccessTokenConfiguration()
         let names = sources.map(\.name)
         if Set(names).count != names.count {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
         }
     }
 
-    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger }
+    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth }
+
+    /// The HS256 secret that signs and checks the FHIR API's tokens (created on first use, mode 600).
+    var jwtSecretPath: String {
+        auth.hs256SecretFile ?? (dataDirectory as NSString).appendingPathComponent("jwt-hs256.key")
+    }
 
     /// The folder of the SQLite store, or ./data for PostgreSQL: the key and the local checkpoint file go there.
     var dataDirectory: String {

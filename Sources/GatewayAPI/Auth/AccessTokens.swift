@@ -1,0 +1,156 @@
+import FHIR
+import Foundation
+import JWTKit
+
+/// Bearer tokens for the FHIR API (JWT). HS256 with the gateway's own secret for the embedded default
+/// (`ledgerbridge token` issues them); RS256 / ES256 with the keys of a configured JWKS for an identity provider.
+/// Scopes are SMART on FHIR's: `patient/*.read`, `user/Observation.read`, `system/*.write` (v1), or `.rs`-style (v2).
+public struct AccessTokenConfiguration: Sendable, Hashable, Codable {
+    /// The HS256 secret (a file, created owner-only on first use); default `jwt-hs256.key` beside the store.
+    public var hs256SecretFile: String?
+    /// A JWKS file with the identity provider's public keys (RS256, ES256).
+    public var jwksFile: String?
+    /// When set, tokens must name this issuer (`iss`) …
+    public var issuer: String?
+    /// … and this audience (`aud`).
+    public var audience: String?
+
+    public init() {}
+}
+
+/// The claims Ledgerbridge reads.
+public struct AccessTokenClaims: JWTPayload, Equatable {
+    public var sub: SubjectClaim
+    public var exp: ExpirationClaim
+    public var iat: IssuedAtClaim?
+    public var iss: IssuerClaim?
+    public var aud: AudienceClaim?
+    /// Space-separated SMART scopes.
+    public var scope: String
+    /// The patient in context (a Patient id), for `patient/` scopes.
+    public var patient: String?
+
+    public init(subject: String, scope: String, patient: String?, expires: Date, issuer: String? = nil, audience: String? = nil) {
+        sub = SubjectClaim(value: subject)
+        exp = ExpirationClaim(value: expires)
+        iat = IssuedAtClaim(value: Date())
+        iss = issuer.map { IssuerClaim(value: $0) }
+        aud = audience.map { AudienceClaim(value: [$0]) }
+        self.scope = scope
+        self.patient = patient
+    }
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// One SMART scope: `context/Type.permission`.
+public struct SMARTScope: Sendable, Hashable {
+    public enum Context: String, Sendable { case patient, user, system }
+    public var context: Context
+    /// A resource type, or `*`.
+    public var type: String
+    public var read: Bool
+    public var write: Bool
+
+    /// `patient/*.read`, `user/Observation.write`, `system/*.*`, or v2's `patient/Observation.rs`.
+    public init?(_ text: Substring) {
+        guard let slash = text.firstIndex(of: "/"), let dot = text.lastIndex(of: "."), slash < dot,
+            let context = Context(rawValue: String(text[..<slash]))
+        else { return nil }
+        self.context = context
+        type = String(text[text.index(after: slash)..<dot])
+        let permission = text[text.index(after: dot)...]
+        switch permission {
+        case "read": (read, write) = (true, false)
+        case "write": (read, write) = (false, true)
+        case "*": (read, write) = (true, true)
+        default:
+            // SMART v2: c r u d s.
+            guard !permission.isEmpty, permission.allSatisfy({ "cruds".contains($0) }) else { return nil }
+            read = permission.contains("r") || permission.contains("s")
+            write = permission.contains("c") || permission.contains("u") || permission.contains("d")
+        }
+    }
+
+    func covers(_ resourceType: String) -> Bool { type == "*" || type == resourceType }
+}
+
+/// Who is asking, once their token or key is checked.
+public struct Caller: Sendable {
+    public var subject: String
+    public var scopes: [SMARTScope]
+    public var patient: String?
+    /// The admin key: everything.
+    public var isAdmin: Bool
+
+    public static let admin = Caller(subject: "admin", scopes: [], patient: nil, isAdmin: true)
+
+    public init(subject: String, scopes: [SMARTScope], patient: String?, isAdmin: Bool) {
+        self.subject = subject
+        self.scopes = scopes
+        self.patient = patient
+        self.isAdmin = isAdmin
+    }
+
+    /// Whether the caller may read this resource: a `user/` or `system/` read scope for its type, or a `patient/`
+    /// one and the resource is in the patient's compartment (the Patient itself, or its `subject` / `patient`).
+    public func mayRead(_ resource: JSONObject) -> Bool {
+        if isAdmin { return true }
+        guard let type = resource["resourceType"]?.stringValue else { return false }
+        let readers = scopes.filter { $0.read && $0.covers(type) }
+        if readers.contains(where: { $0.context != .patient }) { return true }
+        guard readers.contains(where: { $0.context == .patient }), let patient else { return false }
+        if type == "Patient" { return resource["id"]?.stringValue == patient }
+        let target = "Patient/\(patient)"
+        return ["subject", "patient"].contains { resource[$0]?.objectValue?["reference"]?.stringValue == target }
+    }
+
+    /// Whether any scope lets the caller read this type at all (before looking at a resource).
+    public func mayReadType(_ type: String) -> Bool { isAdmin || scopes.contains { $0.read && $0.covers(type) } }
+}
+
+/// Checks bearer tokens.
+public struct AccessTokenVerifier: Sendable {
+    let keys: JWTKeyCollection
+    let configuration: AccessTokenConfiguration
+
+    public struct Refusal: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Keys: the HS256 secret, and the JWKS file's keys when configured.
+    public static func make(_ configuration: AccessTokenConfiguration, secret: [UInt8]) async throws -> AccessTokenVerifier {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        if let file = configuration.jwksFile {
+            guard let data = FileManager.default.contents(atPath: file) else { throw Refusal(description: "\(file): cannot read the JWKS") }
+            try await keys.add(jwksJSON: String(decoding: data, as: UTF8.self))
+        }
+        return AccessTokenVerifier(keys: keys, configuration: configuration)
+    }
+
+    public func caller(token: String) async throws(Refusal) -> Caller {
+        let claims: AccessTokenClaims
+        do {
+            claims = try await keys.verify(token, as: AccessTokenClaims.self)
+        } catch {
+            throw Refusal(description: "the bearer token is not valid: \(error)")
+        }
+        if let issuer = configuration.issuer, claims.iss?.value != issuer { throw Refusal(description: "the token's issuer is not \(issuer)") }
+        if let audience = configuration.audience {
+            do { try claims.aud?.verifyIntendedAudience(includes: audience) } catch { throw Refusal(description: "the token is not for \(audience)") }
+            if claims.aud == nil { throw Refusal(description: "the token names no audience") }
+        }
+        let scopes = claims.scope.split(separator: " ").compactMap(SMARTScope.init)
+        return Caller(subject: claims.sub.value, scopes: scopes, patient: claims.patient, isAdmin: false)
+    }
+
+    /// Signs a token with the HS256 secret (the embedded default's `ledgerbridge token`).
+    public static func issue(_ claims: AccessTokenClaims, secret: [UInt8]) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        return try await keys.sign(claims)
+    }
+}
