@@ -49,6 +49,7 @@ public actor AnchorService: Service {
     private var latestHead: StoredTreeHead?
     private var waitingSince: Int64?
     private var outboxMayHaveWork = true
+    private var refusalLogged = false
     private var lastOutboxLook: Int64 = 0
     private var size = 0
     /// Set when the store's entries no longer give a root that was signed: the store was changed behind our back.
@@ -165,8 +166,11 @@ public actor AnchorService: Service {
         let waitedLongEnough = Double(now - (waitingSince ?? now)) >= schedule.batchSeconds * 1000
         guard force || waiting >= Int64(schedule.batchEntries) || waitedLongEnough else { return nil }
         guard integrityProblem == nil else {
-            // Signing a root over changed entries would vouch for them.
-            logger.error("not sealing: \(integrityProblem!)")
+            // Signing a root over changed entries would vouch for them. Said once, not every round.
+            if !refusalLogged {
+                refusalLogged = true
+                logger.error("no tree head is sealed until the ledger integrity problem is resolved", metadata: ["lb.problem": "\(integrityProblem!)"])
+            }
             return nil
         }
         let signed = try SignedTreeHead.sign(treeSize: UInt64(size), root: try await tree.root(treeSize: size), timestamp: UInt64(now), with: key)
