@@ -169,7 +169,8 @@ public actor AnchorService: Service {
             // Signing a root over changed entries would vouch for them. Said once, not every round.
             if !refusalLogged {
                 refusalLogged = true
-                logger.error("no tree head is sealed until the ledger integrity problem is resolved", metadata: ["lb.problem": "\(integrityProblem!)"])
+                logger.error(
+                    "no tree head is sealed until the ledger integrity problem is resolved", metadata: ["lb.problem": "\(integrityProblem!)"])
             }
             return nil
         }
