@@ -68,17 +68,30 @@ struct AnchorCommandTests {
         }
         #expect(anchored, "\(gateway.log)")
 
-        let (proofStatus, bundle) = try await gateway.request("GET", "/fhir/\(patient)/_history/1/$proof")
+        // FHIR reads need a bearer token whose scopes allow them.
+        let patientID = String(patient.split(separator: "/")[1])
+        func token(_ arguments: [String]) throws -> String {
+            let t = try HL7ParseCommandTests.run(["token", "--config", config] + arguments)
+            #expect(t.status == 0, "\(t.err)")
+            return t.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let mine = ["Authorization": "Bearer " + (try token(["--scope", "patient/*.read", "--patient", patientID]))]
+        let system = ["Authorization": "Bearer " + (try token(["--scope", "system/*.read"]))]
+        // $proof and $integrity need what reading the version needs.
+        #expect(try await gateway.response("GET", "/fhir/\(patient)/_history/1/$proof").status == 401)
+        let otherPatient = ["Authorization": "Bearer " + (try token(["--scope", "patient/*.read", "--patient", "another"]))]
+        #expect(try await gateway.response("GET", "/fhir/\(patient)/_history/1/$proof", headers: otherPatient).status == 403)
+        let (proofStatus, bundle) = try await gateway.request("GET", "/fhir/\(patient)/_history/1/$proof", headers: mine)
         #expect(proofStatus == 200, "\(String(decoding: bundle, as: UTF8.self))")
         try bundle.write(to: URL(fileURLWithPath: directory + "/bundle.json"))
-        let (integrityStatus, integrity) = try await gateway.request("GET", "/fhir/\(patient)/_history/1/$integrity")
+        let (integrityStatus, integrity) = try await gateway.request("GET", "/fhir/\(patient)/_history/1/$integrity", headers: mine)
         #expect(integrityStatus == 200 && String(decoding: integrity, as: UTF8.self).contains(#""status":"anchored""#))
         let (_, keyBody) = try await gateway.request("GET", "/ledger/key")
         let key = try #require((try JSONSerialization.jsonObject(with: keyBody) as? [String: Any])?["publicKey"] as? String)
         #expect(try HL7ParseCommandTests.run(["ledger", "key", "--config", config]).out.contains(key))
         let (_, heads) = try await gateway.request("GET", "/ledger/tree-heads")
         #expect(String(decoding: heads, as: UTF8.self).contains(#""txHash""#) && String(decoding: heads, as: UTF8.self).contains(#""token""#))
-        let (missing, _) = try await gateway.request("GET", "/fhir/Patient/nope/_history/1/$proof")
+        let (missing, _) = try await gateway.request("GET", "/fhir/Patient/nope/_history/1/$proof", headers: system)
         #expect(missing == 404)
 
         // The command-line bundle is the same bundle; it also writes the record to check against.
@@ -96,14 +109,6 @@ struct AnchorCommandTests {
         for step in ["ok   record", "ok   inclusion", "ok   signature", "ok   anchor chain", "ok   anchor tsa", "note anchor local"] {
             #expect(verified.out.contains(step), "\(step) in \(verified.out)")
         }
-        // FHIR reads need a bearer token whose scopes allow them.
-        let patientID = String(patient.split(separator: "/")[1])
-        func token(_ arguments: [String]) throws -> String {
-            let t = try HL7ParseCommandTests.run(["token", "--config", config] + arguments)
-            #expect(t.status == 0, "\(t.err)")
-            return t.out.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        let mine = ["Authorization": "Bearer " + (try token(["--scope", "patient/*.read", "--patient", patientID]))]
         let anonymous = try await gateway.response("GET", "/fhir/\(patient)")
         #expect(anonymous.status == 401 && anonymous.header("WWW-Authenticate") == "Bearer")
         let garbage = try await gateway.response("GET", "/fhir/\(patient)", headers: ["Authorization": "Bearer not-a-token"])
@@ -112,7 +117,6 @@ struct AnchorCommandTests {
         #expect(try await gateway.response("GET", "/fhir/\(patient)", headers: someoneElse).status == 403)
         let observationsOnly = ["Authorization": "Bearer " + (try token(["--scope", "user/Observation.read"]))]
         #expect(try await gateway.response("GET", "/fhir/\(patient)", headers: observationsOnly).status == 403)
-        let system = ["Authorization": "Bearer " + (try token(["--scope", "system/*.read"]))]
         #expect(try await gateway.response("GET", "/fhir/\(patient)", headers: system).status == 200)
         let badScope = try HL7ParseCommandTests.run(["token", "--config", config, "--scope", "everything"])
         #expect(badScope.status != 0 && badScope.err.contains("not a SMART scope"))

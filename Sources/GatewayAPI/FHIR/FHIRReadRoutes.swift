@@ -24,7 +24,7 @@ struct FHIRReadRoutes: Sendable {
         }
         router.get("/fhir/:type/:id") { request, context in
             let xml = Self.wantsXML(request)
-            return try await authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
                 guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 guard let version = try await services.store.currentVersion(type: type, id: id) else {
@@ -35,7 +35,7 @@ struct FHIRReadRoutes: Sendable {
         }
         router.get("/fhir/:type/:id/_history/:vid") { request, context in
             let xml = Self.wantsXML(request)
-            return try await authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
                 guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 guard let vid = context.parameters.get("vid", as: Int.self) else {
@@ -49,7 +49,7 @@ struct FHIRReadRoutes: Sendable {
         }
         router.get("/fhir/:type/:id/_history") { request, context in
             let xml = Self.wantsXML(request)
-            return try await authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
                 guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 let versions = try await services.store.history(type: type, id: id)
@@ -92,33 +92,6 @@ struct FHIRReadRoutes: Sendable {
     private func integrity(_ v: StoredVersion) async throws -> IntegrityStatus? {
         guard let ledger = services.ledger else { return nil }
         return try await ledger.proofs.integrity(of: v)
-    }
-
-    /// Runs `body` for the caller the bearer token (or admin key) names; 401 without one, 503 while the store is down.
-    private func authorized(_ request: Request, xml: Bool, _ body: (Caller) async throws -> Response) async throws -> Response {
-        func unauthorized(_ why: String) -> Response {
-            var r = Reply.outcome(.unauthorized, code: "login", why, xml: xml)
-            r.headers[.wwwAuthenticate] = "Bearer"
-            return r
-        }
-        guard let presented = bearerToken(request) else {
-            return unauthorized("a bearer token is required (Authorization: Bearer …; 'ledgerbridge token' issues one)")
-        }
-        let caller: Caller
-        if let key = services.configuration.adminKey, constantTimeEqual(presented, key) {
-            caller = .admin
-        } else if let verifier = services.tokens {
-            do { caller = try await verifier.caller(token: presented) } catch { return unauthorized(error.description) }
-        } else {
-            return unauthorized("this gateway has no token verifier configured")
-        }
-        do {
-            return try await body(caller)
-        } catch let error as StoreError {
-            var r = Reply.outcome(.serviceUnavailable, code: "transient", error.description, xml: xml)
-            r.headers[.retryAfter] = "5"
-            return r
-        }
     }
 
     static func forbidden(_ type: String, xml: Bool) -> Response {

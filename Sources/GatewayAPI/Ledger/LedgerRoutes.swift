@@ -8,8 +8,8 @@ import Store
 
 /// The ledger over HTTP. Public, because anyone must be able to check proofs: `/ledger/key` (the gateway's
 /// Ed25519 public key), `/ledger/tree-heads` (sealed heads with their anchor receipts) and `/ledger/consistency`.
-/// A version's `$proof` and `$integrity` name a record (type, id, version, hash), so until the FHIR API's access
-/// control arrives they answer like the admin endpoints: with the admin key, or to the loopback interface.
+/// A version's `$proof` and `$integrity` name a record (type, id, version, hash): they need what reading that
+/// version needs (a bearer token whose scopes allow it, or the admin key).
 struct LedgerRoutes: Sendable {
     let services: GatewayServices
 
@@ -66,11 +66,12 @@ struct LedgerRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/:id/_history/:vid/$proof") { request, context in
-            try await AdminRoutes(services: services).guarded(request, context) {
+            try await services.authorized(request, xml: false) { caller in
                 guard let ledger = services.ledger else { return Self.noLedger }
                 guard let (type, id, vid) = Self.versionParameters(context) else {
                     return Reply.outcome(.badRequest, code: "invalid", "the version id is a number")
                 }
+                if let refusal = try await refusal(caller, type: type, id: id, versionId: vid) { return refusal }
                 do {
                     let bundle = try await ledger.proofs.bundle(type: type, id: id, versionId: vid)
                     let encoder = JSONEncoder()
@@ -90,11 +91,12 @@ struct LedgerRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/:id/_history/:vid/$integrity") { request, context in
-            try await AdminRoutes(services: services).guarded(request, context) {
+            try await services.authorized(request, xml: false) { caller in
                 guard let ledger = services.ledger else { return Self.noLedger }
                 guard let (type, id, vid) = Self.versionParameters(context) else {
                     return Reply.outcome(.badRequest, code: "invalid", "the version id is a number")
                 }
+                if let refusal = try await refusal(caller, type: type, id: id, versionId: vid) { return refusal }
                 guard let version = try await services.store.version(type: type, id: id, versionId: vid) else {
                     return Reply.outcome(.notFound, code: "not-found", "no stored version \(type)/\(id)/_history/\(vid)")
                 }
@@ -104,6 +106,13 @@ struct LedgerRoutes: Sendable {
                 return Reply.json(.object(o))
             }
         }
+    }
+
+    /// 403 when the caller may not read the version (a deleted version: when it may read the type); nil to go on.
+    private func refusal(_ caller: Caller, type: String, id: String, versionId: Int) async throws -> Response? {
+        guard caller.mayReadType(type) else { return FHIRReadRoutes.forbidden(type, xml: false) }
+        guard let version = try await services.store.version(type: type, id: id, versionId: versionId), !version.isDelete else { return nil }
+        return caller.mayRead(try version.resource()) ? nil : FHIRReadRoutes.forbidden(type, xml: false)
     }
 
     static var noLedger: Response { Reply.outcome(.notFound, code: "not-supported", "this gateway runs without a ledger") }

@@ -1,0 +1,34 @@
+import FHIR
+import HTTPTypes
+import Hummingbird
+import Store
+
+extension GatewayServices {
+    /// Runs `body` for the caller the bearer token (or admin key) names; 401 without one, 503 while the store is down.
+    func authorized(_ request: Request, xml: Bool, _ body: (Caller) async throws -> Response) async throws -> Response {
+        func unauthorized(_ why: String) -> Response {
+            var r = Reply.outcome(.unauthorized, code: "login", why, xml: xml)
+            r.headers[.wwwAuthenticate] = "Bearer"
+            return r
+        }
+        guard let presented = bearerToken(request) else {
+            return unauthorized("a bearer token is required (Authorization: Bearer …; 'ledgerbridge token' issues one)")
+        }
+        let caller: Caller
+        if let key = configuration.adminKey, constantTimeEqual(presented, key) {
+            caller = .admin
+        } else if let verifier = tokens {
+            do { caller = try await verifier.caller(token: presented) } catch { return unauthorized("\(error)") }
+        } else {
+            return unauthorized("this gateway has no token verifier configured")
+        }
+        do {
+            return try await body(caller)
+        } catch let error as StoreError {
+            var r = Reply.outcome(.serviceUnavailable, code: "transient", error.description, xml: xml)
+            r.headers[.retryAfter] = "5"
+            return r
+        }
+    }
+
+}
