@@ -30,8 +30,8 @@ public struct AnchorSchedule: Sendable, Hashable {
 }
 
 /// Seals signed tree heads over the store's ledger entries and anchors them to every configured backend through the
-/// store's outbox. It keeps the RFC 9162 tree in memory (caught up from the store each tick), so proofs and
-/// integrity checks read paths off it without rehashing.
+/// store's outbox. It keeps the RFC 9162 tree in memory (fed by the commits, gaps filled from the store), so
+/// proofs and integrity checks read paths off it without rehashing.
 ///
 /// Guarantees: entries are durable before anyone is answered (the ingest commit); a head is recorded together with
 /// its outbox rows (one transaction); a row is marked anchored together with its receipt; rows are leased, so two
@@ -201,7 +201,7 @@ public actor AnchorService: Service {
         if claimed.isEmpty { return [] }
         var heads: [Int64: SignedTreeHead] = [:]
         for size in Set(claimed.map(\.treeSize)) {
-            guard let h = try await store.treeHead(size: size), let head = Self.signed(h) else { continue }
+            guard let head = try await store.treeHead(size: size)?.signed else { continue }
             heads[size] = head
         }
         let byBackend = Dictionary(grouping: claimed, by: \.backend)
@@ -249,24 +249,24 @@ public actor AnchorService: Service {
                 continue
             }
             guard let head = heads[row.treeSize] else { continue }
-            let previous = row.receipt.flatMap { try? JSONDecoder().decode(AnchorReceipt.self, from: Data($0.utf8)) }
+            let previous = row.receipt.flatMap(AnchorReceipt.init(json:))
             let now = StoreTime.nowMillis()
             do {
                 switch try await backend.advance(head: head, state: row.state, previous: previous) {
                 case .anchored(let receipt):
                     row.state = .anchored
-                    row.receipt = Self.json(receipt)
+                    row.receipt = receipt.json
                     row.anchoredAt = now
                     row.lastError = nil
                     logger.info("tree head anchored", metadata: ["lb.backend": "\(backend.name)", "lb.treeSize": "\(row.treeSize)"])
                 case .submitted(let receipt, let again):
                     row.state = .submitted
-                    row.receipt = Self.json(receipt)
+                    row.receipt = receipt.json
                     row.nextAttemptAt = now + Int64(again * 1000)
                     row.lastError = nil
                 case .resend(let receipt, let reason):
                     row.state = .pending
-                    row.receipt = Self.json(receipt)
+                    row.receipt = receipt.json
                     row.nextAttemptAt = now
                     row.lastError = reason
                     logger.warning("anchor to be sent again", metadata: ["lb.backend": "\(backend.name)", "lb.reason": "\(reason)"])
@@ -274,7 +274,7 @@ public actor AnchorService: Service {
             } catch {
                 row.attempts += 1
                 row.lastError = error.description
-                if let progress = error.progress { row.receipt = Self.json(progress) }
+                if let progress = error.progress { row.receipt = progress.json }
                 row.nextAttemptAt = now + Int64(schedule.backoff(afterAttempts: row.attempts) * 1000)
                 failedUntil = row.nextAttemptAt
                 logger.warning(
@@ -307,22 +307,11 @@ public actor AnchorService: Service {
         return (head, try await store.anchors(treeSize: head.treeSize))
     }
 
-    static func signed(_ h: StoredTreeHead) -> SignedTreeHead? {
-        guard let root = Hash(hex: h.root), let key = Hash(hex: h.keyID), let sig = Hex.decode(h.signature) else { return nil }
-        return SignedTreeHead(treeSize: UInt64(h.treeSize), root: root, timestamp: UInt64(h.timestamp), signature: sig, keyID: key)
-    }
-
-    static func json(_ receipt: AnchorReceipt) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(receipt)) ?? Data("{}".utf8), as: UTF8.self)
-    }
 }
 
-/// The RFC 9162 tree over the ledger, as proofs need it: the running gateway's `AnchorService`, or `StoreTree`
-/// built from the store for a command.
+/// The RFC 9162 tree over the ledger, as proofs need it: the running gateway's (`AnchorService.ledgerTree`), or a
+/// `StoreTree` read from the store for a command.
 public protocol LedgerTree: Sendable {
-    func size() async throws -> Int
     func leafHash(_ leaf: Int) async throws -> Hash?
     func inclusionProof(leaf: Int, treeSize: Int) async throws -> InclusionProof
     func root(treeSize: Int) async throws -> Hash

@@ -44,18 +44,18 @@ public struct ProofBuilder: Sendable {
     public func bundle(type: String, id: String, versionId: Int) async throws -> ProofBundle {
         let name = "\(type)/\(id)/_history/\(versionId)"
         guard let version = try await store.version(type: type, id: id, versionId: versionId) else { throw ProofError.noSuchVersion(name) }
-        guard let leaf = version.leafIndex, let stored = try await store.ledgerEntries(from: leaf, limit: 1).first, stored.leafIndex == leaf
-        else { throw ProofError.noEntry(name) }
-        guard let head = try await store.treeHead(coveringLeaf: leaf), let signed = AnchorService.signed(head) else { throw ProofError.pending(name) }
+        // The version row holds every field of its entry: no second read of it.
+        guard let leaf = version.leafIndex, let entry = version.ledgerEntry else { throw ProofError.noEntry(name) }
+        guard let head = try await store.treeHead(coveringLeaf: leaf), let signed = head.signed else { throw ProofError.pending(name) }
         let proof = try await tree.inclusionProof(leaf: Int(leaf), treeSize: Int(head.treeSize))
-        return ProofBundle(entry: stored.entry, proof: proof, head: signed, publicKey: publicKey, anchors: try await receipts(head.treeSize))
+        return ProofBundle(entry: entry, proof: proof, head: signed, publicKey: publicKey, anchors: try await receipts(head.treeSize))
     }
 
     /// Every backend's receipt for a head (pending ones say so).
     public func receipts(_ treeSize: Int64) async throws -> [AnchorReceipt] {
         try await store.anchors(treeSize: treeSize).map { row in
             var receipt =
-                row.receipt.flatMap { try? JSONDecoder().decode(AnchorReceipt.self, from: Data($0.utf8)) }
+                row.receipt.flatMap(AnchorReceipt.init(json:))
                 ?? AnchorReceipt(backend: row.backend, type: "unknown", status: row.state.rawValue)
             receipt.status = row.state.rawValue
             receipt.anchoredAt = row.anchoredAt.map { UInt64($0) }
@@ -70,11 +70,8 @@ public struct ProofBuilder: Sendable {
             return .mismatch("the stored body no longer hashes to the record hash logged for it: the record was changed in the database")
         }
         guard let leaf = version.leafIndex else { return .mismatch("the version has no ledger entry") }
-        let entry = LedgerEntry(
-            resourceType: version.resourceType, id: version.id, versionId: String(version.versionId),
-            recordHash: Hash(hex: version.recordHash) ?? RFC9162.emptyRoot, storedAt: UInt64(version.lastUpdated))
         let logged = try await tree.leafHash(Int(leaf))
-        guard let logged, logged == (try? entry.leafHash()) else {
+        guard let logged, logged == (try? version.ledgerEntry?.leafHash()) else {
             return .mismatch("the version's ledger entry is not the one logged at leaf \(leaf): its record hash or time was changed in the database")
         }
         guard let head = try await store.treeHead(coveringLeaf: leaf) else {
@@ -180,11 +177,6 @@ public actor StoreTree: LedgerTree {
         }
         offered = offered.filter { $0.key >= Int64(tree.size) }
         absorb()
-    }
-
-    public func size() async throws -> Int {
-        try await load()
-        return tree.size
     }
 
     public func leafHash(_ leaf: Int) async throws -> Hash? {

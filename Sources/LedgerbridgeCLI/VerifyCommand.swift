@@ -57,13 +57,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let certificate = try tsaCert.map { path throws(CLIError) in
             do { return try RFC3161Backend.loadCertificate(path) } catch { throw CLIError("--tsa-cert: \(error)") }
         }
-        let head = Hash(hex: proof.treeHead.root).flatMap { root in
-            Hex.decode(proof.treeHead.signature).flatMap { sig in
-                Hash(hex: proof.treeHead.keyID).map {
-                    SignedTreeHead(treeSize: proof.treeHead.treeSize, root: root, timestamp: proof.treeHead.timestamp, signature: sig, keyID: $0)
-                }
-            }
-        }
+        let head = proof.treeHead.signed
         let anchors = proof.anchors ?? []
         if anchors.isEmpty { notes.append("anchors: the bundle carries no anchor receipts") }
         for receipt in anchors {

@@ -1,3 +1,5 @@
+import Ledger
+
 /// What the store keeps for anchoring (docs/ledger.md, "Anchoring"): the signed tree heads the gateway sealed, and an
 /// outbox row per tree head and backend that the anchor worker works through.
 ///
@@ -51,6 +53,12 @@ public struct StoredTreeHead: Sendable, Hashable, Codable {
         self.timestamp = timestamp
         self.signature = signature
         self.keyID = keyID
+    }
+
+    /// The head as the ledger signs and checks it; nil when a stored value is not valid hex.
+    public var signed: SignedTreeHead? {
+        guard let root = Hash(hex: root), let key = Hash(hex: keyID), let signature = Hex.decode(signature) else { return nil }
+        return SignedTreeHead(treeSize: UInt64(treeSize), root: root, timestamp: UInt64(timestamp), signature: signature, keyID: key)
     }
 }
 

@@ -153,10 +153,10 @@ public struct VersionOutcome: Sendable, Hashable, Codable {
 
     /// The ledger entry of a created version, with its leaf index.
     public var ledgerEntry: (leafIndex: Int64, entry: LedgerEntry)? {
-        guard created, let leafIndex, let storedAt, let hash = Hash(hex: recordHash) else { return nil }
-        return (
-            leafIndex, LedgerEntry(resourceType: resourceType, id: id, versionId: String(versionId), recordHash: hash, storedAt: UInt64(storedAt))
-        )
+        guard created, let leafIndex, let storedAt,
+            let entry = LedgerEntry(type: resourceType, id: id, versionId: versionId, recordHash: recordHash, storedAt: storedAt)
+        else { return nil }
+        return (leafIndex, entry)
     }
 }
 
@@ -190,6 +190,12 @@ public struct StoredVersion: Sendable, Hashable {
     /// The canonical body as stored now (a tampered database shows here).
     public var body: [UInt8]
     public var leafIndex: Int64?
+
+    /// The version's ledger entry as its row gives it now (a record hash rewritten in the database shows here);
+    /// nil when the stored hash is not valid hex.
+    public var ledgerEntry: LedgerEntry? {
+        LedgerEntry(type: resourceType, id: id, versionId: versionId, recordHash: recordHash, storedAt: lastUpdated)
+    }
 
     /// True when the stored body still hashes to the recorded hash.
     public var bodyMatchesHash: Bool { Hash(SHA256.hash(data: body)).hex == recordHash }
@@ -236,11 +242,19 @@ public struct StoredLedgerEntry: Sendable, Hashable {
     public var entry: LedgerEntry
 
     init(leafIndex: Int64, type: String, id: String, versionId: Int, recordHash: String, storedAt: Int64) throws(StoreError) {
-        guard let hash = Hash(hex: recordHash) else {
+        guard let entry = LedgerEntry(type: type, id: id, versionId: versionId, recordHash: recordHash, storedAt: storedAt) else {
             throw StoreError.invalidRecord("version \(type)/\(id)/\(versionId) has a malformed record hash")
         }
         self.leafIndex = leafIndex
-        entry = LedgerEntry(resourceType: type, id: id, versionId: String(versionId), recordHash: hash, storedAt: UInt64(storedAt))
+        self.entry = entry
+    }
+}
+
+extension LedgerEntry {
+    /// A version's entry from its stored columns (hex record hash, numeric version, ms time); nil for a bad hash.
+    init?(type: String, id: String, versionId: Int, recordHash: String, storedAt: Int64) {
+        guard let hash = Hash(hex: recordHash) else { return nil }
+        self.init(resourceType: type, id: id, versionId: String(versionId), recordHash: hash, storedAt: UInt64(storedAt))
     }
 }
 

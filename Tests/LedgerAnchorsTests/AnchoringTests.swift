@@ -40,7 +40,7 @@ struct AnchoringTests {
         // The chain holds exactly one transaction, carrying the signed tree head.
         let latest = try await store.latestTreeHead()
         let stored = try #require(latest)
-        let signed = try #require(SignedTreeHeadFromStore(stored))
+        let signed = try #require(stored.signed)
         let txs = try await eth.transactions()
         #expect(txs.count == 1)
         #expect((txs.first?["input"] as? String) == "0x" + Hex.encode(signed.anchorPayload))
@@ -132,7 +132,7 @@ struct AnchoringTests {
         var payloads: [String] = []
         for size in heads {
             let h = try await store.treeHead(size: size)
-            payloads.append("0x" + Hex.encode(SignedTreeHeadFromStore(try #require(h))!.anchorPayload))
+            payloads.append("0x" + Hex.encode(try #require(h?.signed).anchorPayload))
         }
         let inputs = try await eth.transactions().compactMap { $0["input"] as? String }
         #expect(inputs.sorted() == payloads.sorted())
@@ -249,11 +249,6 @@ struct AnchoringTests {
         #expect(try await store.latestTreeHead()?.treeSize == 6)
         try await store.close()
     }
-}
-
-func SignedTreeHeadFromStore(_ h: StoredTreeHead) -> SignedTreeHead? {
-    guard let root = Hash(hex: h.root), let key = Hash(hex: h.keyID), let sig = Hex.decode(h.signature) else { return nil }
-    return SignedTreeHead(treeSize: UInt64(h.treeSize), root: root, timestamp: UInt64(h.timestamp), signature: sig, keyID: key)
 }
 
 @Suite("the tree fed by commits")

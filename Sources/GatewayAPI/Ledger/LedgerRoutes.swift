@@ -32,7 +32,7 @@ struct LedgerRoutes: Sendable {
             var list: [JSONValue] = []
             for head in heads {
                 var o = Self.headJSON(head)
-                o["anchors"] = try await Self.receiptsJSON(try await ledger.proofs.receipts(head.treeSize))
+                o["anchors"] = try Self.receiptsJSON(try await ledger.proofs.receipts(head.treeSize))
                 list.append(.object(o))
             }
             var body = JSONObject([("treeHeads", .array(list))])
@@ -130,7 +130,7 @@ struct LedgerRoutes: Sendable {
         ])
     }
 
-    static func receiptsJSON(_ receipts: [AnchorReceipt]) async throws -> JSONValue {
+    static func receiptsJSON(_ receipts: [AnchorReceipt]) throws -> JSONValue {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(receipts)

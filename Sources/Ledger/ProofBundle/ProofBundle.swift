@@ -22,6 +22,12 @@ public struct ProofBundle: Sendable, Hashable, Codable {
         public var keyID: String
         /// The gateway's Ed25519 public key (32 bytes, hex), also served at /ledger/key.
         public var publicKey: String
+
+        /// The head as signed; nil when a value is not valid hex.
+        public var signed: SignedTreeHead? {
+            guard let root = Hash(hex: root), let key = Hash(hex: keyID), let signature = Hex.decode(signature) else { return nil }
+            return SignedTreeHead(treeSize: treeSize, root: root, timestamp: timestamp, signature: signature, keyID: key)
+        }
     }
 
     public var format: String

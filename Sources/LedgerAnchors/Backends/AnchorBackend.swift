@@ -1,5 +1,20 @@
+import Foundation
 import Ledger
 import Store
+
+extension AnchorReceipt {
+    /// A receipt as an outbox row keeps it (JSON, keys sorted); nil when the text is not one.
+    public init?(json: String) {
+        guard let r = try? JSONDecoder().decode(AnchorReceipt.self, from: Data(json.utf8)) else { return nil }
+        self = r
+    }
+
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
 
 /// One ledger a tree head is anchored to. The anchor worker calls `advance` for an outbox row until it says
 /// `anchored`; whatever it returns is written to the row (state, receipt, next attempt) before the next call.

@@ -14,11 +14,10 @@ private final class Flag: @unchecked Sendable {
 
 /// Outbound HTTP for the ledger backends: FoundationNetworking (libcurl on Linux), one POST with a timeout.
 public enum HTTPPost {
+    /// A request without a usable answer. It may still have reached the server: a caller whose request has effects
+    /// (an Ethereum send) must check before sending again.
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
-        /// True when the request may have reached the server (a timeout after sending, an unreadable answer):
-        /// a retry must first check whether the first attempt took effect.
-        public var ambiguous: Bool
     }
 
     private static let session: URLSession = {
@@ -61,24 +60,17 @@ public enum HTTPPost {
             task.resume()
         }
         if timedOut.isSet, case .failure = result {
-            throw Failure(description: "\(url.absoluteString): no answer within \(timeout) s", ambiguous: true)
+            throw Failure(description: "\(url.absoluteString): no answer within \(timeout) s")
         }
         switch result {
         case .success(let (data, response)):
             guard let http = response as? HTTPURLResponse else {
-                throw Failure(description: "\(url.host ?? "?"): not an HTTP answer", ambiguous: true)
+                throw Failure(description: "\(url.host ?? "?"): not an HTTP answer")
             }
             return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type"), Array(data))
         case .failure(let error):
-            let code = (error as? URLError)?.code
-            // Refused or unresolvable connections never reached the server; anything else might have.
-            let unsent: Set<URLError.Code> = [
-                .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet, .badURL, .unsupportedURL,
-            ]
-            let ambiguous = code.map { !unsent.contains($0) } ?? true
             throw Failure(
-                description: "\(url.absoluteString): \((error as? URLError).map { "\($0.code.rawValue) \($0.localizedDescription)" } ?? "\(error)")",
-                ambiguous: ambiguous)
+                description: "\(url.absoluteString): \((error as? URLError).map { "\($0.code.rawValue) \($0.localizedDescription)" } ?? "\(error)")")
         }
     }
 }
