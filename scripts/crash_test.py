@@ -14,7 +14,6 @@ Prints a JSON summary on the last line; exits 1 when a check fails.
 import argparse
 import http.client
 import json
-import os
 import random
 import shlex
 import signal
@@ -43,27 +42,40 @@ def msa(ack: bytes):
 
 
 class Gateway:
-    def __init__(self, binary, config, http_port, log):
-        self.binary, self.config, self.http_port, self.log = binary, config, http_port, log
+    def __init__(self, binary, config, http_port, log_path):
+        self.binary, self.config, self.http_port, self.log_path = binary, config, http_port, log_path
+        self.log = open(log_path, "ab")
         self.process = None
+        self.start_seconds = []
         self.lock = threading.Lock()
+
+    def log_tail(self, lines=15):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+        except OSError:
+            return "(no log)"
 
     def start(self):
         with self.lock:
             self.process = subprocess.Popen(
                 [self.binary, "serve", "--config", self.config], stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL
             )
-        deadline = time.time() + 60
+        started = time.time()
+        deadline = started + 90
         while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with status {self.process.returncode} while starting; its log ends:\n{self.log_tail()}")
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=1)
                 c.request("GET", "/health")
                 if c.getresponse().status == 200:
+                    self.start_seconds.append(time.time() - started)
                     return
             except OSError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("the gateway did not come up")
+        raise RuntimeError(f"the gateway did not answer /health within 90 s; its log ends:\n{self.log_tail()}")
 
     def kill(self):
         with self.lock:
@@ -142,12 +154,11 @@ def main():
     p.add_argument("--kills", type=int, default=4)
     p.add_argument("--senders", type=int, default=4, help="per channel")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--log", default=os.devnull)
+    p.add_argument("--log", required=True, help="the gateway's output goes here (shown when it fails to start)")
     args = p.parse_args()
     random.seed(args.seed)
 
-    log = open(args.log, "ab")
-    gateway = Gateway(args.binary, args.config, args.http_port, log)
+    gateway = Gateway(args.binary, args.config, args.http_port, args.log)
     gateway.start()
     acked = {}
     stats = {"retries": 0}
@@ -213,6 +224,7 @@ def main():
         "kills": kills,
         "patients": patients,
         "seconds": round(elapsed, 1),
+        "slowest_start_seconds": round(max(gateway.start_seconds), 1),
         "problems": problems,
     }
     print(json.dumps(summary))

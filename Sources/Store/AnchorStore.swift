@@ -29,6 +29,10 @@ public protocol AnchorStore: Sendable {
     /// Takes a lease until `leaseUntil` on up to `limit` outbox rows that are not anchored, are due by `dueBy`, and are
     /// leased by nobody else; oldest heads first. Another worker (another gateway on the same PostgreSQL, or
     /// `ledgerbridge anchor --now` beside `serve`) does not get them while the lease holds.
+    ///
+    /// A backend's heads are sent in order: a row is not handed out while an older row of the same backend is still
+    /// pending (not yet sent) and not itself claimable, because it is backing off or leased. Rows already submitted and
+    /// waiting for confirmations do not hold newer heads back.
     func claimDueAnchors(dueBy: Int64, now: Int64, leaseUntil: Int64, limit: Int) async throws -> [AnchorRecord]
 
     /// Writes an outbox row's new state, attempts, next attempt, error and receipt, and releases its lease.

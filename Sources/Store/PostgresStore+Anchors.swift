@@ -102,11 +102,12 @@ extension PostgresStore {
             let claimed = try await Self.anchorRows(
                 try await client.query(
                     """
-                    UPDATE anchor_outbox o SET lease_until = \(leaseUntil) FROM (SELECT tree_size, backend FROM anchor_outbox \
+                    UPDATE anchor_outbox u SET lease_until = \(leaseUntil) FROM (SELECT tree_size, backend FROM anchor_outbox o \
                     WHERE state <> 'anchored' AND next_attempt_at <= \(dueBy) AND (lease_until IS NULL OR lease_until < \(now)) \
-                    ORDER BY tree_size, backend LIMIT \(limit) FOR UPDATE SKIP LOCKED) due \
-                    WHERE o.tree_size = due.tree_size AND o.backend = due.backend \
-                    RETURNING o.tree_size, o.backend, o.state, o.attempts, o.next_attempt_at, o.last_error, o.receipt, o.anchored_at
+                    AND NOT EXISTS (SELECT 1 FROM anchor_outbox e WHERE e.backend = o.backend AND e.tree_size < o.tree_size \
+                    AND e.state = 'pending' AND (e.next_attempt_at > \(dueBy) OR e.lease_until >= \(now))) ORDER BY tree_size, backend LIMIT \(limit) FOR UPDATE SKIP LOCKED) due \
+                    WHERE u.tree_size = due.tree_size AND u.backend = due.backend \
+                    RETURNING u.tree_size, u.backend, u.state, u.attempts, u.next_attempt_at, u.last_error, u.receipt, u.anchored_at
                     """, logger: logger))
             return claimed.sorted { ($0.treeSize, $0.backend) < ($1.treeSize, $1.backend) }
         }

@@ -81,9 +81,11 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT \(Self.anchorColumns) FROM anchor_outbox WHERE state <> 'anchored' AND next_attempt_at <= ? \
-                        AND (lease_until IS NULL OR lease_until < ?) ORDER BY tree_size, backend LIMIT ?
-                        """, arguments: [dueBy, now, limit]
+                        SELECT \(Self.anchorColumns) FROM anchor_outbox o WHERE state <> 'anchored' AND next_attempt_at <= ? \
+                        AND (lease_until IS NULL OR lease_until < ?) AND NOT EXISTS (SELECT 1 FROM anchor_outbox e WHERE e.backend = o.backend AND e.tree_size < o.tree_size \
+                        AND e.state = 'pending' AND (e.next_attempt_at > ? OR e.lease_until >= ?)) \
+                        ORDER BY tree_size, backend LIMIT ?
+                        """, arguments: [dueBy, now, dueBy, now, limit]
                 ).map(Self.anchor)
                 for r in rows {
                     try db.execute(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -176,23 +177,33 @@ public final class TestPostgres: @unchecked Sendable {
         return String(cString: p)
     }
 
-    /// A port nothing listens on now: bind port 0 and read what the kernel chose.
+    /// A port nothing listens on now, for a server a test starts (or stops and starts again) on a fixed port.
+    ///
+    /// Ports come from below the kernel's ephemeral range (32768–60999 on Linux), so the kernel never hands one to
+    /// an outgoing connection or a port-0 listener while the test's server is restarting; and no port is handed out
+    /// twice by one test process.
     public static func freePort() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20000..<32768)
+            guard handedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
+            if canBind(candidate) { return candidate }
+        }
+        throw TestEnvironment.PeerError(description: "no free port found in 20000-32767")
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestEnvironment.PeerError(description: "socket failed") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
+        addr.sin_port = UInt16(port).bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw TestEnvironment.PeerError(description: "bind failed") }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return bound == 0
     }
 }

@@ -42,7 +42,7 @@ struct AnchorStoreTests {
         let first = try await store.claimDueAnchors(dueBy: 100, now: 100, leaseUntil: 1000, limit: 3)
         #expect(first.map { "\($0.treeSize)\($0.backend)" } == ["2a", "2b", "4a"])
         let second = try await store.claimDueAnchors(dueBy: 100, now: 100, leaseUntil: 1000, limit: 10)
-        #expect(second.map { "\($0.treeSize)\($0.backend)" } == ["4b"], "the leased rows went to the first worker")
+        #expect(second.isEmpty, "the leased rows went to the first worker; 4b waits for 2b, which that worker holds")
         #expect(try await store.claimDueAnchors(dueBy: 100, now: 500, leaseUntil: 1000, limit: 10).isEmpty)
 
         var done = first[0]
@@ -66,6 +66,35 @@ struct AnchorStoreTests {
         #expect(summary.map(\.backend) == ["a", "b"])
         #expect(summary[0].anchored == 1 && summary[0].pending == 1 && summary[0].lastAnchoredTreeSize == 2 && summary[0].oldestWaitingTreeSize == 4)
         #expect(summary[1].pending == 2 && summary[1].oldestWaitingTreeSize == 2 && summary[1].lastError == "down")
+        try await store.close()
+    }
+
+    @Test(
+        "a backend's heads are handed out in order: a pending head backing off holds back newer ones, a submitted one does not",
+        arguments: StoreKind.allCases)
+    func order(kind: StoreKind) async throws {
+        let store = try await kind.open()
+        try await ingest(0..<3, into: IngestPipelineFactory.make(store))
+        for size in [1, 2, 3] as [Int64] { try await store.recordTreeHead(head(size), backends: ["a", "b"], now: 100) }
+        var rows = try await store.claimDueAnchors(dueBy: 100, now: 100, leaseUntil: 150, limit: 10)
+        #expect(rows.count == 6)
+        // b's first head failed and backs off until 500; a's first head was sent and waits for confirmations until 900.
+        var failed = try #require(rows.first { $0.treeSize == 1 && $0.backend == "b" })
+        failed.attempts = 1
+        failed.nextAttemptAt = 500
+        try await store.updateAnchor(failed)
+        var sent = try #require(rows.first { $0.treeSize == 1 && $0.backend == "a" })
+        sent.state = .submitted
+        sent.nextAttemptAt = 900
+        try await store.updateAnchor(sent)
+        for var r in rows where r.treeSize > 1 {
+            r.nextAttemptAt = 100
+            try await store.updateAnchor(r)
+        }
+        rows = try await store.claimDueAnchors(dueBy: 200, now: 200, leaseUntil: 250, limit: 10)
+        #expect(rows.map { "\($0.treeSize)\($0.backend)" } == ["2a", "3a"], "b's newer heads wait for its first")
+        rows = try await store.claimDueAnchors(dueBy: 600, now: 600, leaseUntil: 650, limit: 10)
+        #expect(rows.map { "\($0.treeSize)\($0.backend)" } == ["1b", "2a", "2b", "3a", "3b"])
         try await store.close()
     }
 }
