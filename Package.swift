@@ -53,7 +53,7 @@ let package = Package(
         // Pure: turns parsed messages and documents into FHIR resources with stable ids and provenance.
         .target(
             name: "Mapping",
-            dependencies: ["HL7v2", "FHIR", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HL7v2", "FHIR", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
 
@@ -103,6 +103,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

@@ -9,7 +9,8 @@ struct Ledgerbridge: AsyncParsableCommand {
         version: LedgerbridgeVersion.string,
         subcommands: [
             ServeCommand.self, ImportCommand.self, MigrateCommand.self, DeadLettersCommand.self, HL7Command.self, FHIRCommand.self,
-            ProofCommand.self, VerifyCommand.self, AnchorCommand.self, LedgerCommand.self, TokenCommand.self, BenchCommand.self,
+            ProofCommand.self, VerifyCommand.self, AnchorCommand.self, LedgerCommand.self, TokenCommand.self, BenchCommand.self, MapCommand.self,
+            MappingsCommand.self,
         ]
     )
 }

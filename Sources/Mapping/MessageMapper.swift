@@ -12,6 +12,20 @@ public protocol MessageMapper: Sendable {
 
     /// Maps one row of a legacy table, given as its column names and values (text; SQL NULL is absent).
     func map(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> [JSONObject]
+
+    /// The same, with the coverage report when the mapper makes one.
+    func mapWithCoverage(_ message: Message, context: MappingContext) throws(MappingError) -> MappingResult
+    func mapWithCoverage(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> MappingResult
+}
+
+extension MessageMapper {
+    public func mapWithCoverage(_ message: Message, context: MappingContext) throws(MappingError) -> MappingResult {
+        MappingResult(resources: try map(message, context: context), coverage: nil)
+    }
+
+    public func mapWithCoverage(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> MappingResult {
+        MappingResult(resources: try map(row: row, table: table, context: context), coverage: nil)
+    }
 }
 
 /// Where the input came from, for ids that need a namespace and for errors.

@@ -67,8 +67,26 @@ public struct JSONObject: Sendable, Hashable {
     }
 
     /// Appends without checking for an existing key (the caller knows it is new).
-    mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
+    public mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
         members.append((key, value))
+    }
+
+    /// Takes a member's value out, leaving `null` in its place, so the caller can change it without a copy and
+    /// ``put(_:_:)`` it back where it was.
+    public mutating func take(_ key: String) -> JSONValue? {
+        guard let i = members.firstIndex(where: { $0.key == key }) else { return nil }
+        let value = members[i].value
+        members[i].value = .null
+        return value
+    }
+
+    /// Sets a member: in its place when it exists, else at the end.
+    public mutating func put(_ key: String, _ value: JSONValue) {
+        if let i = members.firstIndex(where: { $0.key == key }) {
+            members[i].value = value
+        } else {
+            members.append((key, value))
+        }
     }
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {

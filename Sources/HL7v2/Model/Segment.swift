@@ -143,3 +143,33 @@ extension Segment {
         return count
     }
 }
+
+extension Segment {
+    /// Calls `body` with the field, repetition and component of every component that has a value, in order, without
+    /// decoding anything (MSH-1 and MSH-2, the delimiters, are skipped). A component is reported once per repetition
+    /// even when several of its subcomponents have values.
+    public func forEachValuedComponent(_ body: (_ field: Int, _ repetition: Int, _ component: Int) -> Void) {
+        let isHeader = record.isHeader
+        var field = 0
+        message.index.forEachField(segment: position) { slot in
+            field += 1
+            if isHeader && field <= 2 { return }
+            var repetition = 0, component = 0
+            var reported = false
+            message.index.forEachPiece(in: slot) { range, newRepetition, newComponent in
+                if newRepetition {
+                    repetition += 1
+                    component = 0
+                }
+                if newComponent {
+                    component += 1
+                    reported = false
+                }
+                if !range.isEmpty && !reported {
+                    reported = true
+                    body(field, repetition, component)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import FHIR
+import HL7v2
+
+/// The mapping engine: a loaded ``MappingPlan`` run over messages and rows. Immutable; a reload makes a new one.
+public struct DeclarativeMapper: MessageMapper {
+    public let plan: MappingPlan
+
+    public init(plan: MappingPlan) {
+        self.plan = plan
+    }
+
+    public var version: String { plan.version }
+
+    public func map(_ message: Message, context: MappingContext) throws(MappingError) -> [JSONObject] {
+        try MessageExecutor(plan: plan).run(message, context: context).resources
+    }
+
+    public func map(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> [JSONObject] {
+        try TableExecutor(plan: plan).run(row, table: table, context: context).resources
+    }
+
+    public func mapWithCoverage(_ message: Message, context: MappingContext) throws(MappingError) -> MappingResult {
+        let (resources, coverage) = try MessageExecutor(plan: plan).run(message, context: context)
+        return MappingResult(resources: resources, coverage: coverage)
+    }
+
+    public func mapWithCoverage(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> MappingResult {
+        let (resources, coverage) = try TableExecutor(plan: plan).run(row, table: table, context: context)
+        return MappingResult(resources: resources, coverage: coverage)
+    }
+}
+
+/// Resources made from one input, with what of the input they did not use.
+public struct MappingResult: Sendable {
+    public var resources: [JSONObject]
+    public var coverage: CoverageReport?
+
+    public init(resources: [JSONObject], coverage: CoverageReport?) {
+        self.resources = resources
+        self.coverage = coverage
+    }
+}

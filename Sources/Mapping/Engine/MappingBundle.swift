@@ -1,0 +1,122 @@
+import FHIR
+
+/// The FHIR `Bundle` a mapped input becomes on the command line: a `transaction` of `PUT`s by the stable ids (a
+/// FHIR server given it twice ends up with the same resources), and a `Provenance` naming the input and the mapping
+/// set that made them.
+public enum MappingBundle {
+    /// Where resources came from, for their Provenance.
+    public struct Origin: Sendable {
+        /// The feed, file or table the input came from (`file:ADT-A01.hl7`, `table:patients`).
+        public var source: String
+        /// MSH-10, or the row's key.
+        public var reference: String?
+        /// When the input was written (FHIR instant): MSH-7 when it has seconds and a zone, else the time of mapping.
+        public var recorded: String
+        public var mappingVersion: String
+
+        public init(source: String, reference: String?, recorded: String, mappingVersion: String) {
+            self.source = source
+            self.reference = reference
+            self.recorded = recorded
+            self.mappingVersion = mappingVersion
+        }
+    }
+
+    public static func transaction(_ resources: [JSONObject], origin: Origin) -> JSONObject {
+        var entries: [JSONValue] = []
+        var targets: [JSONValue] = []
+        for r in resources {
+            let type = r["resourceType"]?.stringValue ?? ""
+            let id = r["id"]?.stringValue ?? ""
+            targets.append(.object(JSONObject([("reference", .string("\(type)/\(id)"))])))
+            entries.append(entry(r, type: type, id: id))
+        }
+        let sourceValue = origin.reference.map { "\(origin.source)#\($0)" } ?? origin.source
+        var provenance = JSONObject()
+        provenance.appendUnchecked("resourceType", .string("Provenance"))
+        let provenanceID = StableID.make(type: "Provenance", namespace: origin.mappingVersion, value: sourceValue)
+        provenance.appendUnchecked("id", .string(provenanceID))
+        provenance.appendUnchecked("target", .array(targets))
+        provenance.appendUnchecked("recorded", .string(origin.recorded))
+        provenance.appendUnchecked("policy", .array([.string("urn:ledgerbridge:mapping-set:\(origin.mappingVersion)")]))
+        provenance.appendUnchecked(
+            "activity",
+            .object(
+                JSONObject([
+                    (
+                        "coding",
+                        .array([
+                            .object(
+                                JSONObject([
+                                    ("system", .string("http://terminology.hl7.org/CodeSystem/v3-DataOperation")), ("code", .string("CREATE")),
+                                ]))
+                        ])
+                    )
+                ])))
+        provenance.appendUnchecked(
+            "agent",
+            .array([
+                .object(
+                    JSONObject([
+                        (
+                            "type",
+                            .object(
+                                JSONObject([
+                                    (
+                                        "coding",
+                                        .array([
+                                            .object(
+                                                JSONObject([
+                                                    ("system", .string("http://terminology.hl7.org/CodeSystem/provenance-participant-type")),
+                                                    ("code", .string("assembler")),
+                                                ]))
+                                        ])
+                                    )
+                                ]))
+                        ),
+                        ("who", .object(JSONObject([("display", .string("Ledgerbridge mapping set \(origin.mappingVersion.prefix(12))"))]))),
+                    ]))
+            ]))
+        provenance.appendUnchecked(
+            "entity",
+            .array([
+                .object(
+                    JSONObject([
+                        ("role", .string("source")),
+                        (
+                            "what",
+                            .object(
+                                JSONObject([
+                                    (
+                                        "identifier",
+                                        .object(JSONObject([("system", .string("urn:ledgerbridge:source")), ("value", .string(sourceValue))]))
+                                    )
+                                ]))
+                        ),
+                    ]))
+            ]))
+        entries.append(entry(provenance, type: "Provenance", id: provenanceID))
+        return JSONObject([("resourceType", .string("Bundle")), ("type", .string("transaction")), ("entry", .array(entries))])
+    }
+
+    private static func entry(_ r: JSONObject, type: String, id: String) -> JSONValue {
+        .object(
+            JSONObject([
+                ("fullUrl", .string("urn:uuid:\(uuid(id))")),
+                ("resource", .object(r)),
+                ("request", .object(JSONObject([("method", .string("PUT")), ("url", .string("\(type)/\(id)"))]))),
+            ]))
+    }
+
+    /// A 32-hex-digit stable id written as a UUID (8-4-4-4-12), for `fullUrl`.
+    static func uuid(_ id: String) -> String {
+        guard id.count == 32 else { return id }
+        let c = Array(id)
+        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+    }
+
+    /// MSH-7 as a FHIR instant, when it has seconds and a zone.
+    public static func recorded(fromMSH7 value: String?) -> String? {
+        V2Time.instant(value, zone: V2Time.zone(of: value))
+    }
+}

@@ -1,0 +1,166 @@
+import FHIR
+import HL7v2
+
+/// Runs a message map over one message: one resource per segment a resource is built from, merges, ids, references.
+struct MessageExecutor {
+    let plan: MappingPlan
+
+    struct Instance {
+        var definition: Int
+        var position: Int
+        var resource: String
+        var id: String
+        var object: JSONObject
+    }
+
+    func run(_ message: Message, context: MappingContext) throws(MappingError) -> (resources: [JSONObject], coverage: CoverageReport) {
+        let code = message.messageCode ?? ""
+        let trigger = message.triggerEvent ?? ""
+        let type = "\(code)^\(trigger)"
+        guard let index = plan.messageIndex[type] ?? plan.messageIndex["\(code)^*"] else {
+            throw MappingError(
+                .unmappedType, location: "MSH-9", reason: "no mapping for \(code.isEmpty ? "this message" : type) in the mapping set")
+        }
+        let map = plan.messages[index]
+        let msh = message.segment(at: 0)
+        let facility = msh.value(field: 4).flatMap { $0.isEmpty ? nil : $0 }
+        let namespaceFallback = facility ?? context.sender
+        var input = V2Input(message: message, namespaceFallback: namespaceFallback)
+        // What the engine itself reads: the sender, the time zone, the type and the control id.
+        for field in [3, 4, 7, 9, 10] { input.used.insert(field << 10 | 1) }
+        input.used.insert(9 << 10 | 2)
+        input.used.insert(9 << 10 | 3)
+        let runner = RuleRunner(plan: plan)
+
+        var positions: [String: [Int]] = [:]
+        for p in 0..<message.segmentCount { positions[message.segment(at: p).id, default: []].append(p) }
+        let messageNamespace = "message:\(namespaceFallback)|\(message.controlID ?? "")"
+
+        var instances: [Instance] = []
+        var byName: [String: [Int]] = [:]
+        var ids: Set<String> = []
+        func nearest(_ name: String, to position: Int) -> Int? {
+            guard let list = byName[name], !list.isEmpty else { return nil }
+            return list.last { instances[$0].position <= position } ?? list.first
+        }
+
+        for (d, definition) in map.resources.enumerated() {
+            guard let segmentID = definition.segment else { continue }
+            let found = positions[segmentID] ?? []
+            if definition.required && found.isEmpty {
+                throw MappingError(.missingRequired, location: segmentID, reason: "\(type) is mapped only with a \(segmentID) segment")
+            }
+            for (occurrence, position) in found.enumerated() {
+                let cursor = V2Input.Cursor(segment: position)
+                if let c = definition.condition, !runner.evaluate(c, at: cursor, fallback: cursor, input: &input) { continue }
+                for p in definition.requiredPaths where RuleRunner.first([p], at: cursor, input: &input) == nil {
+                    throw MappingError(
+                        .missingRequired, location: Self.location(p, occurrence: occurrence + 1, of: found.count),
+                        reason: "\(definition.name) needs this value")
+                }
+                if let into = definition.into {
+                    guard let target = nearest(into, to: position) else { continue }
+                    runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                    continue
+                }
+                var id: String
+                if let spec = definition.id {
+                    if var value = RuleRunner.first(spec.value, at: cursor, input: &input) {
+                        for w in spec.with { value += "|" + (RuleRunner.first([w], at: cursor, input: &input) ?? "") }
+                        let namespace: String
+                        if let scope = spec.scope {
+                            namespace = nearest(scope, to: position).map { instances[$0].id } ?? messageNamespace
+                        } else {
+                            namespace = RuleRunner.first(spec.namespace, at: cursor, input: &input) ?? namespaceFallback
+                        }
+                        id = StableID.make(type: definition.resource, namespace: namespace, value: value)
+                    } else if spec.required {
+                        throw MappingError(
+                            .missingRequired, location: Self.location(spec.value[0], occurrence: occurrence + 1, of: found.count),
+                            reason: "the \(definition.resource) has no identifier to derive a stable id from")
+                    } else {
+                        id = StableID.make(type: definition.resource, namespace: messageNamespace, value: "\(definition.name)|\(occurrence + 1)")
+                    }
+                } else {
+                    id = StableID.make(type: definition.resource, namespace: messageNamespace, value: "\(definition.name)|\(occurrence + 1)")
+                }
+                // Two segments identifying the same thing in one message (the same OBX code twice): keep both.
+                var n = 1
+                let base = id
+                while ids.contains("\(definition.resource)/\(id)") {
+                    n += 1
+                    id = StableID.make(type: definition.resource, namespace: base, value: String(n))
+                }
+                ids.insert("\(definition.resource)/\(id)")
+                var object = JSONObject()
+                object.appendUnchecked("resourceType", .string(definition.resource))
+                object.appendUnchecked("id", .string(id))
+                runner.apply(definition.rules, at: cursor, into: &object, input: &input)
+                byName[definition.name, default: []].append(instances.count)
+                instances.append(Instance(definition: d, position: position, resource: definition.resource, id: id, object: object))
+            }
+        }
+        // References once every resource has its id.
+        for i in instances.indices {
+            let definition = map.resources[instances[i].definition]
+            for (target, name) in definition.refs {
+                guard let other = nearest(name, to: instances[i].position), other != i else { continue }
+                RuleRunner.write(Self.reference(instances[other]), target.steps[...], into: &instances[i].object)
+            }
+            if let parent = definition.parent, let p = nearest(parent.resource, to: instances[i].position), p != i {
+                RuleRunner.write(Self.reference(instances[i]), parent.target.steps[...], into: &instances[p].object)
+            }
+        }
+        var resources = instances.sorted { ($0.position, $0.definition) < ($1.position, $1.definition) }.map(\.object)
+        // Resources made by datatype maps follow, unless a segment built the same one.
+        for made in input.made.list where !ids.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
+            resources.append(made)
+        }
+        return (resources, coverage(message, used: input.used, mapped: Set(map.resources.compactMap(\.segment))))
+    }
+
+    static func reference(_ i: Instance) -> JSONValue {
+        .object(JSONObject([("reference", .string("\(i.resource)/\(i.id)"))]))
+    }
+
+    static func location(_ path: SourcePath, occurrence: Int, of count: Int) -> String {
+        guard case .segment(let id, let levels) = path else { return path.description }
+        let field = levels.map(String.init).joined(separator: ".")
+        return count > 1 ? "\(id)[\(occurrence)]-\(field)" : "\(id)-\(field)"
+    }
+
+    private func coverage(_ message: Message, used: Set<Int>, mapped: Set<String>) -> CoverageReport {
+        var report = CoverageReport()
+        var unmapped: Set<String> = []
+        for p in 0..<message.segmentCount {
+            let segment = message.segment(at: p)
+            let id = segment.id
+            let built = mapped.contains(id) || p == 0
+            var any = false
+            segment.forEachValuedComponent { field, _, component in
+                report.values += 1
+                if used.contains(p << 20 | field << 10 | component) {
+                    report.mappedValues += 1
+                } else if built {
+                    unmapped.insert(component == 1 ? "\(id)-\(field)" : "\(id)-\(field).\(component)")
+                } else {
+                    any = true
+                }
+            }
+            if any && !built { unmapped.insert(id) }
+        }
+        report.unmapped = unmapped.sorted(by: Self.placeOrder)
+        return report
+    }
+
+    /// PID-2 before PID-10, PID-3 before PID-3.4.
+    static func placeOrder(_ a: String, _ b: String) -> Bool {
+        func key(_ s: String) -> (String, Int, Int) {
+            let parts = s.split(separator: "-", maxSplits: 1)
+            guard parts.count == 2 else { return (s, 0, 0) }
+            let nums = parts[1].split(separator: ".").compactMap { Int($0) }
+            return (String(parts[0]), nums.first ?? 0, nums.count > 1 ? nums[1] : 0)
+        }
+        return key(a) < key(b)
+    }
+}

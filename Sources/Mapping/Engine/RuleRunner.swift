@@ -1,0 +1,310 @@
+import FHIR
+import Foundation
+
+/// What rules read from: an HL7 v2 message, or a table row. Reads mark what they used, for the coverage report.
+protocol MappingInput {
+    associatedtype Cursor
+    /// The place `path` names, seen from `cursor` (nil when it cannot exist there).
+    mutating func cursor(_ path: SourcePath, at cursor: Cursor) -> Cursor?
+    /// The value at a place (decoded; nil when empty or the explicit null `""`). Marks it used.
+    mutating func value(at cursor: Cursor) -> String?
+    /// How many repetitions the field at `cursor` has, and the cursor of one of them.
+    func repetitionCount(at cursor: Cursor) -> Int
+    func repetition(_ r: Int, of cursor: Cursor) -> Cursor
+    /// The time zone of times without one (MSH-7's offset).
+    var zone: String? { get }
+    /// Resources datatype maps made on the way (the Practitioner of an XCN, the Location of a PL).
+    var made: MadeResources { get set }
+    /// The namespace of ids when a value names none (MSH-4, else the sender).
+    var namespaceFallback: String { get }
+}
+
+/// Resources made by datatype maps, once each by type and id.
+struct MadeResources {
+    var list: [JSONObject] = []
+    var ids: Set<String> = []
+}
+
+/// Applies rules to build or extend one JSON object.
+struct RuleRunner {
+    let plan: MappingPlan
+
+    func apply<I: MappingInput>(_ rules: [Rule], at cursor: I.Cursor, into object: inout JSONObject, input: inout I) {
+        for rule in rules {
+            if rule.everyRepetition, let source = rule.source, let field = input.cursor(source, at: cursor) {
+                let count = input.repetitionCount(at: field)
+                guard count > 0 else { continue }
+                for r in 1...count {
+                    let rep = input.repetition(r, of: field)
+                    apply(rule, at: cursor, source: rep, into: &object, input: &input)
+                }
+            } else {
+                let source = rule.source.flatMap { input.cursor($0, at: cursor) }
+                if rule.source != nil && source == nil { continue }
+                apply(rule, at: cursor, source: source, into: &object, input: &input)
+            }
+        }
+    }
+
+    private func apply<I: MappingInput>(_ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I) {
+        if let url = rule.extensionURL, let owner = rule.extensionOwner {
+            var plain = rule
+            plain.extensionURL = nil
+            // A complex extension (the rule writes its sub-extensions) is one per owner: rules add to it.
+            if owner.steps.count == 1, rule.target.steps.first?.name == "extension",
+                let i = object["extension"]?.arrayValue?.firstIndex(where: { $0.objectValue?["url"]?.stringValue == url }),
+                case .array(var list)? = object.take("extension"), var ext = list[i].objectValue
+            {
+                list[i] = .null
+                apply(plain, at: cursor, source: source, into: &ext, input: &input)
+                list[i] = .object(ext)
+                object.put("extension", .array(list))
+                return
+            }
+            var ext = JSONObject()
+            ext.appendUnchecked("url", .string(url))
+            apply(plain, at: cursor, source: source, into: &ext, input: &input)
+            if ext.count > 1 { Self.write(.object(ext), owner.steps[...], into: &object) }
+            return
+        }
+        if let condition = rule.condition {
+            // A condition reads from where the map is applied: the segment, or the value a datatype map maps.
+            guard evaluate(condition, at: cursor, fallback: cursor, input: &input) else { return }
+        }
+        if let maps = rule.map {
+            guard let source else { return }
+            for map in maps {
+                let datatype = plan.datatypes[map]
+                if datatype.makesResource {
+                    guard let reference = make(datatype, at: source, input: &input) else { continue }
+                    emit(reference, rule, into: &object)
+                    return
+                }
+                var built = JSONObject()
+                apply(datatype.rules, at: source, into: &built, input: &input)
+                if built.count > 0 {
+                    emit(.object(built), rule, into: &object)
+                    return
+                }
+            }
+            return
+        }
+        let text: String?
+        switch rule.value {
+        case .read: text = source.flatMap { input.value(at: $0) }
+        case .constant(let c): text = c
+        case .format(let pieces): text = format(pieces, value: source, cursor: cursor, input: &input)
+        }
+        guard var text else { return }
+        if rule.base64 { text = Data(text.utf8).base64EncodedString() }
+        let value: JSONValue?
+        if let v = rule.vocabulary {
+            value = translate(text, plan.vocabularies[v], type: rule.target.type, zone: input.zone)
+        } else {
+            value = ValueConversion.convert(text, to: rule.target.type, zone: input.zone)
+        }
+        guard let value else { return }
+        if let allowed = rule.target.requiredCodes, case .string(let code) = value, !allowed.contains(code) { return }
+        emit(value, rule, into: &object)
+    }
+
+    /// Writes a rule's value, with its `also:` constants beside it in the same new element.
+    private func emit(_ value: JSONValue, _ rule: Rule, into object: inout JSONObject) {
+        guard !rule.also.isEmpty else {
+            Self.write(value, rule.target.steps[...], into: &object)
+            return
+        }
+        let rest = rule.target.steps[rule.alsoSplit...]
+        var element: JSONObject
+        if rest.isEmpty {
+            guard case .object(let o) = value else { return }
+            element = o
+        } else {
+            element = JSONObject()
+            Self.write(value, rest, into: &element)
+        }
+        for (path, constant) in rule.also { Self.write(constant, path.steps[...], into: &element) }
+        Self.write(.object(element), rule.target.steps[..<rule.alsoSplit], into: &object)
+    }
+
+    /// The first of `paths` with a value.
+    static func first<I: MappingInput>(_ paths: [SourcePath], at cursor: I.Cursor, input: inout I) -> String? {
+        for p in paths {
+            if let c = input.cursor(p, at: cursor), let v = input.value(at: c) { return v }
+        }
+        return nil
+    }
+
+    /// Builds the resource a datatype map makes, keeps it (once), and returns a reference to it.
+    private func make<I: MappingInput>(_ datatype: DatatypeMap, at source: I.Cursor, input: inout I) -> JSONValue? {
+        var built = JSONObject()
+        built.appendUnchecked("resourceType", .string(datatype.type))
+        built.appendUnchecked("id", .string(""))
+        apply(datatype.rules, at: source, into: &built, input: &input)
+        guard built.count > 2 else { return nil }
+        var id: String? = nil
+        if let spec = datatype.id, var value = Self.first(spec.value, at: source, input: &input) {
+            for w in spec.with { value += "|" + (Self.first([w], at: source, input: &input) ?? "") }
+            let namespace = Self.first(spec.namespace, at: source, input: &input) ?? input.namespaceFallback
+            id = StableID.make(type: datatype.type, namespace: namespace, value: value)
+        }
+        let resolved = id ?? StableID.make(type: datatype.type, namespace: "content", value: JSONWriter().string(.object(built)))
+        built.put("id", .string(resolved))
+        let key = "\(datatype.type)/\(resolved)"
+        if input.made.ids.insert(key).inserted { input.made.list.append(built) }
+        return .object(JSONObject([("reference", .string(key))]))
+    }
+
+    func evaluate<I: MappingInput>(_ c: Condition, at cursor: I.Cursor, fallback: I.Cursor, input: inout I) -> Bool {
+        func read(_ p: SourcePath) -> String? {
+            if case .relative = p {
+                return input.cursor(p, at: cursor).flatMap { input.value(at: $0) }
+            }
+            return input.cursor(p, at: fallback).flatMap { input.value(at: $0) }
+        }
+        switch c {
+        case .present(let p): return read(p) != nil
+        case .equals(let p, let v): return read(p) == v
+        case .notEquals(let p, let v): return read(p) != v
+        case .oneOf(let p, let vs): return read(p).map { vs.contains($0) } ?? false
+        case .not(let inner): return !evaluate(inner, at: cursor, fallback: fallback, input: &input)
+        case .and(let a, let b):
+            return evaluate(a, at: cursor, fallback: fallback, input: &input) && evaluate(b, at: cursor, fallback: fallback, input: &input)
+        case .or(let a, let b):
+            return evaluate(a, at: cursor, fallback: fallback, input: &input) || evaluate(b, at: cursor, fallback: fallback, input: &input)
+        }
+    }
+
+    private func format<I: MappingInput>(_ pieces: [TemplatePiece], value: I.Cursor?, cursor: I.Cursor, input: inout I) -> String? {
+        var out = ""
+        var filled = false
+        for piece in pieces {
+            switch piece {
+            case .text(let t): out += t
+            case .value:
+                if let v = value.flatMap({ input.value(at: $0) }) {
+                    out += v
+                    filled = true
+                }
+            case .valueComponent(let p):
+                if let value, let v = input.cursor(p, at: value).flatMap({ input.value(at: $0) }) {
+                    out += v
+                    filled = true
+                }
+            case .path(let p):
+                if let v = input.cursor(p, at: cursor).flatMap({ input.value(at: $0) }) {
+                    out += v
+                    filled = true
+                }
+            }
+        }
+        guard filled else { return nil }
+        while out.contains("  ") { out = out.replacingOccurrences(of: "  ", with: " ") }
+        var s = Substring(out)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return s.isEmpty ? nil : String(s)
+    }
+
+    func translate(_ code: String, _ vocabulary: Vocabulary, type: String, zone: String?) -> JSONValue? {
+        var system = vocabulary.system
+        var mapped: (code: String, display: String?)
+        if let hit = vocabulary.codes[code] {
+            mapped = (hit.code, hit.display)
+            if let s = hit.system { system = s }
+        } else if let p = vocabulary.prefixes.first(where: { code.hasPrefix($0.prefix) }) {
+            mapped = (p.format.replacingFirst("{rest}", with: String(code.dropFirst(p.prefix.count))), nil)
+        } else {
+            switch vocabulary.unmapped {
+            case .drop: return nil
+            case .default(let c, let d): mapped = (c, d)
+            case .keep(let keepSystem):
+                mapped = (code, nil)
+                system = keepSystem
+            }
+        }
+        switch type {
+        case "Coding":
+            return .object(Self.coding(system: system, code: mapped.code, display: mapped.display))
+        case "CodeableConcept":
+            return .object(JSONObject([("coding", .array([.object(Self.coding(system: system, code: mapped.code, display: mapped.display))]))]))
+        default:
+            return ValueConversion.convert(mapped.code, to: type, zone: zone)
+        }
+    }
+
+    static func coding(system: String?, code: String, display: String?) -> JSONObject {
+        var c = JSONObject()
+        if let system { c.appendUnchecked("system", .string(system)) }
+        c.appendUnchecked("code", .string(code))
+        if let display { c.appendUnchecked("display", .string(display)) }
+        return c
+    }
+
+    /// Writes `value` at the path. An element already written is kept (rules are listed in order of preference);
+    /// `[]` appends, `[n]` addresses an existing element (appending when there is none yet).
+    static func write(_ value: JSONValue, _ steps: ArraySlice<TargetPath.Step>, into object: inout JSONObject) {
+        guard let step = steps.first else { return }
+        let rest = steps.dropFirst()
+        switch step.index {
+        case .none:
+            if let stem = step.choiceStem, object.keys.contains(where: { $0 != step.name && isChoice($0, of: stem) }) { return }
+            if rest.isEmpty {
+                switch (object[step.name], value) {
+                case (nil, _):
+                    object.appendUnchecked(step.name, value)
+                case (.object(var existing)?, .object(let more)):
+                    // Two rules building one element (a quantity's value, then its unit): fill in what is missing.
+                    for (k, v) in more.members where existing[k] == nil { existing.appendUnchecked(k, v) }
+                    object.put(step.name, .object(existing))
+                default:
+                    break
+                }
+                return
+            }
+            var child = object.take(step.name)?.objectValue ?? JSONObject()
+            write(value, rest, into: &child)
+            object.put(step.name, .object(child))
+        case .append:
+            var array = object.take(step.name)?.arrayValue ?? []
+            if rest.isEmpty {
+                array.append(value)
+            } else {
+                var child = JSONObject()
+                write(value, rest, into: &child)
+                array.append(.object(child))
+            }
+            object.put(step.name, .array(array))
+        case .at(let n):
+            var array = object.take(step.name)?.arrayValue ?? []
+            if n < array.count {
+                if !rest.isEmpty {
+                    var child = array[n].objectValue ?? JSONObject()
+                    array[n] = .null
+                    write(value, rest, into: &child)
+                    array[n] = .object(child)
+                }
+            } else if rest.isEmpty {
+                array.append(value)
+            } else {
+                var child = JSONObject()
+                write(value, rest, into: &child)
+                array.append(.object(child))
+            }
+            object.put(step.name, .array(array))
+        }
+    }
+}
+
+/// Whether `key` is one of the typed names of choice `stem` (`valueString` of `value`).
+private func isChoice(_ key: String, of stem: String) -> Bool {
+    guard key.count > stem.count, key.hasPrefix(stem) else { return false }
+    return key[key.index(key.startIndex, offsetBy: stem.count)].isUppercase
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let r = range(of: target) else { return self }
+        return replacingCharacters(in: r, with: replacement)
+    }
+}

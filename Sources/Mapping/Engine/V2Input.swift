@@ -1,0 +1,84 @@
+import HL7v2
+
+/// An HL7 v2 message as rules read it. A cursor is a place in one segment: the segment itself (depth 0), a field
+/// repetition (1), a component (2) or a subcomponent (3).
+struct V2Input: MappingInput {
+    struct Cursor {
+        var segment: Int
+        var field = 0
+        var repetition = 1
+        var component = 0
+        var subcomponent = 0
+        var depth = 0
+    }
+
+    let message: Message
+    let zone: String?
+    /// segment position << 20 | field << 10 | component: what rules read, for the coverage report.
+    var used: Set<Int> = []
+    var made = MadeResources()
+    let namespaceFallback: String
+
+    init(message: Message, namespaceFallback: String) {
+        self.message = message
+        self.namespaceFallback = namespaceFallback
+        zone = V2Time.zone(of: message.segment(at: 0).value(field: 7))
+    }
+
+    func cursor(_ path: SourcePath, at c: Cursor) -> Cursor? {
+        switch path {
+        case .segment(let id, let levels):
+            var out = Cursor(segment: id == "MSH" ? 0 : c.segment)
+            out.field = levels[0]
+            if levels.count > 1 { out.component = levels[1] }
+            if levels.count > 2 { out.subcomponent = levels[2] }
+            out.depth = levels.count
+            return out
+        case .relative(let levels):
+            if levels.isEmpty { return c }
+            var out = c
+            switch c.depth {
+            case 1:
+                out.component = levels[0]
+                out.depth = 2
+                if levels.count > 1 {
+                    out.subcomponent = levels[1]
+                    out.depth = 3
+                }
+            case 2:
+                guard levels.count == 1 else { return nil }
+                out.subcomponent = levels[0]
+                out.depth = 3
+            case 3:
+                guard levels == [1] else { return nil }
+            default:
+                return nil
+            }
+            return out
+        case .column:
+            return nil
+        }
+    }
+
+    mutating func value(at c: Cursor) -> String? {
+        guard c.depth >= 1 else { return nil }
+        let segment = message.segment(at: c.segment)
+        guard
+            let v = segment.value(
+                field: c.field, repetition: c.repetition, component: max(c.component, 1), subcomponent: max(c.subcomponent, 1)),
+            !v.isEmpty, v != "\"\""
+        else { return nil }
+        used.insert(c.segment << 20 | c.field << 10 | max(c.component, 1))
+        return v
+    }
+
+    func repetitionCount(at c: Cursor) -> Int {
+        message.segment(at: c.segment).repetitionCount(field: c.field)
+    }
+
+    func repetition(_ r: Int, of c: Cursor) -> Cursor {
+        var out = c
+        out.repetition = r
+        return out
+    }
+}

@@ -1,0 +1,156 @@
+/// A rule's `when:`: presence of a value, comparisons with literals, and `and` / `or` / `not` with parentheses.
+///
+///     when: PID-30                      # PID-30 has a value
+///     when: PID-30 == 'Y'
+///     when: .4.3 == 'ISO' and .4.2
+///     when: OBX-2 in ['NM', 'SN']
+///     when: not (PV1-2 == 'P' or PV1-2 == 'R')
+///
+/// Literals are quoted ('…' or "…"). Comparisons are exact and case-sensitive; an absent value equals nothing.
+indirect enum Condition: Sendable, Hashable {
+    case present(SourcePath)
+    case equals(SourcePath, String)
+    case notEquals(SourcePath, String)
+    case oneOf(SourcePath, Set<String>)
+    case not(Condition)
+    case and(Condition, Condition)
+    case or(Condition, Condition)
+
+    /// Every path the condition reads.
+    var paths: [SourcePath] {
+        switch self {
+        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _): [p]
+        case .not(let c): c.paths
+        case .and(let a, let b), .or(let a, let b): a.paths + b.paths
+        }
+    }
+
+    static func parse(_ text: String, dialect: SourcePath.Dialect) -> Result<Condition, PathError> {
+        var parser = ConditionParser(tokens: ConditionParser.tokenize(text), dialect: dialect, text: text)
+        do {
+            let c = try parser.orExpression()
+            guard parser.atEnd else { throw PathError("unexpected '\(parser.peek ?? "")' in condition '\(text)'") }
+            return .success(c)
+        } catch let e as PathError {
+            return .failure(e)
+        } catch {
+            return .failure(PathError("\(error)"))
+        }
+    }
+}
+
+private struct ConditionParser {
+    enum Token: Equatable {
+        case word(String)
+        case literal(String)
+        case symbol(String)
+    }
+
+    var tokens: [Token]
+    var position = 0
+    let dialect: SourcePath.Dialect
+    let text: String
+
+    init(tokens: [Token], dialect: SourcePath.Dialect, text: String) {
+        self.tokens = tokens
+        self.dialect = dialect
+        self.text = text
+    }
+
+    var atEnd: Bool { position >= tokens.count }
+    var peek: String? {
+        guard !atEnd else { return nil }
+        switch tokens[position] {
+        case .word(let w): return w
+        case .literal(let l): return "'\(l)'"
+        case .symbol(let s): return s
+        }
+    }
+
+    static func tokenize(_ text: String) -> [Token] {
+        var out: [Token] = []
+        var chars = Array(text)[...]
+        while let c = chars.first {
+            if c == " " || c == "\t" {
+                chars = chars.dropFirst()
+            } else if c == "'" || c == "\"" {
+                let body = chars.dropFirst().prefix { $0 != c }
+                out.append(.literal(String(body)))
+                chars = chars.dropFirst(body.count + 2)
+            } else if "()[],".contains(c) {
+                out.append(.symbol(String(c)))
+                chars = chars.dropFirst()
+            } else if c == "=" || c == "!" {
+                let two = String(chars.prefix(2))
+                out.append(.symbol(two))
+                chars = chars.dropFirst(2)
+            } else {
+                let word = chars.prefix { !" \t()[],=!'\"".contains($0) }
+                out.append(.word(String(word)))
+                chars = chars.dropFirst(max(1, word.count))
+            }
+        }
+        return out
+    }
+
+    mutating func take(_ symbol: String) -> Bool {
+        guard !atEnd else { return false }
+        if tokens[position] == .symbol(symbol) || tokens[position] == .word(symbol) {
+            position += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func orExpression() throws -> Condition {
+        var left = try andExpression()
+        while take("or") { left = .or(left, try andExpression()) }
+        return left
+    }
+
+    mutating func andExpression() throws -> Condition {
+        var left = try notExpression()
+        while take("and") { left = .and(left, try notExpression()) }
+        return left
+    }
+
+    mutating func notExpression() throws -> Condition {
+        if take("not") { return .not(try notExpression()) }
+        if take("(") {
+            let inner = try orExpression()
+            guard take(")") else { throw PathError("missing ')' in condition '\(text)'") }
+            return inner
+        }
+        return try comparison()
+    }
+
+    mutating func comparison() throws -> Condition {
+        guard !atEnd, case .word(let word) = tokens[position] else {
+            throw PathError("expected a path such as PID-8 in condition '\(text)', found \(peek ?? "the end")")
+        }
+        position += 1
+        let path: SourcePath
+        switch SourcePath.parse(word, dialect: dialect) {
+        case .success(let p): path = p
+        case .failure(let e): throw e
+        }
+        if take("==") { return .equals(path, try literal()) }
+        if take("!=") { return .notEquals(path, try literal()) }
+        if take("in") {
+            guard take("[") else { throw PathError("'in' takes a list: in ['A', 'B'] (condition '\(text)')") }
+            var values: Set<String> = []
+            repeat { values.insert(try literal()) } while take(",")
+            guard take("]") else { throw PathError("missing ']' in condition '\(text)'") }
+            return .oneOf(path, values)
+        }
+        return .present(path)
+    }
+
+    mutating func literal() throws -> String {
+        guard !atEnd, case .literal(let l) = tokens[position] else {
+            throw PathError("expected a quoted value such as 'Y' in condition '\(text)', found \(peek ?? "the end")")
+        }
+        position += 1
+        return l
+    }
+}

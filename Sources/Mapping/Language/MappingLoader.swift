@@ -1,0 +1,576 @@
+import Crypto
+import FHIR
+import Foundation
+
+/// Loads a mapping set from its files' texts (the caller reads the folder: this target does no I/O), checking
+/// everything it can before anything runs. All problems are reported together, each with file:line:column.
+public enum MappingLoader {
+    /// One mapping file: its path relative to the mapping folder (`segments/pid-patient.yaml`) and its text.
+    public struct File: Sendable {
+        public var path: String
+        public var text: String
+
+        public init(path: String, text: String) {
+            self.path = path
+            self.text = text
+        }
+    }
+
+    public static func load(_ files: [File]) throws(MappingLoadError) -> MappingPlan {
+        var compiler = Compiler()
+        let sorted = files.sorted { $0.path < $1.path }
+        compiler.run(sorted)
+        if !compiler.diagnostics.isEmpty {
+            throw MappingLoadError(diagnostics: compiler.diagnostics.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) })
+        }
+        var hasher = SHA256()
+        for f in sorted {
+            hasher.update(data: Array(f.path.utf8) + [0] + Array(f.text.utf8) + [0])
+        }
+        let version = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        var messageIndex: [String: Int] = [:]
+        for (i, m) in compiler.messages.enumerated() { for t in m.types { messageIndex[t] = i } }
+        var tableIndex: [String: Int] = [:]
+        for (i, t) in compiler.tables.enumerated() { tableIndex[t.table] = i }
+        return MappingPlan(
+            version: version, files: sorted.map(\.path), vocabularies: compiler.vocabularies, datatypes: compiler.datatypes,
+            segments: compiler.segmentMaps, messages: compiler.messages, tables: compiler.tables, messageIndex: messageIndex,
+            tableIndex: tableIndex)
+    }
+}
+
+private struct Compiler {
+    var diagnostics: [MappingDiagnostic] = []
+    var vocabularies: [Vocabulary] = []
+    var datatypes: [DatatypeMap] = []
+    var segmentMaps: [SegmentMap] = []
+    var messages: [MessageMap] = []
+    var tables: [TableMap] = []
+
+    var vocabularyIndex: [String: Int] = [:]
+    var datatypeIndex: [String: Int] = [:]
+    var segmentIndex: [String: Int] = [:]
+
+    enum Kind { case vocabulary, datatype, segment, message, table }
+
+    mutating func run(_ files: [MappingLoader.File]) {
+        var parsed: [(kind: Kind, node: YAMLNode)] = []
+        for f in files {
+            do throws(MappingDiagnostic) {
+                let node = try YAMLNode.parse(f.text, file: f.path)
+                let keys = (try node.entries("a mapping file")).compactMap(\.key.scalar)
+                let kind: Kind
+                if keys.contains("vocabulary") {
+                    kind = .vocabulary
+                } else if keys.contains("datatype") {
+                    kind = .datatype
+                } else if keys.contains("segment") && keys.contains("resource") {
+                    kind = .segment
+                } else if keys.contains("messages") {
+                    kind = .message
+                } else if keys.contains("table") {
+                    kind = .table
+                } else {
+                    throw node.problem(
+                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource:), messages:, table:")
+                }
+                parsed.append((kind, node))
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        // Names first, so files may refer to each other in any order.
+        for (kind, node) in parsed {
+            guard let name = try? Self.name(of: node, kind: kind) else { continue }
+            switch kind {
+            case .vocabulary: declare(name, in: \.vocabularyIndex, node: node, what: "vocabulary")
+            case .datatype:
+                declare(name, in: \.datatypeIndex, node: node, what: "datatype map")
+                if let i = datatypeIndex[name], let fields = try? YAMLNode.Fields(node, what: "a datatype map") {
+                    var fields = fields
+                    declaredTypes[i] = (try? fields.optionalString("type")) ?? nil
+                }
+            case .segment: declare(name, in: \.segmentIndex, node: node, what: "segment map")
+            default: break
+            }
+        }
+        // Placeholders keep indices stable while bodies compile in any order.
+        vocabularies = Array(repeating: Vocabulary(name: "", system: nil, codes: [:], prefixes: [], unmapped: .drop), count: vocabularyIndex.count)
+        datatypes = Array(repeating: DatatypeMap(name: "", datatype: "", type: "", rules: []), count: datatypeIndex.count)
+        segmentMaps = Array(repeating: SegmentMap(name: "", segment: "", resource: "", rules: []), count: segmentIndex.count)
+        // Bodies in dependency order: vocabularies and datatype maps, then segment maps, then what uses them.
+        let order: [Kind: Int] = [.vocabulary: 0, .datatype: 0, .segment: 1, .message: 2, .table: 2]
+        for (kind, node) in parsed.sorted(by: { order[$0.kind]! < order[$1.kind]! }) {
+            do {
+                switch kind {
+                case .vocabulary:
+                    let v = try vocabulary(node)
+                    if let i = vocabularyIndex[v.name] { vocabularies[i] = v }
+                case .datatype:
+                    let d = try datatype(node)
+                    if let i = datatypeIndex[d.name] { datatypes[i] = d }
+                case .segment:
+                    let s = try segmentMap(node)
+                    if let i = segmentIndex[s.name] { segmentMaps[i] = s }
+                case .message: try messageMap(node)
+                case .table: try tableMap(node)
+                }
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        var seenTypes: [String: String] = [:]
+        for m in messages {
+            for t in m.types {
+                if let other = seenTypes[t] {
+                    diagnostics.append(MappingDiagnostic(file: m.file, line: 0, column: 0, message: "\(t) is mapped here and in \(other)"))
+                }
+                seenTypes[t] = m.file
+            }
+        }
+    }
+
+    static func name(of node: YAMLNode, kind: Kind) throws(MappingDiagnostic) -> String {
+        var f = try YAMLNode.Fields(node, what: "the file")
+        switch kind {
+        case .vocabulary: return try f.requiredString("vocabulary")
+        case .datatype, .segment: return try f.requiredString("name")
+        default: return ""
+        }
+    }
+
+    mutating func declare(_ name: String, in index: WritableKeyPath<Compiler, [String: Int]>, node: YAMLNode, what: String) {
+        if self[keyPath: index][name] != nil {
+            diagnostics.append(node.problem("\(what) '\(name)' is defined twice"))
+        } else {
+            self[keyPath: index][name] = self[keyPath: index].count
+        }
+    }
+
+    // MARK: - Vocabularies
+
+    mutating func vocabulary(_ node: YAMLNode) throws(MappingDiagnostic) -> Vocabulary {
+        var f = try YAMLNode.Fields(node, what: "a vocabulary")
+        let name = try f.requiredString("vocabulary")
+        let system = try f.optionalString("system")
+        var codes: [String: (code: String, display: String?, system: String?)] = [:]
+        if let c = f.optional("codes") {
+            for (key, value) in try c.entries("codes") {
+                let from = try key.string("a code")
+                if codes[from] != nil { diagnostics.append(key.problem("code '\(from)' is mapped twice")) }
+                if let s = value.scalar {
+                    codes[from] = (s, nil, nil)
+                } else {
+                    var e = try YAMLNode.Fields(value, what: "a code's target")
+                    codes[from] = (try e.requiredString("code"), try e.optionalString("display"), try e.optionalString("system"))
+                    diagnostics += e.unknownKeys(allowed: ["code", "display", "system"])
+                }
+            }
+        }
+        var prefixes: [(String, String)] = []
+        if let p = f.optional("prefixes") {
+            for (key, value) in try p.entries("prefixes") {
+                let format = try value.string("a prefix's format")
+                guard format.contains("{rest}") else { throw value.problem("a prefix's format uses {rest} for what follows the prefix") }
+                prefixes.append((try key.string("a prefix"), format))
+            }
+        }
+        var unmapped = Vocabulary.Unmapped.drop
+        if let u = f.optional("unmapped") {
+            if let s = u.scalar {
+                switch s {
+                case "keep": unmapped = .keep(system: nil)
+                case "drop": unmapped = .drop
+                default: throw u.problem("unmapped is keep, drop, {keep: SYSTEM} or {default: CODE}")
+                }
+            } else {
+                var e = try YAMLNode.Fields(u, what: "unmapped")
+                if let keep = try e.optionalString("keep") {
+                    unmapped = .keep(system: keep)
+                } else if let d = try e.optionalString("default") {
+                    unmapped = .default(code: d, display: try e.optionalString("display"))
+                } else {
+                    throw u.problem("unmapped is keep, drop, {keep: SYSTEM} or {default: CODE, display: TEXT}")
+                }
+                diagnostics += e.unknownKeys(allowed: ["keep", "default", "display"])
+            }
+        }
+        diagnostics += f.unknownKeys(allowed: ["vocabulary", "system", "codes", "prefixes", "unmapped", "description", "source"])
+        return Vocabulary(name: name, system: system, codes: codes, prefixes: prefixes, unmapped: unmapped)
+    }
+
+    // MARK: - Maps
+
+    mutating func datatype(_ node: YAMLNode) throws(MappingDiagnostic) -> DatatypeMap {
+        var f = try YAMLNode.Fields(node, what: "a datatype map")
+        let name = try f.requiredString("name")
+        let datatype = try f.requiredString("datatype")
+        let typeNode = try f.required("type")
+        let type = try typeNode.string("type")
+        guard FHIRTypeTable.r4.type(type) != nil else { throw typeNode.problem("'\(type)' is not a FHIR R4 complex type") }
+        let rules = try self.rules(f.required("rules"), root: type, dialect: .datatype)
+        var id: IDSpec? = nil
+        if let idNode = f.optional("id") {
+            guard FHIRTypeTable.r4.isResource(type) else { throw idNode.problem("only a map that makes a resource has an id") }
+            id = try idSpec(idNode, dialect: .datatype, known: [])
+        }
+        diagnostics += f.unknownKeys(allowed: ["name", "datatype", "type", "rules", "id", "description", "source"])
+        return DatatypeMap(name: name, datatype: datatype, type: type, rules: rules, id: id)
+    }
+
+    mutating func segmentMap(_ node: YAMLNode) throws(MappingDiagnostic) -> SegmentMap {
+        var f = try YAMLNode.Fields(node, what: "a segment map")
+        let name = try f.requiredString("name")
+        let segment = try f.requiredString("segment")
+        let resourceNode = try f.required("resource")
+        let resource = try resourceNode.string("resource")
+        guard FHIRTypeTable.r4.isResource(resource) else { throw resourceNode.problem("'\(resource)' is not a FHIR R4 resource type") }
+        let rules = try self.rules(f.required("rules"), root: resource, dialect: .segment(segment))
+        diagnostics += f.unknownKeys(allowed: ["name", "segment", "resource", "rules", "description", "source"])
+        return SegmentMap(name: name, segment: segment, resource: resource, rules: rules)
+    }
+
+    mutating func rules(_ node: YAMLNode, root: String, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> [Rule] {
+        guard node.isSequence else { throw node.problem("rules is a list: each rule starts with '- '") }
+        var out: [Rule] = []
+        for item in node.items() {
+            do {
+                out.append(try rule(item, root: root, dialect: dialect))
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        return out
+    }
+
+    mutating func rule(_ node: YAMLNode, root: String, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> Rule {
+        var f = try YAMLNode.Fields(node, what: "a rule")
+        var source: SourcePath? = nil
+        if let from = f.optional("from") { source = try path(from, dialect: dialect) }
+        let toNode = try f.required("to")
+        var extensionURL: String? = nil
+        var extensionOwner: TargetPath? = nil
+        if let e = f.optional("extension") {
+            extensionURL = try e.string("extension")
+            let onNode = f.optional("on")
+            let on = try onNode?.string("on")
+            switch TargetPath.parse((on.map { $0 + "." } ?? "") + "extension[]", from: root) {
+            case .success(let t): extensionOwner = t
+            case .failure(let err): throw (onNode ?? e).problem(err.message)
+            }
+        }
+        let target: TargetPath
+        switch TargetPath.parse(try toNode.string("to"), from: extensionURL == nil ? root : "Extension") {
+        case .success(let t): target = t
+        case .failure(let e): throw toNode.problem(e.message)
+        }
+        var condition: Condition? = nil
+        if let w = f.optional("when") { condition = try self.condition(w, dialect: dialect) }
+        var value = Rule.Value.read
+        if let c = f.optional("constant") {
+            guard source == nil else { throw c.problem("a rule has either from: or constant:, not both") }
+            value = .constant(try c.string("constant"))
+        } else if let fmt = f.optional("format") {
+            value = .format(try template(fmt, dialect: dialect, hasSource: source != nil))
+        } else if source == nil {
+            throw node.problem("a rule needs from:, constant: or format:")
+        }
+        var map: [Int]? = nil
+        if let list = f.optional("map") {
+            var indices: [Int] = []
+            for m in list.items() {
+                let name = try m.string("map")
+                guard let i = datatypeIndex[name] else { throw m.problem("no datatype map named '\(name)'") }
+                indices.append(i)
+                let mapType = datatypeType(i)
+                if let mapType, mapType != target.type {
+                    if FHIRTypeTable.r4.isResource(mapType) {
+                        guard target.type == "Reference" else {
+                            throw m.problem("'\(name)' makes a \(mapType) resource: write it to a Reference, not to \(target) (a \(target.type))")
+                        }
+                    } else {
+                        throw m.problem("'\(name)' makes a \(mapType), but \(target) is a \(target.type)")
+                    }
+                }
+            }
+            map = indices
+        }
+        var vocabulary: Int? = nil
+        if let v = f.optional("vocabulary") {
+            let name = try v.string("vocabulary")
+            guard let i = vocabularyIndex[name] else { throw v.problem("no vocabulary named '\(name)'") }
+            guard map == nil else { throw v.problem("a rule has either map: or vocabulary:, not both") }
+            let t = target.type
+            guard FHIRTypeTable.r4.isPrimitive(t) || t == "Coding" || t == "CodeableConcept" else {
+                throw v.problem("a vocabulary writes a code, a Coding or a CodeableConcept; \(target) is a \(t)")
+            }
+            vocabulary = i
+        }
+        if map == nil && vocabulary == nil && !FHIRTypeTable.r4.isPrimitive(target.type) {
+            throw toNode.problem(
+                "\(target) is a \(target.type): give a map: (a datatype map making a \(target.type)) or write to one of its elements")
+        }
+        var also: [(TargetPath, JSONValue)] = []
+        var alsoSplit = 0
+        if let a = f.optional("also") {
+            guard let split = target.steps.firstIndex(where: { $0.index == .append }) else {
+                throw a.problem("also: writes into the new element a [] makes; \(target) has no []")
+            }
+            alsoSplit = split + 1
+            let prefix = TargetPath(steps: Array(target.steps[..<alsoSplit]), type: "").description
+            guard case .success(let element) = TargetPath.parse(prefix, from: extensionURL == nil ? root : "Extension") else {
+                throw a.problem("also: cannot find the element \(prefix)")
+            }
+            for (key, value) in try a.entries("also") {
+                switch TargetPath.parse(try key.string("an element"), from: element.type) {
+                case .success(let t):
+                    guard FHIRTypeTable.r4.isPrimitive(t.type) else { throw key.problem("also: sets primitives; \(t) is a \(t.type)") }
+                    let text = try value.string("a constant")
+                    guard let v = ValueConversion.convert(text, to: t.type, zone: nil) else {
+                        throw value.problem("'\(text)' is not a valid \(t.type)")
+                    }
+                    also.append((t, v))
+                case .failure(let e): throw key.problem(e.message)
+                }
+            }
+        }
+        var base64 = false
+        if let e = f.optional("encode") {
+            guard try e.string("encode") == "base64" else { throw e.problem("encode: base64 is the one encoding") }
+            base64 = true
+        }
+        diagnostics += f.unknownKeys(allowed: [
+            "from", "to", "when", "constant", "format", "map", "vocabulary", "extension", "on", "also", "encode", "note", "source",
+        ])
+        var every = false
+        if case .segment(_, let levels) = source, levels.count == 1, target.appends || extensionOwner != nil { every = true }
+        return Rule(
+            source: source, target: target, condition: condition, value: value, map: map, vocabulary: vocabulary, everyRepetition: every,
+            extensionURL: extensionURL, extensionOwner: extensionOwner, also: also, alsoSplit: alsoSplit, base64: base64)
+    }
+
+    /// The FHIR type a datatype map makes, when its file has been read (names are known before bodies).
+    func datatypeType(_ i: Int) -> String? {
+        if !datatypes[i].type.isEmpty { return datatypes[i].type }
+        return declaredTypes[i]
+    }
+
+    var declaredTypes: [Int: String] = [:]
+
+    func path(_ node: YAMLNode, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> SourcePath {
+        switch SourcePath.parse(try node.string("a path"), dialect: dialect) {
+        case .success(let p): return p
+        case .failure(let e): throw node.problem(e.message)
+        }
+    }
+
+    func paths(_ node: YAMLNode, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> [SourcePath] {
+        var out: [SourcePath] = []
+        for item in node.items() { out.append(try path(item, dialect: dialect)) }
+        return out
+    }
+
+    func condition(_ node: YAMLNode, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> Condition {
+        switch Condition.parse(try node.string("when"), dialect: dialect) {
+        case .success(let c): return c
+        case .failure(let e): throw node.problem(e.message)
+        }
+    }
+
+    func template(_ node: YAMLNode, dialect: SourcePath.Dialect, hasSource: Bool) throws(MappingDiagnostic) -> [TemplatePiece] {
+        let text = try node.string("format")
+        var pieces: [TemplatePiece] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            if open > rest.startIndex { pieces.append(.text(String(rest[..<open]))) }
+            guard let close = rest[open...].firstIndex(of: "}") else { throw node.problem("format '\(text)' has a '{' without '}'") }
+            let inner = rest[rest.index(after: open)..<close]
+            if inner.isEmpty {
+                guard hasSource else { throw node.problem("format '\(text)' uses {} but the rule has no from:") }
+                pieces.append(.value)
+            } else {
+                // In a segment map, {.2} reads a component of the rule's from: value.
+                var ofValue = false
+                if case .segment = dialect, inner.hasPrefix("."), hasSource { ofValue = true }
+                switch SourcePath.parse(String(inner), dialect: ofValue ? .datatype : dialect) {
+                case .success(let p): pieces.append(ofValue ? .valueComponent(p) : .path(p))
+                case .failure(let e): throw node.problem("in format '\(text)': \(e.message)")
+                }
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { pieces.append(.text(String(rest))) }
+        return pieces
+    }
+
+    // MARK: - Message and table maps
+
+    mutating func messageMap(_ node: YAMLNode) throws(MappingDiagnostic) {
+        var f = try YAMLNode.Fields(node, what: "a message map")
+        let typesNode = try f.required("messages")
+        var types: [String] = []
+        for item in typesNode.items() {
+            let t = try item.string("a message type")
+            let parts = t.split(separator: "^")
+            guard parts.count == 2, parts[0].count == 3, parts[1] == "*" || parts[1].count == 3 else {
+                throw item.problem("'\(t)' is not a message type: write ADT^A01 (or ADT^* for every trigger)")
+            }
+            types.append(t)
+        }
+        let name = try f.optionalString("name") ?? node.file
+        let resourcesNode = try f.required("resources")
+        var resources: [ResourceDefinition] = []
+        for item in resourcesNode.items() {
+            do {
+                resources.append(try resourceDefinition(item, known: resources, table: false))
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        diagnostics += f.unknownKeys(allowed: ["messages", "name", "resources", "description"])
+        messages.append(MessageMap(name: name, file: node.file, types: types, resources: resources))
+    }
+
+    mutating func tableMap(_ node: YAMLNode) throws(MappingDiagnostic) {
+        var f = try YAMLNode.Fields(node, what: "a table map")
+        let table = try f.requiredString("table")
+        let resourcesNode = try f.required("resources")
+        var resources: [ResourceDefinition] = []
+        for item in resourcesNode.items() {
+            do {
+                resources.append(try resourceDefinition(item, known: resources, table: true))
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        diagnostics += f.unknownKeys(allowed: ["table", "resources", "description"])
+        tables.append(TableMap(table: table, file: node.file, resources: resources))
+    }
+
+    mutating func resourceDefinition(_ node: YAMLNode, known: [ResourceDefinition], table: Bool) throws(MappingDiagnostic) -> ResourceDefinition {
+        var f = try YAMLNode.Fields(node, what: "a resource")
+        var segment: String? = nil
+        var resource: String
+        var rules: [Rule] = []
+        let intoNode = f.optional("into")
+        let into = try intoNode?.string("into")
+        var intoTarget: ResourceDefinition? = nil
+        if let into {
+            guard let t = known.last(where: { $0.name == into && $0.into == nil }) else {
+                throw intoNode!.problem("into: '\(into)' names no resource defined above this one")
+            }
+            intoTarget = t
+        }
+        let dialect: SourcePath.Dialect
+        if table {
+            dialect = .table
+            let r = try f.required("resource")
+            resource = try r.string("resource")
+            guard FHIRTypeTable.r4.isResource(resource) else { throw r.problem("'\(resource)' is not a FHIR R4 resource type") }
+        } else {
+            let s = try f.requiredString("segment")
+            segment = s
+            dialect = .segment(s)
+            if let m = f.optional("map") {
+                let name = try m.string("map")
+                guard let i = segmentIndex[name] else { throw m.problem("no segment map named '\(name)'") }
+                let map = segmentMaps[i]
+                if !map.segment.isEmpty {
+                    guard map.segment == s else { throw m.problem("'\(name)' maps \(map.segment) segments, not \(s)") }
+                }
+                guard !map.resource.isEmpty else { throw m.problem("segment map '\(name)' could not be loaded (see its own error)") }
+                resource = map.resource
+                rules = map.rules
+            } else if let r = f.optional("resource") {
+                resource = try r.string("resource")
+                guard FHIRTypeTable.r4.isResource(resource) else { throw r.problem("'\(resource)' is not a FHIR R4 resource type") }
+            } else if let intoTarget {
+                resource = intoTarget.resource
+            } else {
+                throw node.problem("a resource needs map: (a segment map) or resource: (with rules:)")
+            }
+        }
+        if let intoTarget, intoTarget.resource != resource {
+            throw node.problem("into: '\(intoTarget.name)' is a \(intoTarget.resource); this builds a \(resource)")
+        }
+        if let r = f.optional("rules") { rules += try self.rules(r, root: resource, dialect: dialect) }
+        let name = try f.optionalString("name") ?? into ?? ""
+        guard !name.isEmpty else { throw node.problem("a resource needs a name: (other resources refer to it by that name)") }
+
+        var id: IDSpec? = nil
+        if let idNode = f.optional("id") {
+            guard into == nil else { throw idNode.problem("a resource merged into another has that one's id") }
+            id = try idSpec(idNode, dialect: dialect, known: known)
+        }
+        var condition: Condition? = nil
+        if let w = f.optional("when") { condition = try self.condition(w, dialect: dialect) }
+        let required = try f.optional("required").map { n throws(MappingDiagnostic) in try bool(n) } ?? false
+        let requiredPaths = try f.optional("require").map { n throws(MappingDiagnostic) in try paths(n, dialect: dialect) } ?? []
+        var refs: [(TargetPath, String)] = []
+        if let r = f.optional("refs") {
+            for (key, value) in try r.entries("refs") {
+                let target = try referenceTarget(key, root: resource)
+                let other = try value.string("a resource name")
+                guard known.contains(where: { $0.name == other }) || other == name else {
+                    throw value.problem("refs: '\(other)' names no resource of this map (defined above this one)")
+                }
+                refs.append((target, other))
+            }
+        }
+        var parent: (String, TargetPath)? = nil
+        if let p = f.optional("parent") {
+            var g = try YAMLNode.Fields(p, what: "parent")
+            let resNode = try g.required("resource")
+            let other = try resNode.string("resource")
+            guard let parentDef = known.last(where: { $0.name == other && $0.into == nil }) else {
+                throw resNode.problem("parent: '\(other)' names no resource defined above this one")
+            }
+            let target = try referenceTarget(try g.required("element"), root: parentDef.resource)
+            diagnostics += g.unknownKeys(allowed: ["resource", "element"])
+            parent = (other, target)
+        }
+        diagnostics += f.unknownKeys(allowed: [
+            "name", "segment", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "description",
+        ])
+        return ResourceDefinition(
+            name: name, segment: segment, resource: resource, rules: rules, into: into, id: id, condition: condition, required: required,
+            requiredPaths: requiredPaths, refs: refs, parent: parent)
+    }
+
+    func idSpec(_ idNode: YAMLNode, dialect: SourcePath.Dialect, known: [ResourceDefinition]) throws(MappingDiagnostic) -> IDSpec {
+        var g = try YAMLNode.Fields(idNode, what: "id")
+
+        let value = try paths(g.required("value"), dialect: dialect)
+        let with = try g.optional("with").map { n throws(MappingDiagnostic) in try paths(n, dialect: dialect) } ?? []
+        let namespace = try g.optional("namespace").map { n throws(MappingDiagnostic) in try paths(n, dialect: dialect) } ?? []
+        var scope: String? = nil
+        if let s = g.optional("scope") {
+            let n = try s.string("scope")
+            guard known.contains(where: { $0.name == n && $0.into == nil }) else {
+                throw s.problem("scope: '\(n)' names no resource defined above this one")
+            }
+            scope = n
+        }
+        let required = try g.optional("required").map { n throws(MappingDiagnostic) in try bool(n) } ?? false
+        let unknown = g.unknownKeys(allowed: ["value", "with", "namespace", "scope", "required"])
+        if let first = unknown.first { throw first }
+        return IDSpec(value: value, with: with, namespace: namespace, scope: scope, required: required)
+    }
+
+    func referenceTarget(_ node: YAMLNode, root: String) throws(MappingDiagnostic) -> TargetPath {
+        switch TargetPath.parse(try node.string("an element"), from: root) {
+        case .success(let t):
+            guard t.type == "Reference" else { throw node.problem("\(root).\(t) is a \(t.type), not a Reference") }
+            return t
+        case .failure(let e): throw node.problem(e.message)
+        }
+    }
+
+    func bool(_ node: YAMLNode) throws(MappingDiagnostic) -> Bool {
+        switch try node.string("a yes/no value") {
+        case "true", "yes": return true
+        case "false", "no": return false
+        default: throw node.problem("write true or false")
+        }
+    }
+}

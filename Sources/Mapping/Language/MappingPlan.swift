@@ -1,0 +1,144 @@
+import FHIR
+
+/// A loaded, checked mapping set: every name resolved and every path type-checked, so running it looks nothing up by
+/// name and cannot meet an unknown element.
+public struct MappingPlan: Sendable {
+    /// SHA-256 (hex) over the sorted file names and contents: stored with every record the set produced.
+    public let version: String
+    /// The files it was loaded from (relative paths), sorted.
+    public let files: [String]
+
+    var vocabularies: [Vocabulary]
+    var datatypes: [DatatypeMap]
+    var segments: [SegmentMap]
+    var messages: [MessageMap]
+    var tables: [TableMap]
+    /// `ADT^A01` → message map index; `ADT^*` entries are kept under that key.
+    var messageIndex: [String: Int]
+    var tableIndex: [String: Int]
+
+    /// The message types this set maps (`ADT^A01`, `ORU^*`, …), sorted.
+    public var messageTypes: [String] { messageIndex.keys.sorted() }
+    /// The table names this set maps.
+    public var tableNames: [String] { tableIndex.keys.sorted() }
+}
+
+struct Vocabulary: Sendable {
+    enum Unmapped: Sendable {
+        /// Keep the code as sent, under `system` when the target is a Coding.
+        case keep(system: String?)
+        /// Use this code instead.
+        case `default`(code: String, display: String?)
+        /// Write nothing (the source value shows as not mapped in the coverage report).
+        case drop
+    }
+
+    var name: String
+    var system: String?
+    var codes: [String: (code: String, display: String?, system: String?)]
+    /// Codes starting with `prefix` become `format` with `{rest}` replaced by what follows the prefix.
+    var prefixes: [(prefix: String, format: String)]
+    var unmapped: Unmapped
+}
+
+struct Rule: Sendable {
+    enum Value: Sendable {
+        /// The value at `source`.
+        case read
+        /// A literal.
+        case constant(String)
+        /// Text with `{}` (the value at `source`) and `{PATH}` placeholders.
+        case format([TemplatePiece])
+    }
+
+    var source: SourcePath?
+    var target: TargetPath
+    var condition: Condition?
+    var value: Value
+    /// A datatype map applied to the value at `source`; with several (`map: [A, B]`), the first that gives something.
+    var map: [Int]?
+    var vocabulary: Int?
+    /// Whether every repetition of a repeating field is mapped (the source is a whole field and the target appends).
+    var everyRepetition: Bool
+    /// For `extension: URL`: the value goes into a new Extension with this url, appended at `extensionOwner`
+    /// (`extension[]` of the resource, or of the element named by `on:`); `target` is then a path in the Extension.
+    var extensionURL: String? = nil
+    var extensionOwner: TargetPath? = nil
+    /// `also:` constants written into the same new element as the value (the one the first `[]` of `target` makes):
+    /// a participant's type next to its individual. `alsoSplit` is the number of steps up to that element.
+    var also: [(path: TargetPath, value: JSONValue)] = []
+    var alsoSplit = 0
+    /// `encode: base64`: the text is written base64-encoded (a text report as an Attachment's data).
+    var base64 = false
+}
+
+enum TemplatePiece: Sendable {
+    case text(String)
+    /// `{}`: the value at the rule's `from:`.
+    case value
+    /// `{.2}` in a segment map: a component of the value at `from:`.
+    case valueComponent(SourcePath)
+    /// `{PID-5.1}`, or `{.2}` in a datatype map (a component of the value the map is applied to).
+    case path(SourcePath)
+}
+
+struct DatatypeMap: Sendable {
+    var name: String
+    var datatype: String
+    var type: String
+    var rules: [Rule]
+    /// For a map that makes a resource (XCN → Practitioner, PL → Location): how its id is derived. Without one, the
+    /// id is derived from the resource's content, so the same practitioner written the same way is one resource.
+    var id: IDSpec? = nil
+    var makesResource: Bool { FHIRTypeTable.r4.isResource(type) }
+}
+
+struct SegmentMap: Sendable {
+    var name: String
+    var segment: String
+    var resource: String
+    var rules: [Rule]
+}
+
+/// How a resource's id is derived from what identifies it, so a resend or an update addresses the same resource.
+struct IDSpec: Sendable {
+    /// The first of these with a value is the identifying value.
+    var value: [SourcePath]
+    /// Further values joined to it with `|` (an observation's OBX-4 sub-id).
+    var with: [SourcePath]
+    /// The first of these with a value is the namespace (assigning authority); else MSH-4, else the sender.
+    var namespace: [SourcePath]
+    /// The namespace is the id of this resource (by name) the segment belongs to: ids unique within their report.
+    var scope: String?
+    /// With no identifying value the input is not mapped (rather than given a per-message id).
+    var required: Bool
+}
+
+struct ResourceDefinition: Sendable {
+    var name: String
+    /// The segment each instance is built from (message maps), or nil for a table map's one row.
+    var segment: String?
+    var resource: String
+    var rules: [Rule]
+    /// Merge into the nearest instance of this name instead of making a new resource (PD1 into the PID's Patient).
+    var into: String?
+    var id: IDSpec?
+    var condition: Condition?
+    var required: Bool
+    var requiredPaths: [SourcePath]
+    var refs: [(target: TargetPath, resource: String)]
+    var parent: (resource: String, target: TargetPath)?
+}
+
+struct MessageMap: Sendable {
+    var name: String
+    var file: String
+    var types: [String]
+    var resources: [ResourceDefinition]
+}
+
+struct TableMap: Sendable {
+    var table: String
+    var file: String
+    var resources: [ResourceDefinition]
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Where a rule reads its value.
+///
+/// - HL7 v2, absolute: `PID-3`, `PID-3.4`, `PID-3.4.2` (field, component, subcomponent of a segment; MSH fields can be
+///   read from any segment map: `MSH-7`).
+/// - HL7 v2, relative, in datatype maps: `.1`, `.4.2` (component and subcomponent of the value the map is applied to).
+/// - A table column: `mrn` (table maps).
+enum SourcePath: Hashable, Sendable, CustomStringConvertible {
+    case segment(id: String, levels: [Int])
+    case relative([Int])
+    case column(String)
+
+    var description: String {
+        switch self {
+        case .segment(let id, let levels): "\(id)-" + levels.map(String.init).joined(separator: ".")
+        case .relative(let levels): levels.isEmpty ? "." : "." + levels.map(String.init).joined(separator: ".")
+        case .column(let name): name
+        }
+    }
+
+    enum Dialect {
+        /// A segment map of segment `id`: absolute paths into it or into MSH.
+        case segment(String)
+        /// A datatype map: relative paths.
+        case datatype
+        /// A message map: absolute paths into any segment (the segment a resource is built from).
+        case message
+        /// A table map: column names.
+        case table
+    }
+
+    /// Parses a path as written in a file of the given dialect; nil with a reason when it is not one.
+    static func parse(_ text: String, dialect: Dialect) -> Result<SourcePath, PathError> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        switch dialect {
+        case .table:
+            guard !t.isEmpty, t.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                return .failure(PathError("'\(t)' is not a column name (letters, digits and _)"))
+            }
+            return .success(.column(t))
+        case .datatype:
+            if t == "." { return .success(.relative([])) }
+            guard t.hasPrefix(".") else { return .failure(PathError("'\(t)' is not a component path: write .1, .4.2 (relative to the value)")) }
+            guard let levels = numbers(t.dropFirst()), (1...2).contains(levels.count) else {
+                return .failure(PathError("'\(t)' is not a component path: write .1 or .4.2"))
+            }
+            return .success(.relative(levels))
+        case .segment(let own):
+            guard case .success(let p) = absolute(t), case .segment(let id, _) = p else {
+                return .failure(PathError("'\(t)' is not a field path: write \(own)-3, \(own)-3.1 or \(own)-3.4.2"))
+            }
+            guard id == own || id == "MSH" else {
+                return .failure(PathError("'\(t)' reads segment \(id); a map of \(own) reads \(own) fields (and MSH fields)"))
+            }
+            return .success(p)
+        case .message:
+            return absolute(t)
+        }
+    }
+
+    private static func absolute(_ t: String) -> Result<SourcePath, PathError> {
+        guard let dash = t.firstIndex(of: "-") else { return .failure(PathError("'\(t)' is not a field path like PID-3.1")) }
+        let id = String(t[..<dash])
+        guard id.count == 3, id.allSatisfy({ ($0.isUppercase && $0.isLetter) || $0.isNumber }) else {
+            return .failure(PathError("'\(id)' is not a segment name"))
+        }
+        guard let levels = numbers(t[t.index(after: dash)...]), (1...3).contains(levels.count) else {
+            return .failure(PathError("'\(t)' is not a field path: write \(id)-3, \(id)-3.1 or \(id)-3.4.2"))
+        }
+        return .success(.segment(id: id, levels: levels))
+    }
+
+    private static func numbers(_ s: Substring) -> [Int]? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        var out: [Int] = []
+        for p in parts {
+            guard let n = Int(p), n >= 1, n <= 999 else { return nil }
+            out.append(n)
+        }
+        return out.isEmpty ? nil : out
+    }
+}
+
+struct PathError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Element agreement between our FHIR bundles and a peer converter's expected bundles (issue #4's check).
+
+For each expected resource, the best-matching produced resource of the same type (one-to-one, greedy by score) is
+found; agreement is the share of the expected resource's leaf paths (array indices dropped) whose values we produce
+too, as a multiset. Ignored: ids, references, meta, narrative text, Bundle request/fullUrl, and extensions under the
+converter's own URLs and values (http://example.com/..., its placeholder identifier systems). Reported overall and per message type; by resource type with --by-type.
+
+    agreement.py --binary .build/release/ledgerbridge --corpus ../shared/corpus [--mappings Mappings] [--json out.json]
+"""
+import argparse
+import collections
+import glob
+import json
+import os
+import subprocess
+import sys
+
+IGNORED_KEYS = {"id", "meta", "text", "reference", "fullUrl", "request"}
+# Values of the peer converter's own making (its placeholder systems and extension URLs), not of the message.
+OWN_PREFIX = "http://example.com/"
+
+
+def leaves(value, path=""):
+    out = []
+    if isinstance(value, dict):
+        if "url" in value and str(value.get("url", "")).startswith("http://example.com/"):
+            return out
+        for k, v in value.items():
+            if k in IGNORED_KEYS or (path == "" and k == "resourceType"):
+                continue
+            out += leaves(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for v in value:
+            out += leaves(v, path)
+    elif isinstance(value, str) and value.startswith(OWN_PREFIX):
+        pass
+    else:
+        out.append((path, json.dumps(value) if not isinstance(value, str) else value))
+    return out
+
+
+def score(expected, produced):
+    e = collections.Counter(expected)
+    p = collections.Counter(produced)
+    return sum((e & p).values())
+
+
+MISSED = collections.Counter()
+WATCH = None
+
+
+def compare(expected_bundle, produced_bundle):
+    """Returns {resourceType: [matched, total]} for one message."""
+    exp = [e["resource"] for e in expected_bundle.get("entry", [])]
+    got = [e["resource"] for e in produced_bundle.get("entry", [])] if produced_bundle else []
+    by_type = collections.defaultdict(lambda: [0, 0])
+    got_leaves = [(r["resourceType"], leaves(r)) for r in got]
+    pairs = []
+    exp_leaves = []
+    for i, r in enumerate(exp):
+        el = leaves(r)
+        exp_leaves.append((r["resourceType"], el))
+        by_type[r["resourceType"]][1] += len(el)
+        for j, (t, gl) in enumerate(got_leaves):
+            if t == r["resourceType"]:
+                s = score(el, gl)
+                if s:
+                    pairs.append((s, i, j))
+    pairs.sort(reverse=True)
+    used_e, used_g = set(), set()
+    for s, i, j in pairs:
+        if i in used_e or j in used_g:
+            continue
+        used_e.add(i)
+        used_g.add(j)
+        by_type[exp_leaves[i][0]][0] += s
+        if WATCH == exp_leaves[i][0]:
+            missing = collections.Counter(exp_leaves[i][1]) - collections.Counter(got_leaves[j][1])
+            for (path, value), n in missing.items():
+                MISSED[path] += n
+    if WATCH:
+        for i, (t, el) in enumerate(exp_leaves):
+            if t == WATCH and i not in used_e:
+                MISSED["(no matching resource)"] += len(el)
+    return by_type
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--binary", required=True)
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--mappings", default=None)
+    p.add_argument("--json", default=None, help="write the figures here")
+    p.add_argument("--by-type", action="store_true")
+    p.add_argument("--missed", default=None, help="list the expected leaf paths of this resource type we miss most")
+    args = p.parse_args()
+    global WATCH
+    WATCH = args.missed
+    expected_dir = os.path.join(args.corpus, "hl7v2-expected")
+    per_message = collections.defaultdict(lambda: [0, 0])
+    per_type = collections.defaultdict(lambda: [0, 0])
+    failures = []
+    for path in sorted(glob.glob(os.path.join(expected_dir, "*.json"))):
+        name = os.path.basename(path)[: -len(".json")]
+        source = os.path.join(args.corpus, "hl7v2", name + ".hl7")
+        if not os.path.exists(source):
+            continue
+        cmd = [args.binary, "map", "--format", "json", source]
+        if args.mappings:
+            cmd[2:2] = ["--mappings", args.mappings]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        produced = None
+        if run.returncode == 0:
+            produced = json.loads(run.stdout)
+        else:
+            failures.append(f"{name}: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}")
+        expected = json.load(open(path))
+        message_type = name.rsplit("-", 1)[0] if name[-1].isdigit() and "-" in name else name
+        for t, (m, n) in compare(expected, produced).items():
+            per_message[message_type][0] += m
+            per_message[message_type][1] += n
+            per_type[t][0] += m
+            per_type[t][1] += n
+    matched = sum(m for m, _ in per_message.values())
+    total = sum(n for _, n in per_message.values())
+    print(f"{'message type':<28} {'agreement':>9}  leaves")
+    for k in sorted(per_message):
+        m, n = per_message[k]
+        print(f"{k:<28} {100 * m / max(n, 1):8.1f}%  {m}/{n}")
+    if args.by_type:
+        print()
+        print(f"{'resource type':<28} {'agreement':>9}  leaves")
+        for k, (m, n) in sorted(per_type.items(), key=lambda kv: -kv[1][1]):
+            print(f"{k:<28} {100 * m / max(n, 1):8.1f}%  {m}/{n}")
+    for f in failures:
+        print("not mapped:", f)
+    if WATCH:
+        print(f"most missed leaves of {WATCH}:")
+        for path, n in MISSED.most_common(40):
+            print(f"  {n:6} {path}")
+    print(f"overall agreement: {100 * matched / max(total, 1):.1f}% ({matched}/{total} leaves)")
+    if args.json:
+        json.dump(
+            {
+                "overall": matched / max(total, 1),
+                "perMessageType": {k: m / max(n, 1) for k, (m, n) in per_message.items()},
+                "perResourceType": {k: m / max(n, 1) for k, (m, n) in per_type.items()},
+                "notMapped": failures,
+            },
+            open(args.json, "w"),
+            indent=1,
+        )
+
+
+if __name__ == "__main__":
+    main()
