@@ -117,6 +117,7 @@ let package = Package(
                 "Ledger",
                 "Store",
                 "Ingest",
+                "Mapping",
                 "LedgerAnchors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -43,6 +43,8 @@ public struct GatewayServices: Sendable {
     public var ledger: LedgerServices?
     /// Checks the FHIR API's bearer tokens; nil: only the admin key reads.
     public var tokens: AccessTokenVerifier?
+    /// Reloads `Mappings/`; nil when the gateway runs on a fixed mapper (tests).
+    public var mappingWatcher: MappingWatcher? = nil
 
     public init(
         hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,

@@ -246,6 +246,22 @@ struct MappingsCommand: ParsableCommand {
         }
     }
 
+    /// Loads the folder for a gateway command; a problem is a `CLIError` listing every error (file:line:column).
+    static func load(_ directory: String) throws -> DeclarativeMapper {
+        do {
+            return try MappingFolder(path: directory).load()
+        } catch let e as MappingLoadError {
+            let lines = e.diagnostics.map { d in
+                var d = d
+                d.file = directory + "/" + d.file
+                return d.description
+            }
+            throw CLIError("the mapping folder does not load (\(lines.count) errors):\n" + lines.joined(separator: "\n"))
+        } catch let e as MappingFolderError {
+            throw CLIError("\(e.description) (set 'mappings:' in the configuration, or LEDGERBRIDGE_MAPPINGS)")
+        }
+    }
+
     /// Loads the folder, or prints every problem (file:line:column) and exits 1.
     static func loadOrExplain(_ directory: String) throws -> DeclarativeMapper {
         do {

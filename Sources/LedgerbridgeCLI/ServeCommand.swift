@@ -30,7 +30,20 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
-        let app = GatewayApplication.make(try await gateway.services(configuration, anchoring: anchoring), logger: logger) { port in
+        var gatewayServices = try await gateway.services(configuration, anchoring: anchoring)
+        if let loaded = gateway.mappers.mapper as? DeclarativeMapper {
+            let watcher = MappingWatcher(
+                folder: MappingFolder(path: configuration.mappings), holder: gateway.mappers, loaded: loaded,
+                interval: .milliseconds(Int(configuration.mappingsReloadSeconds * 1000)), logger: logger)
+            gatewayServices.mappingWatcher = watcher
+            services.append(watcher)
+            logger.info(
+                "mappings loaded",
+                metadata: [
+                    "lb.folder": "\(configuration.mappings)", "lb.version": "\(loaded.version.prefix(12))", "lb.files": "\(loaded.plan.files.count)",
+                ])
+        }
+        let app = GatewayApplication.make(gatewayServices, logger: logger) { port in
             logger.info("HTTP listening", metadata: ["http.host": "\(configuration.http.host)", "http.port": "\(port)"])
         }
         services.append(app)
@@ -58,13 +71,14 @@ struct ServeCommand: AsyncParsableCommand {
 /// How every gateway command opens the store (migrated when configured) and the ingest pipeline over it.
 extension IngestPipeline {
     static func open(_ configuration: GatewayConfiguration, logger: Logger, migrate: Bool? = nil) async throws -> IngestPipeline {
+        let mapper = try MappingsCommand.load(configuration.mappings)
         let store = try await StoreFactory.open(try configuration.storeLocation)
         if migrate ?? configuration.store.migrate {
             let applied = try await store.migrate()
             for name in applied { logger.info("migration applied", metadata: ["lb.migration": "\(name)"]) }
         }
         return IngestPipeline(
-            store: store, mapper: CoreV2Mapping(), queueCapacity: configuration.ingest.queueCapacity,
+            store: store, mapper: mapper, queueCapacity: configuration.ingest.queueCapacity,
             maxGroupUnits: configuration.ingest.maxGroupMessages)
     }
 

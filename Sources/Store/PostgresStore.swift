@@ -160,6 +160,7 @@ public final class PostgresStore: RecordStore {
         let inMessageTypes = rows.map { $0.message.messageType ?? "" }, inReceived = rows.map(\.message.receivedAt)
         let inOutcomes = rows.map(\.outcome.rawValue), inReasons = rows.map { $0.reason ?? "" }
         let inOriginals = rows.map { $0.originalID ?? -1 }, inBodies = rows.map { buffer($0.message.body) }
+        let inCoverage = rows.map { $0.message.coverage ?? "" }
         let current = plan.currentRows.sorted { ($0.write.resourceType, $0.write.id) < ($1.write.resourceType, $1.write.id) }
         let ct = current.map(\.write.resourceType), ci = current.map(\.write.id)
         let cv = current.map { Int64($0.versionId) }, cu = current.map(\.lastUpdated)
@@ -179,12 +180,12 @@ public final class PostgresStore: RecordStore {
         try await conn.query(
             """
             WITH inbound AS (INSERT INTO inbound_messages (id, channel, sender, message_key, content_type, message_type, \
-            received_at, outcome, reason, original_id, body) \
+            received_at, outcome, reason, original_id, body, coverage) \
             SELECT id, channel, sender, NULLIF(mkey, ''), ctype, NULLIF(mtype, ''), rat, outcome, NULLIF(reason, ''), \
-            NULLIF(orig, -1), body FROM unnest(\(inIDs)::bigint[], \(inChannels)::text[], \(inSenders)::text[], \
+            NULLIF(orig, -1), body, NULLIF(cov, '') FROM unnest(\(inIDs)::bigint[], \(inChannels)::text[], \(inSenders)::text[], \
             \(inKeys)::text[], \(inTypes)::text[], \(inMessageTypes)::text[], \(inReceived)::bigint[], \(inOutcomes)::text[], \
-            \(inReasons)::text[], \(inOriginals)::bigint[], \(inBodies)::bytea[]) \
-            AS t(id, channel, sender, mkey, ctype, mtype, rat, outcome, reason, orig, body)), \
+            \(inReasons)::text[], \(inOriginals)::bigint[], \(inBodies)::bytea[], \(inCoverage)::text[]) \
+            AS t(id, channel, sender, mkey, ctype, mtype, rat, outcome, reason, orig, body, cov)), \
             currents AS (INSERT INTO resources (resource_type, resource_id, version_id, last_updated, is_delete, record_hash) \
             SELECT * FROM unnest(\(ct)::text[], \(ci)::text[], \(cv)::bigint[], \(cu)::bigint[], \(cd)::boolean[], \
             \(ch)::text[]) ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = excluded.version_id, \
@@ -275,20 +276,21 @@ public final class PostgresStore: RecordStore {
 
     private static let inboundColumns = """
         id, channel, sender, COALESCE(message_key, ''), content_type, COALESCE(message_type, ''), received_at, outcome, \
-        COALESCE(reason, ''), body, COALESCE(replayed_at, -1)
+        COALESCE(reason, ''), body, COALESCE(replayed_at, -1), COALESCE(coverage, '')
         """
 
     private func inbound(_ query: PostgresQuery) async throws -> [StoredInbound] {
         try await wrap { [self] in
             var out: [StoredInbound] = []
-            for try await (id, ch, sender, key, ct, mt, rat, outcome, reason, body, replayed) in try await client.query(
+            for try await (id, ch, sender, key, ct, mt, rat, outcome, reason, body, replayed, coverage) in try await client.query(
                 query, logger: logger
-            ).decode((Int64, String, String, String, String, String, Int64, String, String, ByteBuffer, Int64).self) {
-                out.append(
-                    StoredInbound(
-                        id: id, channel: ch, sender: sender, key: key.isEmpty ? nil : key, contentType: ct,
-                        messageType: mt.isEmpty ? nil : mt, receivedAt: rat, outcome: InboundOutcome(rawValue: outcome) ?? .rejected,
-                        reason: reason.isEmpty ? nil : reason, body: Array(buffer: body), replayedAt: replayed < 0 ? nil : replayed))
+            ).decode((Int64, String, String, String, String, String, Int64, String, String, ByteBuffer, Int64, String).self) {
+                var stored = StoredInbound(
+                    id: id, channel: ch, sender: sender, key: key.isEmpty ? nil : key, contentType: ct,
+                    messageType: mt.isEmpty ? nil : mt, receivedAt: rat, outcome: InboundOutcome(rawValue: outcome) ?? .rejected,
+                    reason: reason.isEmpty ? nil : reason, body: Array(buffer: body), replayedAt: replayed < 0 ? nil : replayed)
+                stored.coverage = coverage.isEmpty ? nil : coverage
+                out.append(stored)
             }
             return out
         }

@@ -96,13 +96,13 @@ public final class SQLiteStore: RecordStore {
         let insertInbound = try db.cachedStatement(
             sql: """
                 INSERT INTO inbound_messages (id, channel, sender, message_key, content_type, message_type, received_at, \
-                outcome, reason, original_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                outcome, reason, original_id, body, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for row in plan.inbound {
             let m = row.message
             try insertInbound.execute(arguments: [
                 row.id, m.channel, m.sender, m.key, m.contentType, m.messageType, m.receivedAt, row.outcome.rawValue,
-                row.reason, row.originalID, Data(m.body),
+                row.reason, row.originalID, Data(m.body), m.coverage,
             ])
         }
         let replay = try db.cachedStatement(
@@ -198,13 +198,15 @@ public final class SQLiteStore: RecordStore {
     }
 
     static let inboundColumns =
-        "id, channel, sender, message_key, content_type, message_type, received_at, outcome, reason, body, replayed_at"
+        "id, channel, sender, message_key, content_type, message_type, received_at, outcome, reason, body, replayed_at, coverage"
 
     private static func inbound(_ row: Row) -> StoredInbound {
-        StoredInbound(
+        var stored = StoredInbound(
             id: row[0], channel: row[1], sender: row[2], key: row[3], contentType: row[4], messageType: row[5],
             receivedAt: row[6], outcome: InboundOutcome(rawValue: row[7]) ?? .rejected, reason: row[8],
             body: [UInt8]((row[9] as Data?) ?? Data()), replayedAt: row[10])
+        stored.coverage = row[11]
+        return stored
     }
 
     public func inbound(id: Int64) async throws -> StoredInbound? {

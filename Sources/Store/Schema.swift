@@ -22,6 +22,10 @@ enum Schema {
         Migration(
             version: 2, name: "0002 signed tree heads and the anchor outbox",
             sqlite: anchoring(bigint: "INTEGER"), postgres: anchoring(bigint: "BIGINT")),
+        Migration(
+            version: 3, name: "0003 mapping coverage kept with each inbound message",
+            sqlite: ["ALTER TABLE inbound_messages ADD COLUMN coverage TEXT"],
+            postgres: ["ALTER TABLE inbound_messages ADD COLUMN coverage TEXT"]),
     ]
 
     /// Tree heads the gateway sealed, and one outbox row per head and backend (see `AnchorStore`).

@@ -30,11 +30,14 @@ public struct InboundMessage: Sendable, Hashable {
     public var body: [UInt8]
     /// Milliseconds since 1970.
     public var receivedAt: Int64
+    /// The mapping's coverage report (JSON: values, mapped values, the places no rule read), when it was mapped.
+    public var coverage: String?
 
     public init(
         channel: String, sender: String, key: String?, contentType: String, messageType: String? = nil, body: [UInt8],
-        receivedAt: Int64
+        receivedAt: Int64, coverage: String? = nil
     ) {
+        self.coverage = coverage
         self.channel = channel
         self.sender = sender
         self.key = key
@@ -225,6 +228,8 @@ public struct StoredInbound: Sendable, Hashable {
     /// Empty once retention purged it.
     public var body: [UInt8]
     public var replayedAt: Int64?
+    /// The mapping's coverage report (JSON), when the message was mapped.
+    public var coverage: String? = nil
 
     /// The message as it arrived (for replaying it).
     public var message: InboundMessage {

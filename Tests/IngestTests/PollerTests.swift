@@ -158,7 +158,7 @@ struct PollerTests {
         running.cancel()
         _ = try? await running.value
 
-        gateway.mappers.replace(with: CoreV2Mapping())
+        gateway.mappers.replace(with: ShippedMappings.mapper)
         let outcomes = try await DeadLetterReplayer(ingestor: gateway.hl7).replay()
         #expect(outcomes.map(\.outcome) == [.accepted, .accepted])
         let ids = try await gateway.store.search(type: "Patient", key: SearchKey(parameter: "identifier", value: "4711"))

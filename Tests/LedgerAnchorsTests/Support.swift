@@ -96,5 +96,36 @@ func rounds(_ service: AnchorService, seconds: Double = 30, until done: () async
 }
 
 enum IngestPipelineFactory {
-    static func make(_ store: any RecordStore) -> IngestPipeline { IngestPipeline(store: store, mapper: CoreV2Mapping()) }
+    static func make(_ store: any RecordStore) -> IngestPipeline { IngestPipeline(store: store, mapper: mapper) }
+
+    /// A two-resource mapping (PID → Patient, PV1 → Encounter), so each admission adds exactly two ledger entries and
+    /// the tree sizes these tests count stay what they say; the shipped Mappings/ are tested on their own.
+    static let mapper: DeclarativeMapper = {
+        let text = """
+            messages: [ADT^A01]
+            resources:
+              - name: patient
+                segment: PID
+                resource: Patient
+                id: {value: [PID-3.1], namespace: [PID-3.4.1], required: true}
+                rules:
+                  - {from: PID-3.1, to: "identifier[].value"}
+                  - {from: PID-5.1, to: "name[0].family"}
+                  - {from: PID-5.2, to: "name[0].given[]"}
+              - name: encounter
+                segment: PV1
+                resource: Encounter
+                id: {value: [PV1-19.1], namespace: [PV1-19.4.1]}
+                rules:
+                  - {to: status, constant: in-progress}
+                  - {to: class.code, constant: IMP}
+                  - {from: PV1-19.1, to: "identifier[].value"}
+                refs: {subject: patient}
+            """
+        do {
+            return DeclarativeMapper(plan: try MappingLoader.load([MappingLoader.File(path: "admissions.yaml", text: text)]))
+        } catch {
+            fatalError("the test mapping does not load: \(error)")
+        }
+    }()
 }

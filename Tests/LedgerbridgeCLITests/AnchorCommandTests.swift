@@ -51,7 +51,7 @@ struct AnchorCommandTests {
         #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
         let summary = try JSONSerialization.jsonObject(with: body) as? [String: Any]
         let resources = ((summary?["messages"] as? [[String: Any]])?.first?["resources"] as? [[String: Any]]) ?? []
-        let patient = try #require(resources.first?["reference"] as? String)
+        let patient = try #require(resources.compactMap { $0["reference"] as? String }.first { $0.hasPrefix("Patient/") })
 
         // The gateway seals and anchors by itself within a few batch windows.
         var anchored = false

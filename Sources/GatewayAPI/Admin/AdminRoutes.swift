@@ -1,6 +1,7 @@
 import FHIR
 import Hummingbird
 import Ingest
+import Mapping
 import NIOCore
 import Store
 
@@ -12,6 +13,9 @@ struct AdminRoutes: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/admin/status") { request, context in
             try await guarded(request, context) { try await status() }
+        }
+        router.get("/admin/mappings") { request, context in
+            try await guarded(request, context) { mappings() }
         }
         router.get("/admin/dead-letters") { request, context in
             try await guarded(request, context) {
@@ -72,6 +76,31 @@ struct AdminRoutes: Sendable {
         } catch let error as DeadLetterReplayer.ReplayError {
             return Reply.outcome(.notFound, code: "not-found", error.description)
         }
+    }
+
+    /// The mapping set in force, the last refused edit (with its errors), and coverage summed since start: how often
+    /// each place went unmapped, most often first.
+    private func mappings() -> Response {
+        var out = JSONObject()
+        out["version"] = .string(services.hl7.mappers.mapper.version)
+        if let status = services.mappingWatcher?.status {
+            out["folder"] = .string(status.folder)
+            out["files"] = .number(String(status.files))
+            out["loadedAt"] = .string(status.loadedAt)
+            out["messageTypes"] = .array(status.messageTypes.map(JSONValue.string))
+            if let errors = status.rejectedErrors {
+                out["rejected"] = .object(
+                    JSONObject([("at", .string(status.rejectedAt ?? "")), ("errors", .array(errors.map(JSONValue.string)))]))
+            }
+        }
+        let c = services.hl7.mappers.coverage
+        let top = c.unmapped.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.prefix(200)
+        out["coverage"] = .object(
+            JSONObject([
+                ("messages", .number(String(c.inputs))), ("values", .number(String(c.values))), ("mappedValues", .number(String(c.mappedValues))),
+                ("unmapped", .array(top.map { .object(JSONObject([("place", .string($0.key)), ("messages", .number(String($0.value)))])) })),
+            ]))
+        return Reply.json(.object(out))
     }
 
     private func status() async throws -> Response {

@@ -111,23 +111,25 @@ public struct HL7Ingestor: Sendable {
                 message.bytes, channel: channel, peer: peer, receivedAt: receivedAt, reason: "MSH-3, MSH-4, MSH-9 or MSH-10 contains a NUL byte",
                 replayOf: replayOf)
         }
+        let (disposition, coverage) = Self.disposition(message, mapper: mapper, source: "\(channel):\(peer)", sender: sender)
+        if let coverage { mappers.record(coverage) }
         let inbound = InboundMessage(
             channel: channel, sender: sender, key: message.controlID.flatMap { $0.isEmpty ? nil : $0 }, contentType: HL7Media.er7,
-            messageType: type.isEmpty ? nil : type, body: message.bytes, receivedAt: receivedAt)
-        return IngestUnit(
-            inbound: inbound,
-            disposition: Self.disposition(message, mapper: mapper, source: "\(channel):\(peer)", sender: sender), replayOf: replayOf)
+            messageType: type.isEmpty ? nil : type, body: message.bytes, receivedAt: receivedAt, coverage: coverage.map(CoverageJSON.encode))
+        return IngestUnit(inbound: inbound, disposition: disposition, replayOf: replayOf)
     }
 
-    static func disposition(_ message: Message, mapper: any MessageMapper, source: String, sender: String) -> Disposition {
-        let resources: [JSONObject]
+    static func disposition(_ message: Message, mapper: any MessageMapper, source: String, sender: String) -> (Disposition, CoverageReport?) {
+        let result: MappingResult
         do {
-            resources = try mapper.map(message, context: MappingContext(sender: sender))
+            result = try mapper.mapWithCoverage(message, context: MappingContext(sender: sender))
         } catch {
-            return .deadLetter(reason: error.description)
+            return (.deadLetter(reason: error.description), nil)
         }
-        return ResourceValidation.disposition(
-            resources, source: source, sourceReference: message.controlID, mappingVersion: mapper.version)
+        return (
+            ResourceValidation.disposition(result.resources, source: source, sourceReference: message.controlID, mappingVersion: mapper.version),
+            result.coverage
+        )
     }
 
     /// Input refused as sent: kept under the peer (its own sender fields cannot be trusted or read), with no key, so it

@@ -44,8 +44,9 @@ enum RowMapping {
         -> Disposition
     {
         do {
-            let resources = try mapper.map(row: row, table: table, context: MappingContext(sender: sender))
-            return ResourceValidation.disposition(resources, source: source, sourceReference: "\(table):\(rowKey)", mappingVersion: mapper.version)
+            let result = try mapper.mapWithCoverage(row: row, table: table, context: MappingContext(sender: sender))
+            return ResourceValidation.disposition(
+                result.resources, source: source, sourceReference: "\(table):\(rowKey)", mappingVersion: mapper.version)
         } catch {
             return .deadLetter(reason: error.description)
         }

@@ -66,6 +66,10 @@ struct GatewayConfiguration: Sendable, Decodable {
     var ledger = LedgerConfiguration()
     /// The FHIR API's bearer tokens.
     var auth = AccessTokenConfiguration()
+    /// The mapping folder (relative to the working directory), watched and reloaded while serving.
+    var mappings = "Mappings"
+    /// How often `serve` checks the mapping folder for edits (it also reloads on SIGHUP).
+    var mappingsReloadSeconds = 2.0
 
     init() {}
 
@@ -80,13 +84,17 @@ struct GatewayConfiguration: Sendable, Decodable {
         ledgerKey = try c.decodeIfPresent(String.self, forKey: .ledgerKey)
         ledger = try c.decodeIfPresent(LedgerConfiguration.self, forKey: .ledger) ?? LedgerConfiguration()
         auth = try c.decodeIfPresent(AccessTokenConfiguration.self, forKey: .auth) ?? AccessTokenConfiguration()
+        mappings = try c.decodeIfPresent(String.self, forKey: .mappings) ?? "Mappings"
+        mappingsReloadSeconds = try c.decodeIfPresent(Double.self, forKey: .mappingsReloadSeconds) ?? 2
         let names = sources.map(\.name)
         if Set(names).count != names.count {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
         }
     }
 
-    enum CodingKeys: String, CodingKey { case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth }
+    enum CodingKeys: String, CodingKey {
+        case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth, mappings, mappingsReloadSeconds
+    }
 
     /// The HS256 secret that signs and checks the FHIR API's tokens (created on first use, mode 600).
     var jwtSecretPath: String {
@@ -133,6 +141,7 @@ struct GatewayConfiguration: Sendable, Decodable {
             store.sqlite = v
             store.postgres = nil
         }
+        if let v = env["LEDGERBRIDGE_MAPPINGS"] { mappings = v }
         if let v = env["LEDGERBRIDGE_HTTP_HOST"] { http.host = v }
         if let v = try int("LEDGERBRIDGE_HTTP_PORT") { http.port = v }
         if let v = env["LEDGERBRIDGE_ADMIN_KEY"] { http.adminKey = v }

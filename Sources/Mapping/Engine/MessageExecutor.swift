@@ -39,6 +39,7 @@ struct MessageExecutor {
         var instances: [Instance] = []
         var byName: [String: [Int]] = [:]
         var ids: Set<String> = []
+        var dropped: Set<String> = []
         func nearest(_ name: String, to position: Int) -> Int? {
             guard let list = byName[name], !list.isEmpty else { return nil }
             return list.last { instances[$0].position <= position } ?? list.first
@@ -96,6 +97,10 @@ struct MessageExecutor {
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
                 runner.apply(definition.rules, at: cursor, into: &object, input: &input)
+                if let missing = definition.needs.first(where: { object[$0] == nil }) {
+                    dropped.insert("\(segmentID) (no \(definition.resource).\(missing))")
+                    continue
+                }
                 byName[definition.name, default: []].append(instances.count)
                 instances.append(Instance(definition: d, position: position, resource: definition.resource, id: id, object: object))
             }
@@ -116,7 +121,9 @@ struct MessageExecutor {
         for made in input.made.list where !ids.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
             resources.append(made)
         }
-        return (resources, coverage(message, used: input.used, mapped: Set(map.resources.compactMap(\.segment))))
+        var report = coverage(message, used: input.used, mapped: Set(map.resources.compactMap(\.segment)))
+        if !dropped.isEmpty { report.unmapped = (report.unmapped + dropped.sorted()).sorted(by: Self.placeOrder) }
+        return (resources, report)
     }
 
     static func reference(_ i: Instance) -> JSONValue {

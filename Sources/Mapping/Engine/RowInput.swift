@@ -10,6 +10,7 @@ struct RowInput: MappingInput {
     let zone: String? = nil
     var used: Set<String> = []
     var made = MadeResources()
+    var reads = 0
     let namespaceFallback: String
 
     func cursor(_ path: SourcePath, at c: Cursor) -> Cursor? {
@@ -20,6 +21,7 @@ struct RowInput: MappingInput {
     mutating func value(at c: Cursor) -> String? {
         guard let name = c.column, let v = row[name], !v.isEmpty else { return nil }
         used.insert(name)
+        reads += 1
         return v
     }
 

@@ -17,6 +17,8 @@ protocol MappingInput {
     var made: MadeResources { get set }
     /// The namespace of ids when a value names none (MSH-4, else the sender).
     var namespaceFallback: String { get }
+    /// How many reads found a value: a datatype map that read nothing made nothing, whatever constants it wrote.
+    var reads: Int { get }
 }
 
 /// Resources made by datatype maps, once each by type and id.
@@ -81,8 +83,9 @@ struct RuleRunner {
                     return
                 }
                 var built = JSONObject()
+                let before = input.reads
                 apply(datatype.rules, at: source, into: &built, input: &input)
-                if built.count > 0 {
+                if built.count > 0 && input.reads > before {
                     emit(.object(built), rule, into: &object)
                     return
                 }
@@ -140,8 +143,9 @@ struct RuleRunner {
         var built = JSONObject()
         built.appendUnchecked("resourceType", .string(datatype.type))
         built.appendUnchecked("id", .string(""))
+        let before = input.reads
         apply(datatype.rules, at: source, into: &built, input: &input)
-        guard built.count > 2 else { return nil }
+        guard built.count > 2, input.reads > before else { return nil }
         var id: String? = nil
         if let spec = datatype.id, var value = Self.first(spec.value, at: source, input: &input) {
             for w in spec.with { value += "|" + (Self.first([w], at: source, input: &input) ?? "") }

@@ -17,6 +17,7 @@ struct V2Input: MappingInput {
     /// segment position << 20 | field << 10 | component: what rules read, for the coverage report.
     var used: Set<Int> = []
     var made = MadeResources()
+    var reads = 0
     let namespaceFallback: String
 
     init(message: Message, namespaceFallback: String) {
@@ -66,9 +67,10 @@ struct V2Input: MappingInput {
         guard
             let v = segment.value(
                 field: c.field, repetition: c.repetition, component: max(c.component, 1), subcomponent: max(c.subcomponent, 1)),
-            !v.isEmpty, v != "\"\""
+            !v.isEmpty, v != "\"\"", v.contains(where: { $0 != " " })
         else { return nil }
         used.insert(c.segment << 20 | c.field << 10 | max(c.component, 1))
+        reads += 1
         return v
     }
 

@@ -9,13 +9,13 @@ enum ValueConversion {
             return .string(text)
         case "date":
             if FHIRValidator.isValidPrimitive(text, type: "date") { return .string(text) }
-            return V2Time.date(text).map(JSONValue.string)
+            return V2Time.date(text).flatMap { FHIRValidator.isValidPrimitive($0, type: "date") ? .string($0) : nil }
         case "dateTime":
             if FHIRValidator.isValidPrimitive(text, type: "dateTime") { return .string(text) }
-            return V2Time.dateTime(text, zone: zone).map(JSONValue.string)
+            return V2Time.dateTime(text, zone: zone).flatMap { FHIRValidator.isValidPrimitive($0, type: "dateTime") ? .string($0) : nil }
         case "instant":
             if FHIRValidator.isValidPrimitive(text, type: "instant") { return .string(text) }
-            return V2Time.instant(text, zone: zone).map(JSONValue.string)
+            return V2Time.instant(text, zone: zone).flatMap { FHIRValidator.isValidPrimitive($0, type: "instant") ? .string($0) : nil }
         case "time":
             if FHIRValidator.isValidPrimitive(text, type: "time") { return .string(text) }
             let digits = text.prefix { $0.isNumber }

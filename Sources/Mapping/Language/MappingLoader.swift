@@ -529,12 +529,25 @@ private struct Compiler {
             diagnostics += g.unknownKeys(allowed: ["resource", "element"])
             parent = (other, target)
         }
+        var needs: [String] = []
+        if let n = f.optional("needs") {
+            for item in n.items() {
+                let element = try item.string("an element")
+                guard FHIRTypeTable.r4.type(resource)?.element(named: element) != nil else {
+                    throw item.problem("\(resource) has no element '\(element)'")
+                }
+                needs.append(element)
+            }
+        }
         diagnostics += f.unknownKeys(allowed: [
-            "name", "segment", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "description",
+            "name", "segment", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "needs",
+            "description",
         ])
-        return ResourceDefinition(
+        var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, into: into, id: id, condition: condition, required: required,
             requiredPaths: requiredPaths, refs: refs, parent: parent)
+        definition.needs = needs
+        return definition
     }
 
     func idSpec(_ idNode: YAMLNode, dialect: SourcePath.Dialect, known: [ResourceDefinition]) throws(MappingDiagnostic) -> IDSpec {

@@ -127,6 +127,9 @@ struct ResourceDefinition: Sendable {
     var required: Bool
     var requiredPaths: [SourcePath]
     var refs: [(target: TargetPath, resource: String)]
+    /// Elements the resource must have got from its rules; without them it is left out (and the coverage report
+    /// names the segment), rather than failing the message (`needs: [recorded]` for a Provenance from EVN).
+    var needs: [String] = []
     var parent: (resource: String, target: TargetPath)?
 }
 

@@ -46,9 +46,9 @@ enum TestGateway {
 
 /// The pipeline over one store, as `serve` wires it, and the listeners around it.
 extension IngestPipeline {
-    /// With the built-in mapping.
+    /// With the shipped mapping set (the repository's Mappings/), as `serve` runs it.
     init(store: any RecordStore) {
-        self.init(store: store, mapper: CoreV2Mapping())
+        self.init(store: store, mapper: ShippedMappings.mapper)
     }
 
     /// Runs HTTP (on a free port) and MLLP (on a free port) over real sockets while `body` runs.
@@ -161,4 +161,12 @@ extension NIOAsyncChannel where Inbound == ByteBuffer, Outbound == ByteBuffer {
     func _unsafeInboundOutbound() throws -> (NIOAsyncChannelInboundStream<ByteBuffer>, NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         (inbound, outbound)
     }
+}
+
+/// The repository's Mappings/, loaded once per test process.
+enum ShippedMappings {
+    static let folder = MappingFolder(path: TestEnvironment.packageRoot + "/Mappings")
+    static let mapper: DeclarativeMapper = {
+        do { return try folder.load() } catch { fatalError("Mappings/ does not load: \(error)") }
+    }()
 }
