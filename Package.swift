@@ -157,6 +157,11 @@ let package = Package(
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: strictSettings),
 
         .testTarget(
+            name: "MappingTests",
+            dependencies: ["Mapping", "HL7v2", "FHIR", "Ingest", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "HL7v2Tests",
             dependencies: [
                 "HL7v2",

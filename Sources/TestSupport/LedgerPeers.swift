@@ -226,6 +226,9 @@ public final class GatewayProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// The gateway's process id (to signal it: SIGHUP reloads the mappings).
+    public var pid: Int32 { process.processIdentifier }
+
     public func stop() { PythonPeer.stop(process) }
 
     deinit { stop() }

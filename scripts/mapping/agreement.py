@@ -7,6 +7,7 @@ too, as a multiset. Ignored: ids, references, meta, narrative text, Bundle reque
 converter's own URLs and values (http://example.com/..., its placeholder identifier systems). Reported overall and per message type; by resource type with --by-type.
 
     agreement.py --binary .build/release/ledgerbridge --corpus ../shared/corpus [--mappings Mappings] [--json out.json]
+    agreement.py --binary … --messages DIR --expected DIR      (the two folders given apart)
 """
 import argparse
 import collections
@@ -89,7 +90,9 @@ def compare(expected_bundle, produced_bundle):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", required=True)
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--corpus", help="a folder holding hl7v2/ and hl7v2-expected/")
+    p.add_argument("--messages", help="the HL7 v2 messages (default CORPUS/hl7v2)")
+    p.add_argument("--expected", help="the peer's bundles (default CORPUS/hl7v2-expected)")
     p.add_argument("--mappings", default=None)
     p.add_argument("--json", default=None, help="write the figures here")
     p.add_argument("--by-type", action="store_true")
@@ -97,13 +100,14 @@ def main():
     args = p.parse_args()
     global WATCH
     WATCH = args.missed
-    expected_dir = os.path.join(args.corpus, "hl7v2-expected")
+    expected_dir = args.expected or os.path.join(args.corpus, "hl7v2-expected")
+    messages_dir = args.messages or os.path.join(args.corpus, "hl7v2")
     per_message = collections.defaultdict(lambda: [0, 0])
     per_type = collections.defaultdict(lambda: [0, 0])
     failures = []
     for path in sorted(glob.glob(os.path.join(expected_dir, "*.json"))):
         name = os.path.basename(path)[: -len(".json")]
-        source = os.path.join(args.corpus, "hl7v2", name + ".hl7")
+        source = os.path.join(messages_dir, name + ".hl7")
         if not os.path.exists(source):
             continue
         cmd = [args.binary, "map", "--format", "json", source]

@@ -222,6 +222,10 @@ struct RuleRunner {
             switch vocabulary.unmapped {
             case .drop: return nil
             case .default(let c, let d): mapped = (c, d)
+            case .format(let f):
+                let safe = code.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "-._".unicodeScalars.contains($0) }
+                guard !safe.isEmpty else { return nil }
+                mapped = (f.replacingFirst("{}", with: String(String.UnicodeScalarView(safe))), nil)
             case .keep(let keepSystem):
                 mapped = (code, nil)
                 system = keepSystem

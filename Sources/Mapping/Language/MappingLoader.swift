@@ -187,12 +187,15 @@ private struct Compiler {
                 var e = try YAMLNode.Fields(u, what: "unmapped")
                 if let keep = try e.optionalString("keep") {
                     unmapped = .keep(system: keep)
+                } else if let format = try e.optionalString("format") {
+                    guard format.contains("{}") else { throw u.problem("unmapped: {format: …} uses {} for the code") }
+                    unmapped = .format(format)
                 } else if let d = try e.optionalString("default") {
                     unmapped = .default(code: d, display: try e.optionalString("display"))
                 } else {
-                    throw u.problem("unmapped is keep, drop, {keep: SYSTEM} or {default: CODE, display: TEXT}")
+                    throw u.problem("unmapped is keep, drop, {keep: SYSTEM}, {format: TEXT} or {default: CODE, display: TEXT}")
                 }
-                diagnostics += e.unknownKeys(allowed: ["keep", "default", "display"])
+                diagnostics += e.unknownKeys(allowed: ["keep", "default", "display", "format"])
             }
         }
         diagnostics += f.unknownKeys(allowed: ["vocabulary", "system", "codes", "prefixes", "unmapped", "description", "source"])

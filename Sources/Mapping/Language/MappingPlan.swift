@@ -31,6 +31,8 @@ struct Vocabulary: Sendable {
         case `default`(code: String, display: String?)
         /// Write nothing (the source value shows as not mapped in the coverage report).
         case drop
+        /// Write `format` with `{}` replaced by the code (an unknown coding system name as a URN).
+        case format(String)
     }
 
     var name: String

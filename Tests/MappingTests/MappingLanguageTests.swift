@@ -1,0 +1,310 @@
+import FHIR
+import Foundation
+import HL7v2
+import Testing
+
+@testable import Mapping
+
+/// The mapping language on small in-memory sets: what loads, what is refused (and where), and what a plan does.
+@Suite("mapping language")
+struct MappingLanguageTests {
+    static func load(_ files: [String: String]) throws(MappingLoadError) -> DeclarativeMapper {
+        DeclarativeMapper(plan: try MappingLoader.load(files.map { MappingLoader.File(path: $0.key, text: $0.value) }))
+    }
+
+    static func diagnostics(_ files: [String: String]) -> [MappingDiagnostic] {
+        do {
+            _ = try load(files)
+            return []
+        } catch {
+            return error.diagnostics
+        }
+    }
+
+    static func message(_ segments: String...) throws -> Message {
+        try Message(parsing: segments.joined(separator: "\r") + "\r")
+    }
+
+    static let msh = "MSH|^~\\&|APP|FAC|LB|LB|20260102030405+0100||ADT^A01^ADT_A01|CTRL1|P|2.5.1"
+
+    /// A small set: PID → Patient with an identifier datatype map, a vocabulary, conditions and constants.
+    static let basic: [String: String] = [
+        "vocabularies/sex.yaml": """
+        vocabulary: sex
+        system: http://hl7.org/fhir/administrative-gender
+        codes: {M: male, F: female}
+        unmapped: {default: unknown}
+        """,
+        "datatypes/cx.yaml": """
+        datatype: CX
+        name: CX-Identifier
+        type: Identifier
+        rules:
+          - {from: .1, to: value}
+          - {from: .4.2, to: system, format: "urn:oid:{}", when: ".4.3 == 'ISO'"}
+        """,
+        "segments/pid.yaml": """
+        name: PID-Patient
+        segment: PID
+        resource: Patient
+        rules:
+          - {from: PID-3, to: "identifier[]", map: CX-Identifier}
+          - {from: PID-5.1, to: "name[0].family"}
+          - {from: PID-5.2, to: "name[0].given[]"}
+          - {from: PID-5.3, to: "name[0].given[]"}
+          - {from: PID-7, to: birthDate}
+          - {from: PID-8, to: gender, vocabulary: sex}
+          - {from: PID-13, to: "telecom[].value", also: {system: phone, use: home}}
+          - {to: active, constant: "true", when: "PID-30 != 'Y'"}
+          - {from: PID-29, to: deceasedDateTime}
+          - {from: PID-30, to: deceasedBoolean}
+        """,
+        "messages/adt.yaml": """
+        messages: [ADT^A01, ADT^A08]
+        resources:
+          - name: patient
+            segment: PID
+            map: PID-Patient
+            required: true
+            id: {value: [PID-3.1], namespace: [PID-3.4.1], required: true}
+          - name: visit
+            segment: PV1
+            resource: Encounter
+            when: PV1-19
+            id: {value: [PV1-19.1]}
+            rules:
+              - {to: status, constant: in-progress}
+              - {from: PV1-2, to: class.code}
+            refs: {subject: patient}
+        """,
+    ]
+
+    @Test("a set loads and maps: datatype maps per repetition, vocabularies, also:, conditions, times in MSH-7's zone, references")
+    func basics() throws {
+        let mapper = try Self.load(Self.basic)
+        let m = try Self.message(
+            Self.msh, "PID|1||A1^^^HOSP&1.2.3&ISO~B2^^^OTHER||Roe^Ann^Q||19700102|F|||||555-1234~555-9876||||||||||||||||200601021530",
+            "PV1|1|I|||||||||||||||||V9")
+        let resources = try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+        #expect(resources.map { $0["resourceType"]?.stringValue } == ["Patient", "Encounter"])
+        let patient = resources[0]
+        let text = JSONWriter().string(.object(patient))
+        #expect(text.contains(#"{"value":"A1","system":"urn:oid:1.2.3"},{"value":"B2"}"#), "\(text)")
+        #expect(text.contains(#""name":[{"family":"Roe","given":["Ann","Q"]}]"#))
+        #expect(patient["birthDate"] == .string("1970-01-02") && patient["gender"] == .string("female"))
+        #expect(text.contains(#""telecom":[{"value":"555-1234","system":"phone","use":"home"},{"value":"555-9876","system":"phone","use":"home"}]"#))
+        #expect(patient["active"] == .bool(true))
+        // No offset on PID-29: MSH-7's (+0100) applies.
+        #expect(patient["deceasedDateTime"] == .string("2006-01-02T15:30:00+01:00"))
+        let encounter = resources[1]
+        #expect(encounter["subject"] == .object(JSONObject([("reference", .string("Patient/\(patient["id"]!.stringValue!)"))])))
+        #expect(encounter["class"]?.objectValue?["code"] == .string("I"))
+        for r in resources { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
+    }
+
+    @Test("ids come from identifiers: a resend and a later update address the same resources; another authority does not")
+    func stableIDs() throws {
+        let mapper = try Self.load(Self.basic)
+        func ids(_ msh: String, _ pid: String) throws -> [String] {
+            try mapper.map(try Self.message(msh, pid, "PV1|1|I|||||||||||||||||V9"), context: MappingContext(sender: "APP^FAC")).map {
+                $0["id"]!.stringValue!
+            }
+        }
+        let first = try ids(Self.msh, "PID|1||A1^^^HOSP||Roe^Ann")
+        #expect(try ids(Self.msh, "PID|1||A1^^^HOSP||Roe^Ann") == first)
+        let update = Self.msh.replacingOccurrences(of: "ADT^A01^ADT_A01|CTRL1", with: "ADT^A08^ADT_A01|CTRL2")
+        #expect(try ids(update, "PID|1||A1^^^HOSP||Roe-Smith^Ann") == first, "an A08 for the same patient updates, not duplicates")
+        #expect(try ids(Self.msh, "PID|1||A1^^^CLINIC||Roe^Ann")[0] != first[0])
+        #expect(first[0] == StableID.make(type: "Patient", namespace: "HOSP", value: "A1"))
+    }
+
+    @Test("what a message needs and the set cannot give is a MappingError naming the place")
+    func mappingErrors() throws {
+        let mapper = try Self.load(Self.basic)
+        let noID = try Self.message(Self.msh, "PID|1||^^^HOSP||Roe^Ann")
+        #expect(throws: MappingError(.missingRequired, location: "PID-3.1", reason: "the Patient has no identifier to derive a stable id from")) {
+            try mapper.map(noID, context: MappingContext(sender: "x"))
+        }
+        let orm = try Self.message(Self.msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: "ORM^O01^ORM_O01"), "PID|1||A1")
+        do {
+            _ = try mapper.map(orm, context: MappingContext(sender: "x"))
+            Issue.record("ORM^O01 has no map")
+        } catch {
+            #expect(error.code == .unmappedType && error.location == "MSH-9" && error.reason.contains("ORM^O01"))
+        }
+        let noPID = try Self.message(Self.msh, "PV1|1|I")
+        #expect(throws: MappingError.self) { try mapper.map(noPID, context: MappingContext(sender: "x")) }
+    }
+
+    @Test("every problem in a set is reported, each at its file, line and column")
+    func diagnosticsPointAtTheFile() {
+        var files = Self.basic
+        files["segments/pid.yaml"] = """
+            name: PID-Patient
+            segment: PID
+            resource: Patient
+            rules:
+              - {from: PID-3, to: "identifier[]", map: CX-Identfier}
+              - {from: PID-5.1, to: "name[0].famly"}
+              - {from: PID-x, to: birthDate}
+              - {from: PID-8, to: gender, vocabulary: sex, colour: red}
+              - {from: PID-11, to: address}
+            """
+        files["broken.yaml"] = "messages: [ADT^A01\nresources: ["
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.hasPrefix("segments/pid.yaml:5:44: no datatype map named 'CX-Identfier'") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("segments/pid.yaml:6:25: HumanName has no element 'famly'") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("segments/pid.yaml:7:12: 'PID-x' is not a field path") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("segments/pid.yaml:8:48: unknown key 'colour' in a rule") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("segments/pid.yaml:9:24: Patient.address repeats: write address[]") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("broken.yaml:") && $0.contains("YAML syntax") }, "\(found)")
+        #expect(found.count == 6)
+    }
+
+    @Test("types are checked when loading: a map making another type, a Reference target for a value, a rule with nothing to write")
+    func typeChecks() {
+        var files = Self.basic
+        files["segments/extra.yaml"] = """
+            name: PV1-Encounter
+            segment: PV1
+            resource: Encounter
+            rules:
+              - {from: PV1-19, to: class, map: CX-Identifier}
+              - {from: PV1-2, to: subject}
+              - {to: status}
+              - {from: PID-3, to: status}
+            """
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(
+            found.contains { $0.contains("extra.yaml:5") && $0.contains("'CX-Identifier' makes a Identifier, but class is a Coding") }, "\(found)")
+        #expect(found.contains { $0.contains("extra.yaml:6") && $0.contains("subject is a Reference") }, "\(found)")
+        #expect(found.contains { $0.contains("extra.yaml:7") && $0.contains("needs from:, constant: or format:") }, "\(found)")
+        #expect(found.contains { $0.contains("extra.yaml:8") && $0.contains("a map of PV1 reads PV1 fields") }, "\(found)")
+    }
+
+    @Test("values a FHIR element cannot hold are left out, not written: bad dates, codes outside a required binding, a second value[x]")
+    func valuesThatDoNotFit() throws {
+        let files: [String: String] = [
+            "m.yaml": """
+            messages: [ORU^R01]
+            resources:
+              - name: obs
+                segment: OBX
+                resource: Observation
+                id: {value: [OBX-3.1], with: [OBX-4]}
+                rules:
+                  - {from: OBX-3.1, to: code.text}
+                  - {to: status, constant: final}
+                  - {from: OBX-11, to: status}
+                  - {from: OBX-5, to: valueQuantity.value, when: "OBX-2 == 'NM'"}
+                  - {from: OBX-5, to: valueString}
+                  - {from: OBX-14, to: effectiveDateTime}
+            """
+        ]
+        let mapper = try Self.load(files)
+        let m = try Self.message(
+            Self.msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: "ORU^R01^ORU_R01"), "OBX|1|NM|GLU||5.4||||||Q|||20261399",
+            "OBX|2|NM|GLU|2|high||||||F")
+        let r = try mapper.map(m, context: MappingContext(sender: "x"))
+        #expect(r.count == 2)
+        #expect(r[0]["status"] == .string("final"), "Q is not an observation-status code, so the constant stays")
+        #expect(r[0]["valueQuantity"]?.objectValue?["value"] == .number("5.4") && r[0]["valueString"] == nil, "one value[x]")
+        #expect(r[0]["effectiveDateTime"] == nil, "month 13 is no date")
+        #expect(r[1]["valueString"] == .string("high") && r[1]["valueQuantity"] == nil)
+        #expect(r[0]["id"] != r[1]["id"])
+    }
+
+    @Test("the coverage report lists what no rule read: unread fields, components, and whole segments no resource is built from")
+    func coverage() throws {
+        let mapper = try Self.load(Self.basic)
+        let m = try Self.message(Self.msh, "PID|1||A1^^^HOSP||Roe^Ann||19700102|F||2106-3", "ZPI|1|secret", "PV1|1|I")
+        let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: "x"))
+        let report = try #require(result.coverage)
+        // PV1-2 too: the visit is built only with a PV1-19, so nothing read its class.
+        #expect(report.unmapped == ["MSH-5", "MSH-6", "MSH-11", "MSH-12", "PID-1", "PID-10", "PV1-1", "PV1-2", "ZPI"], "\(report.unmapped)")
+        #expect(report.values > report.mappedValues && report.mappedValues > 0)
+    }
+
+    @Test("resource-making datatype maps (XCN → Practitioner) make each resource once and refer to it; map lists take the first that gives")
+    func madeResources() throws {
+        let files: [String: String] = [
+            "xcn.yaml": """
+            datatype: XCN
+            name: XCN-Practitioner
+            type: Practitioner
+            id: {value: [.1], namespace: [.9.1]}
+            rules:
+              - {from: .1, to: "identifier[0].value"}
+              - {from: .2.1, to: "name[0].family"}
+            """,
+            "xcn-name.yaml": """
+            datatype: XCN
+            name: XCN-Practitioner-by-name
+            type: Practitioner
+            rules:
+              - {from: .2.1, to: "name[0].family"}
+              - {to: active, constant: "true"}
+            """,
+            "m.yaml": """
+            messages: [ADT^A01]
+            resources:
+              - name: visit
+                segment: PV1
+                resource: Encounter
+                rules:
+                  - {to: status, constant: in-progress}
+                  - {to: class.code, constant: IMP}
+                  - {from: PV1-7, to: "participant[].individual", map: [XCN-Practitioner, XCN-Practitioner-by-name], also: {"type[0].text": attender}}
+                  - {from: PV1-8, to: "participant[].individual", map: XCN-Practitioner, also: {"type[0].text": referrer}}
+                  - {from: PV1-9, to: "participant[].individual", map: XCN-Practitioner}
+            """,
+        ]
+        let mapper = try Self.load(files)
+        let m = try Self.message(Self.msh, "PV1|1|I||||||D1^Who^^^^^^^HOSP|D1^Who^^^^^^^HOSP|")
+        let r = try mapper.map(m, context: MappingContext(sender: "x"))
+        #expect(r.map { $0["resourceType"]!.stringValue! } == ["Encounter", "Practitioner"], "the same doctor twice is one Practitioner")
+        let participants = try #require(r[0]["participant"]?.arrayValue)
+        #expect(participants.count == 2, "an empty PV1-9 makes no participant")
+        #expect(participants[0].objectValue?["individual"] == participants[1].objectValue?["individual"])
+        let byName = try Self.message(Self.msh, "PV1|1|I||||||^Nobody")
+        let r2 = try mapper.map(byName, context: MappingContext(sender: "x"))
+        #expect(r2.count == 2 && r2[1]["name"] != nil && r2[1]["identifier"] == nil, "no id number: the second map of the list")
+    }
+
+    @Test("table maps: a row's columns become a Patient with an id from its MRN within the source")
+    func rows() throws {
+        let files: [String: String] = [
+            "t.yaml": """
+            table: patients
+            resources:
+              - name: patient
+                resource: Patient
+                id: {value: [mrn]}
+                rules:
+                  - {from: mrn, to: "identifier[0].value"}
+                  - {from: family_name, to: "name[0].family"}
+                  - {from: birth_date, to: birthDate}
+            """
+        ]
+        let mapper = try Self.load(files)
+        let result = try mapper.mapWithCoverage(
+            row: ["mrn": "4711", "family_name": "Muster", "birth_date": "1964-08-12", "fax": "0301234"], table: "patients",
+            context: MappingContext(sender: "legacy"))
+        #expect(result.resources.count == 1)
+        #expect(result.resources[0]["id"] == .string(StableID.make(type: "Patient", namespace: "legacy", value: "4711")))
+        #expect(result.resources[0]["birthDate"] == .string("1964-08-12"))
+        #expect(result.coverage?.unmapped == ["column fax"])
+        #expect(throws: MappingError.self) { try mapper.map(row: ["family_name": "x"], table: "patients", context: MappingContext(sender: "l")) }
+        #expect(throws: MappingError.self) { try mapper.map(row: ["mrn": "1"], table: "visits", context: MappingContext(sender: "l")) }
+    }
+
+    @Test("the version is a hash of the files: the same files give the same version, any edit another")
+    func version() throws {
+        let a = try Self.load(Self.basic).version
+        #expect(try Self.load(Self.basic).version == a)
+        var edited = Self.basic
+        edited["vocabularies/sex.yaml"]! += "\n# a comment\n"
+        #expect(try Self.load(edited).version != a)
+        #expect(a.count == 64)
+    }
+}
