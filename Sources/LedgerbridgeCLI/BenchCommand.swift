@@ -1,6 +1,9 @@
 import ArgumentParser
+import FHIR
 import Foundation
 import HL7v2
+import Ingest
+import Mapping
 import NIOCore
 import NIOPosix
 
@@ -8,7 +11,61 @@ import NIOPosix
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load generators used by Benchmarks/*/run.sh.", shouldDisplay: false,
-        subcommands: [MLLPLoad.self])
+        subcommands: [MLLPLoad.self, MapTiming.self])
+
+    /// Times, in process, parsing every message of a file, mapping each (the resources of its bundle), and writing
+    /// each bundle as JSON, and prints the seconds of each stage as JSON (file reading and loading the mappings excluded).
+    struct MapTiming: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "map")
+
+        @Option var mappings = "Mappings"
+        @Flag(help: "Map only: no bundle, no JSON.") var noBundle = false
+        @Argument var file: String
+
+        func run() throws {
+            let mapper = try MappingsCommand.load(mappings)
+            let bytes = try FileBytes.read(file)
+            let parser = ER7Parser()
+            var messages: [Message] = []
+            let parseStart = ContinuousClock.now
+            _ = parser.forEachPart(in: bytes) { result in
+                if case .success(let part) = result, part.isMessage { messages.append(part.message) }
+                return true
+            }
+            let parse = parseStart.duration(to: .now)
+            var resources = 0
+            var failures = 0
+            var written = 0
+            var map = Duration.zero
+            var write = Duration.zero
+            let clock = ContinuousClock()
+            for m in messages {
+                let t0 = clock.now
+                do {
+                    if noBundle {
+                        resources += try mapper.map(m, context: MappingContext(sender: HL7Ingestor.sender(of: m))).count
+                        map += t0.duration(to: clock.now)
+                        continue
+                    }
+                    let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: HL7Ingestor.sender(of: m)))
+                    resources += result.resources.count
+                    let origin = MappingBundle.Origin(
+                        source: "bench", reference: m.controlID, recorded: "2026-01-01T00:00:00Z", mappingVersion: mapper.version)
+                    let bundle = MappingBundle.transaction(result.resources, origin: origin)
+                    let t1 = clock.now
+                    map += t0.duration(to: t1)
+                    written += FHIRJSON().write(bundle).count
+                    write += t1.duration(to: clock.now)
+                } catch {
+                    failures += 1
+                }
+            }
+            func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+            print(
+                "{\"messages\":\(messages.count),\"failures\":\(failures),\"resources\":\(resources),\"jsonBytes\":\(written),"
+                    + "\"parseSeconds\":\(seconds(parse)),\"mapSeconds\":\(seconds(map)),\"writeSeconds\":\(seconds(write))}")
+        }
+    }
 
     /// Sends generated ADT^A01 messages over MLLP from many connections, each waiting for its ACK before the next
     /// message (as EHRs do), and reports throughput and ACK latency percentiles as JSON.

@@ -8,15 +8,24 @@ import Crypto
 /// and the id says nothing about the patient. Documented in docs/ARCHITECTURE.md (seam 2).
 public enum StableID {
     public static func make(type: String, namespace: String, value: String) -> String {
-        let digest = SHA256.hash(data: Array("\(type)|\(namespace)|\(value)".utf8))
-        var hex = ""
-        hex.reserveCapacity(32)
-        for byte in digest.prefix(16) {
-            hex.append(hexDigits[Int(byte >> 4)])
-            hex.append(hexDigits[Int(byte & 0x0F)])
+        var hasher = SHA256()
+        var type = type, namespace = namespace, value = value
+        type.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        hasher.update(data: [0x7C])
+        namespace.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        hasher.update(data: [0x7C])
+        value.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let digest = hasher.finalize()
+        return String(unsafeUninitializedCapacity: 32) { out in
+            var i = 0
+            for byte in digest.prefix(16) {
+                out[i] = hexDigits[Int(byte >> 4)]
+                out[i + 1] = hexDigits[Int(byte & 0x0F)]
+                i += 2
+            }
+            return 32
         }
-        return hex
     }
 
-    private static let hexDigits = Array("0123456789abcdef")
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -110,9 +110,15 @@ public enum MappingBundle {
 
     /// A 32-hex-digit stable id written as a UUID (8-4-4-4-12), for `fullUrl`.
     static func uuid(_ id: String) -> String {
-        guard id.count == 32 else { return id }
-        let c = Array(id)
-        return "\(String(c[0..<8]))-\(String(c[8..<12]))-\(String(c[12..<16]))-\(String(c[16..<20]))-\(String(c[20..<32]))"
+        let u = Array(id.utf8)
+        guard u.count == 32 else { return id }
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, b) in u.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(0x2D) }
+            out.append(b)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// MSH-7 as a FHIR instant, when it has seconds and a zone.

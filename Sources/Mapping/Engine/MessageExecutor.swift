@@ -122,7 +122,7 @@ struct MessageExecutor {
             resources.append(made)
         }
         var report = coverage(message, used: input.used, mapped: Set(map.resources.compactMap(\.segment)))
-        if !dropped.isEmpty { report.unmapped = (report.unmapped + dropped.sorted()).sorted(by: Self.placeOrder) }
+        if !dropped.isEmpty { report.unmapped = Self.sortedPlaces(report.unmapped + dropped) }
         return (resources, report)
     }
 
@@ -156,18 +156,22 @@ struct MessageExecutor {
             }
             if any && !built { unmapped.insert(id) }
         }
-        report.unmapped = unmapped.sorted(by: Self.placeOrder)
+        report.unmapped = Self.sortedPlaces(unmapped)
         return report
     }
 
     /// PID-2 before PID-10, PID-3 before PID-3.4.
-    static func placeOrder(_ a: String, _ b: String) -> Bool {
-        func key(_ s: String) -> (String, Int, Int) {
-            let parts = s.split(separator: "-", maxSplits: 1)
-            guard parts.count == 2 else { return (s, 0, 0) }
-            let nums = parts[1].split(separator: ".").compactMap { Int($0) }
-            return (String(parts[0]), nums.first ?? 0, nums.count > 1 ? nums[1] : 0)
-        }
-        return key(a) < key(b)
+    static func placeOrder(_ a: String, _ b: String) -> Bool { placeKey(a) < placeKey(b) }
+
+    static func placeKey(_ s: String) -> (String, Int, Int) {
+        let parts = s.split(separator: "-", maxSplits: 1)
+        guard parts.count == 2 else { return (s, 0, 0) }
+        let nums = parts[1].split(separator: ".").compactMap { Int($0) }
+        return (String(parts[0]), nums.first ?? 0, nums.count > 1 ? nums[1] : 0)
+    }
+
+    /// Sorted in place order, each key computed once.
+    static func sortedPlaces(_ places: some Sequence<String>) -> [String] {
+        places.map { (placeKey($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 }

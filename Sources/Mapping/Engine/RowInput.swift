@@ -25,6 +25,11 @@ struct RowInput: MappingInput {
         return v
     }
 
+    func text(at c: Cursor) -> String {
+        if let name = c.column { return row[name] ?? "" }
+        return row.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|")
+    }
+
     func repetitionCount(at c: Cursor) -> Int { c.column.map { row[$0] == nil ? 0 : 1 } ?? 0 }
     func repetition(_ r: Int, of c: Cursor) -> Cursor { c }
 }

@@ -19,6 +19,9 @@ protocol MappingInput {
     var namespaceFallback: String { get }
     /// How many reads found a value: a datatype map that read nothing made nothing, whatever constants it wrote.
     var reads: Int { get }
+    /// The value at a place as sent (ER7 with its delimiters, or the column's text): what a made resource without an
+    /// identifier is known by.
+    func text(at cursor: Cursor) -> String
 }
 
 /// Resources made by datatype maps, once each by type and id.
@@ -50,25 +53,28 @@ struct RuleRunner {
 
     private func apply<I: MappingInput>(_ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I) {
         if let url = rule.extensionURL, let owner = rule.extensionOwner {
-            var plain = rule
-            plain.extensionURL = nil
             // A complex extension (the rule writes its sub-extensions) is one per owner: rules add to it.
             if owner.steps.count == 1, rule.target.steps.first?.name == "extension",
                 let i = object["extension"]?.arrayValue?.firstIndex(where: { $0.objectValue?["url"]?.stringValue == url }),
                 case .array(var list)? = object.take("extension"), var ext = list[i].objectValue
             {
                 list[i] = .null
-                apply(plain, at: cursor, source: source, into: &ext, input: &input)
+                applyValue(rule, at: cursor, source: source, into: &ext, input: &input)
                 list[i] = .object(ext)
                 object.put("extension", .array(list))
                 return
             }
             var ext = JSONObject()
             ext.appendUnchecked("url", .string(url))
-            apply(plain, at: cursor, source: source, into: &ext, input: &input)
+            applyValue(rule, at: cursor, source: source, into: &ext, input: &input)
             if ext.count > 1 { Self.write(.object(ext), owner.steps[...], into: &object) }
             return
         }
+        applyValue(rule, at: cursor, source: source, into: &object, input: &input)
+    }
+
+    /// The rule's condition, then its value written at its target (inside an extension when the caller made one).
+    private func applyValue<I: MappingInput>(_ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I) {
         if let condition = rule.condition {
             // A condition reads from where the map is applied: the segment, or the value a datatype map maps.
             guard evaluate(condition, at: cursor, fallback: cursor, input: &input) else { return }
@@ -152,7 +158,7 @@ struct RuleRunner {
             let namespace = Self.first(spec.namespace, at: source, input: &input) ?? input.namespaceFallback
             id = StableID.make(type: datatype.type, namespace: namespace, value: value)
         }
-        let resolved = id ?? StableID.make(type: datatype.type, namespace: "content", value: JSONWriter().string(.object(built)))
+        let resolved = id ?? StableID.make(type: datatype.type, namespace: "map:\(datatype.name)", value: input.text(at: source))
         built.put("id", .string(resolved))
         let key = "\(datatype.type)/\(resolved)"
         if input.made.ids.insert(key).inserted { input.made.list.append(built) }

@@ -74,6 +74,16 @@ struct V2Input: MappingInput {
         return v
     }
 
+    func text(at c: Cursor) -> String {
+        let segment = message.segment(at: c.segment)
+        switch c.depth {
+        case 0: return segment.rawText
+        case 1: return segment.rawValue(field: c.field, repetition: c.repetition) ?? ""
+        case 2: return segment.rawValue(field: c.field, repetition: c.repetition, component: c.component) ?? ""
+        default: return segment.rawValue(field: c.field, repetition: c.repetition, component: c.component, subcomponent: c.subcomponent) ?? ""
+        }
+    }
+
     func repetitionCount(at c: Cursor) -> Int {
         message.segment(at: c.segment).repetitionCount(field: c.field)
     }

@@ -5,72 +5,99 @@
 enum V2Time {
     /// The `+hhmm`/`-hhmm` offset of a DTM, as FHIR writes it (`+hh:mm`), or nil.
     static func zone(of value: String?) -> String? {
-        guard let value, let i = value.firstIndex(where: { $0 == "+" || $0 == "-" }) else { return nil }
-        let digits = value[value.index(after: i)...]
-        guard digits.count == 4, digits.allSatisfy(\.isASCIIDigit) else { return nil }
-        return "\(value[i])\(digits.prefix(2)):\(digits.suffix(2))"
+        guard let value else { return nil }
+        let u = Array(value.utf8)
+        guard let i = u.firstIndex(where: { $0 == plus || $0 == minus }) else { return nil }
+        return zone(u, from: i)
+    }
+
+    private static let plus = UInt8(ascii: "+"), minus = UInt8(ascii: "-"), dot = UInt8(ascii: ".")
+
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+    private static func zone(_ u: [UInt8], from i: Int) -> String? {
+        guard u.count - i == 5, u[(i + 1)...].allSatisfy(isDigit) else { return nil }
+        return String(decoding: [u[i], u[i + 1], u[i + 2], 0x3A, u[i + 3], u[i + 4]], as: UTF8.self)
     }
 
     private struct Parts {
-        var digits: Substring
-        var fraction: Substring
+        var digits: ArraySlice<UInt8>
+        var fraction: ArraySlice<UInt8>
         var zone: String?
     }
 
     private static func parts(_ value: String?) -> Parts? {
         guard let value, !value.isEmpty else { return nil }
-        var body = Substring(value)
+        let u = Array(value.utf8)
+        var end = u.count
         var zone: String? = nil
-        if let i = body.firstIndex(where: { $0 == "+" || $0 == "-" }) {
-            zone = Self.zone(of: String(body[i...]))
-            body = body[..<i]
+        if let i = u.firstIndex(where: { $0 == plus || $0 == minus }) {
+            zone = Self.zone(u, from: i)
+            end = i
         }
-        var fraction: Substring = ""
-        if let dot = body.firstIndex(of: ".") {
-            fraction = body[body.index(after: dot)...]
-            body = body[..<dot]
+        var body = u[0..<end]
+        var fraction: ArraySlice<UInt8> = []
+        if let d = body.firstIndex(of: dot) {
+            fraction = body[(d + 1)...]
+            body = body[..<d]
         }
-        guard body.count >= 4, body.count <= 14, body.count % 2 == 0, body.allSatisfy(\.isASCIIDigit),
-            fraction.allSatisfy(\.isASCIIDigit)
-        else { return nil }
+        guard body.count >= 4, body.count <= 14, body.count % 2 == 0, body.allSatisfy(isDigit), fraction.allSatisfy(isDigit) else { return nil }
         return Parts(digits: body, fraction: fraction, zone: zone)
     }
 
-    private static func datePart(_ d: Substring) -> String? {
-        let y = d.prefix(4)
-        guard d.count >= 6 else { return String(y) }
-        let m = d.dropFirst(4).prefix(2)
-        guard let month = Int(m), (1...12).contains(month) else { return nil }
-        guard d.count >= 8 else { return "\(y)-\(m)" }
-        let day = d.dropFirst(6).prefix(2)
-        guard let dd = Int(day), (1...31).contains(dd) else { return nil }
-        return "\(y)-\(m)-\(day)"
+    private static func number(_ s: ArraySlice<UInt8>) -> Int { s.reduce(0) { $0 * 10 + Int($1 - 0x30) } }
+
+    private static func datePart(_ d: ArraySlice<UInt8>) -> [UInt8]? {
+        let s = d.startIndex
+        var out = Array(d[s..<s + 4])
+        guard d.count >= 6 else { return out }
+        let month = number(d[s + 4..<s + 6])
+        guard (1...12).contains(month) else { return nil }
+        out.append(minus)
+        out += d[s + 4..<s + 6]
+        guard d.count >= 8 else { return out }
+        let day = number(d[s + 6..<s + 8])
+        guard (1...31).contains(day) else { return nil }
+        out.append(minus)
+        out += d[s + 6..<s + 8]
+        return out
     }
 
     /// FHIR `date` (year, year-month or full date).
     static func date(_ value: String?) -> String? {
-        guard let p = parts(value) else { return nil }
-        return datePart(p.digits.prefix(8))
+        guard let p = parts(value), let d = datePart(p.digits.prefix(8)) else { return nil }
+        return String(decoding: d, as: UTF8.self)
     }
 
     /// FHIR `dateTime`: to the second (and fraction) when an offset is known, else the date.
     static func dateTime(_ value: String?, zone messageZone: String?) -> String? {
-        guard let p = parts(value), let date = datePart(p.digits.prefix(8)) else { return nil }
-        guard p.digits.count > 8, let zone = p.zone ?? messageZone else { return date }
+        guard let p = parts(value), var out = datePart(p.digits.prefix(8)) else { return nil }
+        guard p.digits.count > 8, let zone = p.zone ?? messageZone else { return String(decoding: out, as: UTF8.self) }
         let t = p.digits.dropFirst(8)
-        let hh = t.prefix(2), mm = t.count >= 4 ? t.dropFirst(2).prefix(2) : "00", ss = t.count >= 6 ? t.dropFirst(4).prefix(2) : "00"
-        guard let h = Int(hh), h < 24, let mi = Int(mm), mi < 60, let s = Int(ss), s < 60 else { return date }
-        let fraction = p.fraction.isEmpty ? "" : ".\(p.fraction)"
-        return "\(date)T\(hh):\(mm):\(ss)\(fraction)\(zone)"
+        let s = t.startIndex
+        let hh = t[s..<s + 2]
+        let mm: ArraySlice<UInt8> = t.count >= 4 ? t[s + 2..<s + 4] : [0x30, 0x30]
+        let ss: ArraySlice<UInt8> = t.count >= 6 ? t[s + 4..<s + 6] : [0x30, 0x30]
+        guard number(hh) < 24, number(mm) < 60, number(ss) < 60 else { return String(decoding: out, as: UTF8.self) }
+        out.append(UInt8(ascii: "T"))
+        out += hh
+        out.append(0x3A)
+        out += mm
+        out.append(0x3A)
+        out += ss
+        if !p.fraction.isEmpty {
+            out.append(dot)
+            out += p.fraction
+        }
+        out += zone.utf8
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// FHIR `instant`: needs seconds and an offset; nil otherwise.
     static func instant(_ value: String?, zone: String?) -> String? {
-        guard let p = parts(value), p.digits.count >= 12, let dt = dateTime(value, zone: zone), dt.contains("T") else { return nil }
+        guard let p = parts(value), p.digits.count >= 12, let dt = dateTime(value, zone: zone), dt.utf8.contains(UInt8(ascii: "T")) else {
+            return nil
+        }
         return dt
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -43,7 +43,9 @@ struct Vocabulary: Sendable {
     var unmapped: Unmapped
 }
 
-struct Rule: Sendable {
+/// One rule, compiled. A class: the runner walks thousands of rules per message, and a reference is cheaper to pass
+/// around than a struct of arrays.
+final class Rule: Sendable {
     enum Value: Sendable {
         /// The value at `source`.
         case read
@@ -53,25 +55,44 @@ struct Rule: Sendable {
         case format([TemplatePiece])
     }
 
-    var source: SourcePath?
-    var target: TargetPath
-    var condition: Condition?
-    var value: Value
+    let source: SourcePath?
+    let target: TargetPath
+    let condition: Condition?
+    let value: Value
     /// A datatype map applied to the value at `source`; with several (`map: [A, B]`), the first that gives something.
-    var map: [Int]?
-    var vocabulary: Int?
+    let map: [Int]?
+    let vocabulary: Int?
     /// Whether every repetition of a repeating field is mapped (the source is a whole field and the target appends).
-    var everyRepetition: Bool
+    let everyRepetition: Bool
     /// For `extension: URL`: the value goes into a new Extension with this url, appended at `extensionOwner`
     /// (`extension[]` of the resource, or of the element named by `on:`); `target` is then a path in the Extension.
-    var extensionURL: String? = nil
-    var extensionOwner: TargetPath? = nil
+    let extensionURL: String?
+    let extensionOwner: TargetPath?
     /// `also:` constants written into the same new element as the value (the one the first `[]` of `target` makes):
     /// a participant's type next to its individual. `alsoSplit` is the number of steps up to that element.
-    var also: [(path: TargetPath, value: JSONValue)] = []
-    var alsoSplit = 0
+    let also: [(path: TargetPath, value: JSONValue)]
+    let alsoSplit: Int
     /// `encode: base64`: the text is written base64-encoded (a text report as an Attachment's data).
-    var base64 = false
+    let base64: Bool
+
+    init(
+        source: SourcePath?, target: TargetPath, condition: Condition?, value: Value, map: [Int]?, vocabulary: Int?, everyRepetition: Bool,
+        extensionURL: String? = nil, extensionOwner: TargetPath? = nil, also: [(path: TargetPath, value: JSONValue)] = [], alsoSplit: Int = 0,
+        base64: Bool = false
+    ) {
+        self.source = source
+        self.target = target
+        self.condition = condition
+        self.value = value
+        self.map = map
+        self.vocabulary = vocabulary
+        self.everyRepetition = everyRepetition
+        self.extensionURL = extensionURL
+        self.extensionOwner = extensionOwner
+        self.also = also
+        self.alsoSplit = alsoSplit
+        self.base64 = base64
+    }
 }
 
 enum TemplatePiece: Sendable {
@@ -84,15 +105,25 @@ enum TemplatePiece: Sendable {
     case path(SourcePath)
 }
 
-struct DatatypeMap: Sendable {
-    var name: String
-    var datatype: String
-    var type: String
-    var rules: [Rule]
+final class DatatypeMap: Sendable {
+    let name: String
+    let datatype: String
+    let type: String
+    let rules: [Rule]
     /// For a map that makes a resource (XCN → Practitioner, PL → Location): how its id is derived. Without one, the
-    /// id is derived from the resource's content, so the same practitioner written the same way is one resource.
-    var id: IDSpec? = nil
-    var makesResource: Bool { FHIRTypeTable.r4.isResource(type) }
+    /// id is derived from the text of the value it was made from, so the same practitioner written the same way is
+    /// one resource.
+    let id: IDSpec?
+    let makesResource: Bool
+
+    init(name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil) {
+        self.name = name
+        self.datatype = datatype
+        self.type = type
+        self.rules = rules
+        self.id = id
+        makesResource = FHIRTypeTable.r4.isResource(type)
+    }
 }
 
 struct SegmentMap: Sendable {
