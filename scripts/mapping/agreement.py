@@ -11,6 +11,8 @@ converter's own URLs and values (http://example.com/..., its placeholder identif
 """
 import argparse
 import collections
+import datetime
+import re
 import glob
 import json
 import os
@@ -20,6 +22,21 @@ import sys
 IGNORED_KEYS = {"id", "meta", "text", "reference", "fullUrl", "request"}
 # Values of the peer converter's own making (its placeholder systems and extension URLs), not of the message.
 OWN_PREFIX = "http://example.com/"
+
+
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+
+
+def same_instant(text):
+    """A dateTime with an offset, as the instant it names (UTC): the peer writes times in its own machine's zone
+    (+05:30), we keep the sender's offset; 11:26+02:15 and 14:41+05:30 are the same value."""
+    if not TIME.match(text):
+        return text
+    try:
+        t = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def leaves(value, path=""):
@@ -37,7 +54,7 @@ def leaves(value, path=""):
     elif isinstance(value, str) and value.startswith(OWN_PREFIX):
         pass
     else:
-        out.append((path, json.dumps(value) if not isinstance(value, str) else value))
+        out.append((path, json.dumps(value) if not isinstance(value, str) else same_instant(value)))
     return out
 
 
