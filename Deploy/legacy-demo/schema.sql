@@ -1,5 +1,5 @@
 -- A sample legacy hospital database, as Ledgerbridge's pollers meet them: an HL7 message log, a FHIR XML export
--- table, and a plain patients table. The demo (Deploy/README.md) and the poller tests use it.
+-- table, a C-CDA document export table, and a plain patients table. The demo (Deploy/README.md) and the poller tests use it.
 -- Apply with: psql -d legacy -f Deploy/legacy-demo/schema.sql && psql -d legacy -f Deploy/legacy-demo/seed.sql
 
 CREATE TABLE hl7_message_log (
@@ -13,6 +13,12 @@ CREATE TABLE fhir_exports (
     exported_at   timestamptz NOT NULL DEFAULT now(),
     resource_type text NOT NULL,
     resource_xml  text NOT NULL
+);
+
+CREATE TABLE document_exports (
+    id          bigserial PRIMARY KEY,
+    exported_at timestamptz NOT NULL DEFAULT now(),
+    document    text NOT NULL            -- a C-CDA ClinicalDocument
 );
 
 CREATE TABLE patients (

@@ -16,6 +16,9 @@ public protocol MessageMapper: Sendable {
     /// The same, with the coverage report when the mapper makes one.
     func mapWithCoverage(_ message: Message, context: MappingContext) throws(MappingError) -> MappingResult
     func mapWithCoverage(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> MappingResult
+
+    /// Maps an XML document (a C-CDA, another export) by its root element.
+    func mapDocument(_ bytes: [UInt8], context: MappingContext) throws(MappingError) -> MappingResult
 }
 
 extension MessageMapper {
@@ -25,6 +28,10 @@ extension MessageMapper {
 
     public func mapWithCoverage(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> MappingResult {
         MappingResult(resources: try map(row: row, table: table, context: context), coverage: nil)
+    }
+
+    public func mapDocument(_ bytes: [UInt8], context: MappingContext) throws(MappingError) -> MappingResult {
+        throw MappingError(.unmappedType, reason: "this mapper maps no XML documents")
     }
 }
 

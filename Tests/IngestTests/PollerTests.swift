@@ -53,6 +53,8 @@ struct LegacyDatabase {
         ORDER BY updated_at, patient_id LIMIT $2
         """
     static let patientsStart = "1970-01-01T00:00:00.000000|0"
+    static let documentsQuery =
+        "SELECT id AS watermark, id::text AS row_key, document AS payload FROM document_exports WHERE id > $1::bigint ORDER BY id LIMIT $2"
 }
 
 @Suite("Legacy PostgreSQL pollers", .serialized)
@@ -166,6 +168,36 @@ struct PollerTests {
         let patient = try #require(try await gateway.store.currentVersion(type: "Patient", id: id))
         #expect(patient.source == "poll:legacy-patients" && patient.sourceReference == "patients:1")
         #expect(try await gateway.store.counts().inbound == ["accepted": 2])
+        legacy.server.stopServer()
+        try await gateway.store.close()
+    }
+
+    @Test("C-CDA documents in a legacy table map through the document map: the patient and each section's entries are stored")
+    func ccdaDocuments() async throws {
+        let legacy = try LegacyDatabase.start()
+        let document = try String(
+            contentsOfFile: TestEnvironment.packageRoot + "/Tests/MappingTests/Fixtures/ccda/170.314B2_Amb_CCD.ccda", encoding: .utf8)
+        try legacy.server.sql(
+            "INSERT INTO document_exports (document) VALUES ('\(document.replacingOccurrences(of: "'", with: "''"))'), ('<ClinicalDocument><broken>')",
+            database: legacy.name)
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
+        let poller = LegacySourcePoller(
+            configuration: LegacySourceConfiguration(
+                name: "legacy-ccda", url: legacy.url, query: LegacyDatabase.documentsQuery, format: .ccda, pollIntervalSeconds: 0.1),
+            queue: gateway.queue, ingestor: gateway.hl7, logger: TestGateway.logger)
+        let running = Task { try await poller.run() }
+        #expect(try await Self.waitUntil { (try await gateway.store.counts().inbound.values.reduce(0, +)) == 2 })
+        running.cancel()
+        _ = try? await running.value
+        let counts = try await gateway.store.counts()
+        #expect(counts.inbound == ["accepted": 1, "dead_letter": 1], "\(counts)")
+        #expect(counts.resources >= 15, "the patient, problems, allergies, medications, results, vital signs, encounters, immunizations")
+        let patients = try await gateway.store.search(type: "Patient", key: SearchKey(parameter: "family", value: "everyman"))
+        #expect(patients.count == 1)
+        let letters = try await gateway.store.inbound(outcome: .deadLetter, limit: 10)
+        #expect(letters.first?.reason?.contains("not well-formed XML") == true, "\(letters.first?.reason ?? "")")
+        let accepted = try await gateway.store.inbound(outcome: .accepted, limit: 10)
+        #expect(accepted.first?.coverage?.contains("\"unmapped\":[") == true, "the coverage report is kept with the document")
         legacy.server.stopServer()
         try await gateway.store.close()
     }

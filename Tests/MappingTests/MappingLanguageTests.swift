@@ -298,6 +298,90 @@ struct MappingLanguageTests {
         #expect(throws: MappingError.self) { try mapper.map(row: ["mrn": "1"], table: "visits", context: MappingContext(sender: "l")) }
     }
 
+    @Test("document maps read XML by path: predicates, attributes, every match, references, and a refused DTD")
+    func documents() throws {
+        let files: [String: String] = [
+            "cd.yaml": """
+            datatype: CD
+            source: xml
+            name: CD-Coding
+            type: Coding
+            rules:
+              - {from: "@code", to: code}
+              - {from: "@displayName", to: display}
+              - {from: "@codeSystem", to: system, format: "urn:oid:{}"}
+            """,
+            "doc.yaml": """
+            document: ClinicalDocument
+            when: "templateId/@root == '1.2.3'"
+            resources:
+              - name: patient
+                each: recordTarget/patientRole
+                resource: Patient
+                id: {value: [id/@extension], namespace: [id/@root], required: true}
+                rules:
+                  - {from: "patient/name[@use='L']/given", to: "name[0].given[]"}
+                  - {from: "patient/name[@use='L']/family", to: "name[0].family"}
+                  - {from: patient/birthTime/@value, to: birthDate}
+              - name: problem
+                each: "section[code/@code='11450-4']/entry/observation"
+                resource: Condition
+                when: value
+                rules:
+                  - {from: value, to: "code.coding[]", map: CD-Coding}
+                  - {from: effectiveTime/low/@value, to: onsetDateTime}
+                refs: {subject: patient}
+            """,
+        ]
+        let mapper = try Self.load(files)
+        let document = """
+            <?xml version="1.0"?>
+            <ClinicalDocument xmlns="urn:hl7-org:v3">
+              <templateId root="1.2.3"/>
+              <recordTarget><patientRole><id root="1.2.840.1" extension="P77"/>
+                <patient><name use="P"><given>Nick</given></name><name use="L"><given>Ann</given><given>May</given><family>Roe</family></name>
+                <birthTime value="19700102"/></patient></patientRole></recordTarget>
+              <section><code code="11450-4"/>
+                <entry><observation><value code="44054006" displayName="Diabetes" codeSystem="2.16.840.1.113883.6.96"/>
+                  <effectiveTime><low value="20200301"/></effectiveTime></observation></entry>
+                <entry><observation><effectiveTime><low value="20210101"/></effectiveTime></observation></entry>
+              </section>
+              <section><code code="48765-2"/><entry><observation><value code="X"/></observation></entry></section>
+            </ClinicalDocument>
+            """
+        let result = try mapper.mapDocument(Array(document.utf8), context: MappingContext(sender: "feed"))
+        #expect(
+            result.resources.map { $0["resourceType"]!.stringValue! } == ["Patient", "Condition"],
+            "an observation without value, and another section's, make nothing")
+        let patient = result.resources[0]
+        #expect(patient["id"] == .string(StableID.make(type: "Patient", namespace: "1.2.840.1", value: "P77")))
+        #expect(JSONWriter().string(patient["name"]!) == #"[{"given":["Ann","May"],"family":"Roe"}]"#)
+        #expect(patient["birthDate"] == .string("1970-01-02"))
+        let condition = result.resources[1]
+        #expect(
+            JSONWriter().string(condition["code"]!)
+                == #"{"coding":[{"code":"44054006","display":"Diabetes","system":"urn:oid:2.16.840.1.113883.6.96"}]}"#)
+        #expect(condition["onsetDateTime"] == .string("2020-03-01"))
+        #expect(condition["subject"]?.objectValue?["reference"] == .string("Patient/\(patient["id"]!.stringValue!)"))
+        #expect(result.coverage?.unmapped.contains("recordTarget/patientRole/patient/name/given") == true, "the nickname was not read")
+
+        let other = document.replacingOccurrences(of: "root=\"1.2.3\"", with: "root=\"9.9\"")
+        #expect(throws: MappingError.self) { try mapper.mapDocument(Array(other.utf8), context: MappingContext(sender: "feed")) }
+        let dtd = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><ClinicalDocument>&e;</ClinicalDocument>"
+        do {
+            _ = try mapper.mapDocument(Array(dtd.utf8), context: MappingContext(sender: "feed"))
+            Issue.record("a DTD was accepted")
+        } catch {
+            #expect(error.code == .invalidValue && error.reason.contains("DTD"), "\(error)")
+        }
+        do {
+            _ = try mapper.mapDocument(Array("<Observation/>".utf8), context: MappingContext(sender: "feed"))
+            Issue.record("a root without a map was mapped")
+        } catch {
+            #expect(error.code == .unmappedType && error.location == "<Observation>")
+        }
+    }
+
     @Test("the version is a hash of the files: the same files give the same version, any edit another")
     func version() throws {
         let a = try Self.load(Self.basic).version

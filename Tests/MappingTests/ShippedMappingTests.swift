@@ -95,6 +95,34 @@ struct ShippedMappingTests {
         #expect(verdicts.count == resources.count)
     }
 
+    @Test("every C-CDA document of the corpus maps: its patient and the entries of its sections, all valid FHIR R4")
+    func ccda() throws {
+        let mapper = try Self.folder.load()
+        let dir = TestEnvironment.packageRoot + "/Tests/MappingTests/Fixtures/ccda"
+        var resources: [(String, JSONObject)] = []
+        var types: [String: Int] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name.hasSuffix(".ccda") {
+            let bytes = Array(FileManager.default.contents(atPath: dir + "/" + name)!)
+            let result = try mapper.mapDocument(bytes, context: MappingContext(sender: "corpus"))
+            #expect(result.resources.filter { $0["resourceType"] == .string("Patient") }.count == 1, "\(name)")
+            let report = try #require(result.coverage)
+            #expect(report.values > 0 && report.mappedValues > 0 && !report.unmapped.isEmpty)
+            for (i, r) in result.resources.enumerated() {
+                let errors = FHIRValidator().validate(r).filter { $0.severity == .error }
+                #expect(errors.isEmpty, "\(name) \(r["resourceType"]?.stringValue ?? "") \(errors.prefix(3))")
+                types[r["resourceType"]!.stringValue!, default: 0] += 1
+                resources.append(("ccda_\(name)-\(i).json", r))
+            }
+        }
+        // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
+        for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
+            #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")
+        }
+        let verdicts = try Self.judge(resources)
+        let invalid = verdicts.filter { !$0.value.valid && !$0.value.errors.allSatisfy { $0.contains("\\xa0") || $0.contains("\\u200b") } }
+        #expect(invalid.isEmpty, "\(invalid.prefix(5).map { "\($0.key): \($0.value.errors)" })")
+    }
+
     @Test("mapping is deterministic: the same message twice gives the same bundle, ids included")
     func deterministic() throws {
         let mapper = try Self.folder.load()

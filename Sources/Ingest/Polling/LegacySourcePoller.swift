@@ -219,11 +219,23 @@ public final class LegacySourcePoller: Service, Sendable {
             return [IngestUnit(inbound: inbound(payload, contentType: media, type: r["resourceType"]?.stringValue), disposition: disposition)]
         case .ccda:
             guard let payload else { throw PollError.missingColumn("payload") }
-            return [
-                IngestUnit(
-                    inbound: inbound(payload, contentType: "application/xml", type: "C-CDA"),
-                    disposition: .deadLetter(reason: "no mapping for C-CDA documents in this mapping set"))
-            ]
+            let mapper = ingestor.mappers.mapper
+            let disposition: Disposition
+            var coverage: String? = nil
+            do {
+                let result = try mapper.mapDocument(payload, context: MappingContext(sender: sender))
+                if let c = result.coverage {
+                    ingestor.mappers.record(c)
+                    coverage = CoverageJSON.encode(c)
+                }
+                disposition = ResourceValidation.disposition(
+                    result.resources, source: channel, sourceReference: rowKey, mappingVersion: mapper.version)
+            } catch {
+                disposition = .deadLetter(reason: error.description)
+            }
+            var message = inbound(payload, contentType: "application/xml", type: "C-CDA")
+            message.coverage = coverage
+            return [IngestUnit(inbound: message, disposition: disposition)]
         case .rows:
             var fields = row
             fields["watermark"] = nil

@@ -24,6 +24,18 @@ public struct DeclarativeMapper: MessageMapper {
         return MappingResult(resources: resources, coverage: coverage)
     }
 
+    public func mapDocument(_ bytes: [UInt8], context: MappingContext) throws(MappingError) -> MappingResult {
+        let root: XMLElement
+        do {
+            root = try XMLTree.parse(bytes)
+        } catch {
+            throw MappingError(
+                .invalidValue, location: error.line.map { "line \($0)" }, reason: "the document is not well-formed XML: \(error.reason)")
+        }
+        let (resources, coverage) = try DocumentExecutor(plan: plan).run(root, context: context)
+        return MappingResult(resources: resources, coverage: coverage)
+    }
+
     public func mapWithCoverage(row: [String: String], table: String, context: MappingContext) throws(MappingError) -> MappingResult {
         let (resources, coverage) = try TableExecutor(plan: plan).run(row, table: table, context: context)
         return MappingResult(resources: resources, coverage: coverage)

@@ -173,6 +173,9 @@ struct RuleRunner {
             return input.cursor(p, at: fallback).flatMap { input.value(at: $0) }
         }
         switch c {
+        case .present(.xml(let x)) where x.attribute == nil:
+            // An XML element is there when it is there, text or not (`when: value` for <value code="…"/>).
+            return input.cursor(.xml(x), at: x.steps.isEmpty ? cursor : fallback) != nil
         case .present(let p): return read(p) != nil
         case .equals(let p, let v): return read(p) == v
         case .notEquals(let p, let v): return read(p) != v

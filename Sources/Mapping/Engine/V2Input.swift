@@ -56,7 +56,7 @@ struct V2Input: MappingInput {
                 return nil
             }
             return out
-        case .column:
+        case .column, .xml:
             return nil
         }
     }

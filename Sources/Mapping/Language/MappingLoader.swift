@@ -32,10 +32,13 @@ public enum MappingLoader {
         for (i, m) in compiler.messages.enumerated() { for t in m.types { messageIndex[t] = i } }
         var tableIndex: [String: Int] = [:]
         for (i, t) in compiler.tables.enumerated() { tableIndex[t.table] = i }
-        return MappingPlan(
+        var plan = MappingPlan(
             version: version, files: sorted.map(\.path), vocabularies: compiler.vocabularies, datatypes: compiler.datatypes,
             segments: compiler.segmentMaps, messages: compiler.messages, tables: compiler.tables, messageIndex: messageIndex,
             tableIndex: tableIndex)
+        plan.documents = compiler.documents
+        for (i, d) in compiler.documents.enumerated() { plan.documentIndex[d.root] = i }
+        return plan
     }
 }
 
@@ -46,12 +49,13 @@ private struct Compiler {
     var segmentMaps: [SegmentMap] = []
     var messages: [MessageMap] = []
     var tables: [TableMap] = []
+    var documents: [DocumentMap] = []
 
     var vocabularyIndex: [String: Int] = [:]
     var datatypeIndex: [String: Int] = [:]
     var segmentIndex: [String: Int] = [:]
 
-    enum Kind { case vocabulary, datatype, segment, message, table }
+    enum Kind { case vocabulary, datatype, segment, message, table, document }
 
     mutating func run(_ files: [MappingLoader.File]) {
         var parsed: [(kind: Kind, node: YAMLNode)] = []
@@ -70,9 +74,11 @@ private struct Compiler {
                     kind = .message
                 } else if keys.contains("table") {
                     kind = .table
+                } else if keys.contains("document") {
+                    kind = .document
                 } else {
                     throw node.problem(
-                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource:), messages:, table:")
+                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource:), messages:, table:, document:")
                 }
                 parsed.append((kind, node))
             } catch {
@@ -99,7 +105,7 @@ private struct Compiler {
         datatypes = Array(repeating: DatatypeMap(name: "", datatype: "", type: "", rules: []), count: datatypeIndex.count)
         segmentMaps = Array(repeating: SegmentMap(name: "", segment: "", resource: "", rules: []), count: segmentIndex.count)
         // Bodies in dependency order: vocabularies and datatype maps, then segment maps, then what uses them.
-        let order: [Kind: Int] = [.vocabulary: 0, .datatype: 0, .segment: 1, .message: 2, .table: 2]
+        let order: [Kind: Int] = [.vocabulary: 0, .datatype: 0, .segment: 1, .message: 2, .table: 2, .document: 2]
         for (kind, node) in parsed.sorted(by: { order[$0.kind]! < order[$1.kind]! }) {
             do {
                 switch kind {
@@ -114,6 +120,7 @@ private struct Compiler {
                     if let i = segmentIndex[s.name] { segmentMaps[i] = s }
                 case .message: try messageMap(node)
                 case .table: try tableMap(node)
+                case .document: try documentMap(node)
                 }
             } catch {
                 diagnostics.append(error)
@@ -170,9 +177,8 @@ private struct Compiler {
         var prefixes: [(String, String)] = []
         if let p = f.optional("prefixes") {
             for (key, value) in try p.entries("prefixes") {
-                let format = try value.string("a prefix's format")
-                guard format.contains("{rest}") else { throw value.problem("a prefix's format uses {rest} for what follows the prefix") }
-                prefixes.append((try key.string("a prefix"), format))
+                // The format may use {rest} (what follows the prefix), or be a code of its own.
+                prefixes.append((try key.string("a prefix"), try value.string("a prefix's format")))
             }
         }
         var unmapped = Vocabulary.Unmapped.drop
@@ -211,11 +217,19 @@ private struct Compiler {
         let typeNode = try f.required("type")
         let type = try typeNode.string("type")
         guard FHIRTypeTable.r4.type(type) != nil else { throw typeNode.problem("'\(type)' is not a FHIR R4 complex type") }
-        let rules = try self.rules(f.required("rules"), root: type, dialect: .datatype)
+        var dialect = SourcePath.Dialect.datatype
+        if let source = f.optional("source") {
+            switch try source.string("source") {
+            case "xml": dialect = .xml
+            case "v2": dialect = .datatype
+            default: throw source.problem("source is v2 (the default) or xml")
+            }
+        }
+        let rules = try self.rules(f.required("rules"), root: type, dialect: dialect)
         var id: IDSpec? = nil
         if let idNode = f.optional("id") {
             guard FHIRTypeTable.r4.isResource(type) else { throw idNode.problem("only a map that makes a resource has an id") }
-            id = try idSpec(idNode, dialect: .datatype, known: [])
+            id = try idSpec(idNode, dialect: dialect, known: [])
         }
         diagnostics += f.unknownKeys(allowed: ["name", "datatype", "type", "rules", "id", "description", "source"])
         return DatatypeMap(name: name, datatype: datatype, type: type, rules: rules, id: id)
@@ -347,6 +361,7 @@ private struct Compiler {
         ])
         var every = false
         if case .segment(_, let levels) = source, levels.count == 1, target.appends || extensionOwner != nil { every = true }
+        if case .xml = source, target.appends || extensionOwner != nil { every = true }
         return Rule(
             source: source, target: target, condition: condition, value: value, map: map, vocabulary: vocabulary, everyRepetition: every,
             extensionURL: extensionURL, extensionOwner: extensionOwner, also: also, alsoSplit: alsoSplit, base64: base64)
@@ -425,13 +440,35 @@ private struct Compiler {
         var resources: [ResourceDefinition] = []
         for item in resourcesNode.items() {
             do {
-                resources.append(try resourceDefinition(item, known: resources, table: false))
+                resources.append(try resourceDefinition(item, known: resources, kind: .message))
             } catch {
                 diagnostics.append(error)
             }
         }
         diagnostics += f.unknownKeys(allowed: ["messages", "name", "resources", "description"])
         messages.append(MessageMap(name: name, file: node.file, types: types, resources: resources))
+    }
+
+    mutating func documentMap(_ node: YAMLNode) throws(MappingDiagnostic) {
+        var f = try YAMLNode.Fields(node, what: "a document map")
+        let root = try f.requiredString("document")
+        let name = try f.optionalString("name") ?? node.file
+        var condition: Condition? = nil
+        if let w = f.optional("when") { condition = try self.condition(w, dialect: .xml) }
+        let resourcesNode = try f.required("resources")
+        var resources: [ResourceDefinition] = []
+        for item in resourcesNode.items() {
+            do {
+                resources.append(try resourceDefinition(item, known: resources, kind: .document))
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        diagnostics += f.unknownKeys(allowed: ["document", "name", "when", "resources", "description"])
+        if documents.contains(where: { $0.root == root }) {
+            diagnostics.append(node.problem("\(root) documents are mapped twice"))
+        }
+        documents.append(DocumentMap(name: name, file: node.file, root: root, condition: condition, resources: resources))
     }
 
     mutating func tableMap(_ node: YAMLNode) throws(MappingDiagnostic) {
@@ -441,7 +478,7 @@ private struct Compiler {
         var resources: [ResourceDefinition] = []
         for item in resourcesNode.items() {
             do {
-                resources.append(try resourceDefinition(item, known: resources, table: true))
+                resources.append(try resourceDefinition(item, known: resources, kind: .table))
             } catch {
                 diagnostics.append(error)
             }
@@ -450,7 +487,15 @@ private struct Compiler {
         tables.append(TableMap(table: table, file: node.file, resources: resources))
     }
 
-    mutating func resourceDefinition(_ node: YAMLNode, known: [ResourceDefinition], table: Bool) throws(MappingDiagnostic) -> ResourceDefinition {
+    enum ResourceSource { case message, table, document }
+
+    mutating func resourceDefinition(
+        _ node: YAMLNode, known: [ResourceDefinition], kind: ResourceSource
+    ) throws(MappingDiagnostic)
+        -> ResourceDefinition
+    {
+        let table = kind != .message
+        var each: SourcePath? = nil
         var f = try YAMLNode.Fields(node, what: "a resource")
         var segment: String? = nil
         var resource: String
@@ -466,7 +511,8 @@ private struct Compiler {
         }
         let dialect: SourcePath.Dialect
         if table {
-            dialect = .table
+            dialect = kind == .document ? .xml : .table
+            if kind == .document { each = try path(f.required("each"), dialect: .xml) }
             let r = try f.required("resource")
             resource = try r.string("resource")
             guard FHIRTypeTable.r4.isResource(resource) else { throw r.problem("'\(resource)' is not a FHIR R4 resource type") }
@@ -543,13 +589,14 @@ private struct Compiler {
             }
         }
         diagnostics += f.unknownKeys(allowed: [
-            "name", "segment", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "needs",
+            "name", "segment", "each", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "needs",
             "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, into: into, id: id, condition: condition, required: required,
             requiredPaths: requiredPaths, refs: refs, parent: parent)
         definition.needs = needs
+        definition.each = each
         return definition
     }
 

@@ -13,6 +13,9 @@ public struct MappingPlan: Sendable {
     var segments: [SegmentMap]
     var messages: [MessageMap]
     var tables: [TableMap]
+    var documents: [DocumentMap] = []
+    /// Root element name → document map index.
+    var documentIndex: [String: Int] = [:]
     /// `ADT^A01` → message map index; `ADT^*` entries are kept under that key.
     var messageIndex: [String: Int]
     var tableIndex: [String: Int]
@@ -21,6 +24,8 @@ public struct MappingPlan: Sendable {
     public var messageTypes: [String] { messageIndex.keys.sorted() }
     /// The table names this set maps.
     public var tableNames: [String] { tableIndex.keys.sorted() }
+    /// The XML documents this set maps, by root element.
+    public var documentRoots: [String] { documentIndex.keys.sorted() }
 }
 
 struct Vocabulary: Sendable {
@@ -149,6 +154,8 @@ struct IDSpec: Sendable {
 
 struct ResourceDefinition: Sendable {
     var name: String
+    /// A document map's resource: one per element this path reaches from the root.
+    var each: SourcePath? = nil
     /// The segment each instance is built from (message maps), or nil for a table map's one row.
     var segment: String?
     var resource: String
@@ -170,6 +177,16 @@ struct MessageMap: Sendable {
     var name: String
     var file: String
     var types: [String]
+    var resources: [ResourceDefinition]
+}
+
+struct DocumentMap: Sendable {
+    var name: String
+    var file: String
+    /// The root element's name (`ClinicalDocument`).
+    var root: String
+    /// Read at the root: which documents of that root this map takes (a C-CDA template id).
+    var condition: Condition?
     var resources: [ResourceDefinition]
 }
 

@@ -6,16 +6,20 @@ import Foundation
 ///   read from any segment map: `MSH-7`).
 /// - HL7 v2, relative, in datatype maps: `.1`, `.4.2` (component and subcomponent of the value the map is applied to).
 /// - A table column: `mrn` (table maps).
+/// - An XML path: `patient/name/given`, `code/@code`, `section[templateId/@root='…']/entry` (document maps).
 enum SourcePath: Hashable, Sendable, CustomStringConvertible {
     case segment(id: String, levels: [Int])
     case relative([Int])
     case column(String)
+    /// An XML document: element steps, predicates, an @attribute (document maps and `source: xml` datatype maps).
+    case xml(XMLPath)
 
     var description: String {
         switch self {
         case .segment(let id, let levels): "\(id)-" + levels.map(String.init).joined(separator: ".")
         case .relative(let levels): levels.isEmpty ? "." : "." + levels.map(String.init).joined(separator: ".")
         case .column(let name): name
+        case .xml(let path): path.description
         }
     }
 
@@ -28,12 +32,16 @@ enum SourcePath: Hashable, Sendable, CustomStringConvertible {
         case message
         /// A table map: column names.
         case table
+        /// A document map, or an XML datatype map: paths into the document.
+        case xml
     }
 
     /// Parses a path as written in a file of the given dialect; nil with a reason when it is not one.
     static func parse(_ text: String, dialect: Dialect) -> Result<SourcePath, PathError> {
         let t = text.trimmingCharacters(in: .whitespaces)
         switch dialect {
+        case .xml:
+            return XMLPath.parse(t).map(SourcePath.xml)
         case .table:
             guard !t.isEmpty, t.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 return .failure(PathError("'\(t)' is not a column name (letters, digits and _)"))

@@ -1,0 +1,140 @@
+import CLibXML2
+
+/// A small read-only element tree of an XML document (C-CDA and other exports the mapping engine reads by path),
+/// parsed as safely as FHIR XML: no network, no DTD, no entities, bounded size, element count and depth.
+public final class XMLElement: Sendable {
+    /// The local name (namespace prefixes dropped: C-CDA's `hl7:` and default namespaces read the same).
+    public let name: String
+    public let attributes: [(name: String, value: String)]
+    public let children: [XMLElement]
+    /// The text directly inside, concatenated (CDATA included).
+    public let text: String
+    public let line: Int
+
+    init(name: String, attributes: [(name: String, value: String)], children: [XMLElement], text: String, line: Int) {
+        self.name = name
+        self.attributes = attributes
+        self.children = children
+        self.text = text
+        self.line = line
+    }
+
+    public func attribute(_ name: String) -> String? { attributes.first { $0.name == name }?.value }
+
+    /// Text of this element and everything inside it, in document order (for narrative-like content).
+    public var allText: String { text + children.map(\.allText).joined() }
+}
+
+public enum XMLTree {
+    public struct Limits: Sendable {
+        public var maxBytes = 64 << 20
+        public var maxElements = 2_000_000
+        public var maxDepth = 200
+        public init() {}
+    }
+
+    /// Parses a document; a DTD, an entity, or malformed XML is a `FHIRCodecError` with its line.
+    public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(FHIRCodecError) -> XMLElement {
+        let data = Array(bytes)
+        guard data.count <= limits.maxBytes else { throw FHIRCodecError(reason: "the document is larger than \(limits.maxBytes) bytes") }
+        if let line = FHIRXMLParser.doctypeLine(data) {
+            throw FHIRCodecError(
+                line: line,
+                reason: "document type declarations (DTDs) are not allowed: they enable external entities (XXE) and entity-expansion attacks")
+        }
+        let result: Result<XMLElement, FHIRCodecError> = data.withUnsafeBufferPointer { buf in
+            let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
+            guard
+                let reader = buf.baseAddress.flatMap({ base in
+                    base.withMemoryRebound(to: CChar.self, capacity: buf.count) { xmlReaderForMemory($0, Int32(buf.count), nil, nil, options) }
+                })
+            else { return .failure(FHIRCodecError(reason: "the document is empty")) }
+            defer { xmlFreeTextReader(reader) }
+            do throws(FHIRCodecError) {
+                return .success(try build(reader, limits: limits))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private final class Builder {
+        var name: String
+        var attributes: [(name: String, value: String)]
+        var children: [XMLElement] = []
+        var text = ""
+        var line: Int
+
+        init(name: String, attributes: [(name: String, value: String)], line: Int) {
+            self.name = name
+            self.attributes = attributes
+            self.line = line
+        }
+
+        func finish() -> XMLElement { XMLElement(name: name, attributes: attributes, children: children, text: text, line: line) }
+    }
+
+    private static func build(_ reader: xmlTextReaderPtr, limits: Limits) throws(FHIRCodecError) -> XMLElement {
+        var stack: [Builder] = []
+        var root: XMLElement? = nil
+        var elements = 0
+        func line() -> Int {
+            if let node = xmlTextReaderCurrentNode(reader) { return Int(xmlGetLineNo(node)) }
+            return Int(xmlTextReaderGetParserLineNumber(reader))
+        }
+        func string(_ p: UnsafePointer<xmlChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+        func close() {
+            guard let b = stack.popLast() else { return }
+            let element = b.finish()
+            if let parent = stack.last { parent.children.append(element) } else { root = element }
+        }
+        while true {
+            let status = xmlTextReaderRead(reader)
+            if status < 0 {
+                if let e = xmlGetLastError(), let message = e.pointee.message {
+                    var text = String(cString: message)
+                    while text.last == "\n" { text.removeLast() }
+                    throw FHIRCodecError(line: Int(e.pointee.line) > 0 ? Int(e.pointee.line) : nil, reason: "malformed XML: \(text)")
+                }
+                throw FHIRCodecError(line: line(), reason: "malformed XML")
+            }
+            if status == 0 { break }
+            switch xmlReaderTypes(UInt32(xmlTextReaderNodeType(reader))) {
+            case XML_READER_TYPE_DOCUMENT_TYPE:
+                throw FHIRCodecError(line: line(), reason: "document type declarations (DTDs) are not allowed")
+            case XML_READER_TYPE_ENTITY_REFERENCE, XML_READER_TYPE_ENTITY:
+                throw FHIRCodecError(line: line(), reason: "entity references are not allowed")
+            case XML_READER_TYPE_ELEMENT:
+                elements += 1
+                guard elements <= limits.maxElements else { throw FHIRCodecError(line: line(), reason: "more than \(limits.maxElements) elements") }
+                guard Int(xmlTextReaderDepth(reader)) <= limits.maxDepth else {
+                    throw FHIRCodecError(line: line(), reason: "elements nested deeper than \(limits.maxDepth)")
+                }
+                let name = string(xmlTextReaderConstLocalName(reader))
+                let empty = xmlTextReaderIsEmptyElement(reader) == 1
+                var attributes: [(String, String)] = []
+                let elementLine = line()
+                if xmlTextReaderHasAttributes(reader) == 1 {
+                    while xmlTextReaderMoveToNextAttribute(reader) == 1 {
+                        let attributeName = string(xmlTextReaderConstLocalName(reader))
+                        let prefix = string(xmlTextReaderConstPrefix(reader))
+                        if prefix == "xmlns" || attributeName == "xmlns" { continue }
+                        attributes.append((attributeName, string(xmlTextReaderConstValue(reader))))
+                    }
+                    xmlTextReaderMoveToElement(reader)
+                }
+                stack.append(Builder(name: name, attributes: attributes, line: elementLine))
+                if empty { close() }
+            case XML_READER_TYPE_END_ELEMENT:
+                close()
+            case XML_READER_TYPE_TEXT, XML_READER_TYPE_CDATA, XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
+                stack.last?.text += string(xmlTextReaderConstValue(reader))
+            default:
+                break
+            }
+        }
+        guard let root else { throw FHIRCodecError(reason: "the document has no root element") }
+        return root
+    }
+}

@@ -1,0 +1,199 @@
+import FHIR
+
+/// An XML document as rules read it. A cursor is the elements a path reached (each one a "repetition") and the
+/// attribute it names; reads mark the (element, attribute) they used, for the coverage report.
+struct XMLInput: MappingInput {
+    struct Cursor {
+        var elements: [XMLElement]
+        var index = 0
+        var attribute: String? = nil
+
+        var element: XMLElement? { index < elements.count ? elements[index] : nil }
+    }
+
+    let zone: String? = nil
+    let namespaceFallback: String
+    var used: Set<Place> = []
+    var made = MadeResources()
+    var reads = 0
+
+    struct Place: Hashable {
+        var element: ObjectIdentifier
+        var attribute: String?
+    }
+
+    init(namespaceFallback: String) {
+        self.namespaceFallback = namespaceFallback
+    }
+
+    func cursor(_ path: SourcePath, at c: Cursor) -> Cursor? {
+        guard case .xml(let p) = path, let from = c.element else { return nil }
+        if p.steps.isEmpty { return Cursor(elements: [from], attribute: p.attribute) }
+        let found = p.elements(from: from)
+        return found.isEmpty ? nil : Cursor(elements: found, attribute: p.attribute)
+    }
+
+    mutating func value(at c: Cursor) -> String? {
+        guard let e = c.element, let v = XMLPath.value(of: e, attribute: c.attribute) else { return nil }
+        used.insert(Place(element: ObjectIdentifier(e), attribute: c.attribute))
+        reads += 1
+        return v
+    }
+
+    func text(at c: Cursor) -> String {
+        guard let e = c.element else { return "" }
+        func render(_ e: XMLElement) -> String {
+            "<\(e.name)" + e.attributes.map { " \($0.name)=\"\($0.value)\"" }.joined() + ">" + e.text + e.children.map(render).joined()
+        }
+        return render(e)
+    }
+
+    func repetitionCount(at c: Cursor) -> Int { c.elements.count }
+
+    func repetition(_ r: Int, of c: Cursor) -> Cursor {
+        var out = c
+        out.index = r - 1
+        return out
+    }
+}
+
+/// Runs a document map over one XML document.
+struct DocumentExecutor {
+    let plan: MappingPlan
+
+    func run(_ root: XMLElement, context: MappingContext) throws(MappingError) -> (resources: [JSONObject], coverage: CoverageReport) {
+        guard let index = plan.documentIndex[root.name] else {
+            throw MappingError(.unmappedType, location: "<\(root.name)>", reason: "no mapping for \(root.name) documents in the mapping set")
+        }
+        let map = plan.documents[index]
+        var input = XMLInput(namespaceFallback: context.sender)
+        let runner = RuleRunner(plan: plan)
+        let rootCursor = XMLInput.Cursor(elements: [root])
+        if let c = map.condition, !runner.evaluate(c, at: rootCursor, fallback: rootCursor, input: &input) {
+            throw MappingError(
+                .unmappedType, location: "<\(root.name)>", reason: "the document is not one \(map.name) maps (its condition does not hold)")
+        }
+        // Document order, for "the nearest resource before this element".
+        var order: [ObjectIdentifier: Int] = [:]
+        func number(_ e: XMLElement) {
+            order[ObjectIdentifier(e)] = order.count
+            for c in e.children { number(c) }
+        }
+        number(root)
+        let documentID = [XMLPath.parse("id/@root"), XMLPath.parse("id/@extension")].compactMap { try? $0.get().firstValue(from: root) }.joined(
+            separator: "^")
+        let documentNamespace = "document:\(context.sender)|\(documentID)"
+
+        var instances: [(definition: Int, position: Int, resource: String, id: String, object: JSONObject)] = []
+        var byName: [String: [Int]] = [:]
+        var ids: Set<String> = []
+        func nearest(_ name: String, to position: Int) -> Int? {
+            guard let list = byName[name], !list.isEmpty else { return nil }
+            return list.last { instances[$0].position <= position } ?? list.first
+        }
+        for (d, definition) in map.resources.enumerated() {
+            guard case .xml(let each)? = definition.each else { continue }
+            let found = each.steps.isEmpty ? [root] : each.elements(from: root)
+            if definition.required && found.isEmpty {
+                throw MappingError(.missingRequired, location: each.description, reason: "\(map.name) documents are mapped only with this element")
+            }
+            for (occurrence, element) in found.enumerated() {
+                let cursor = XMLInput.Cursor(elements: [element])
+                let position = order[ObjectIdentifier(element)] ?? 0
+                if let c = definition.condition, !runner.evaluate(c, at: cursor, fallback: cursor, input: &input) { continue }
+                for p in definition.requiredPaths where RuleRunner.first([p], at: cursor, input: &input) == nil {
+                    throw MappingError(
+                        .missingRequired, location: "\(each.description) line \(element.line): \(p)", reason: "\(definition.name) needs this value")
+                }
+                if let into = definition.into {
+                    guard let target = nearest(into, to: position) else { continue }
+                    runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                    continue
+                }
+                var id = StableID.make(type: definition.resource, namespace: documentNamespace, value: "\(definition.name)|\(occurrence + 1)")
+                if let spec = definition.id {
+                    if var value = RuleRunner.first(spec.value, at: cursor, input: &input) {
+                        for w in spec.with { value += "|" + (RuleRunner.first([w], at: cursor, input: &input) ?? "") }
+                        let namespace =
+                            spec.scope.flatMap { s in nearest(s, to: position).map { instances[$0].id } }
+                            ?? RuleRunner.first(spec.namespace, at: cursor, input: &input) ?? context.sender
+                        id = StableID.make(type: definition.resource, namespace: namespace, value: value)
+                    } else if spec.required {
+                        throw MappingError(
+                            .missingRequired, location: "\(each.description) line \(element.line)",
+                            reason: "the \(definition.resource) has no identifier to derive a stable id from")
+                    }
+                }
+                var n = 1
+                let base = id
+                while ids.contains("\(definition.resource)/\(id)") {
+                    n += 1
+                    id = StableID.make(type: definition.resource, namespace: base, value: String(n))
+                }
+                ids.insert("\(definition.resource)/\(id)")
+                var object = JSONObject()
+                object.appendUnchecked("resourceType", .string(definition.resource))
+                object.appendUnchecked("id", .string(id))
+                runner.apply(definition.rules, at: cursor, into: &object, input: &input)
+                if definition.needs.contains(where: { object[$0] == nil }) { continue }
+                byName[definition.name, default: []].append(instances.count)
+                instances.append((d, position, definition.resource, id, object))
+            }
+        }
+        for i in instances.indices {
+            let definition = map.resources[instances[i].definition]
+            for (target, name) in definition.refs {
+                guard let other = nearest(name, to: instances[i].position), other != i else { continue }
+                RuleRunner.write(
+                    .object(JSONObject([("reference", .string("\(instances[other].resource)/\(instances[other].id)"))])), target.steps[...],
+                    into: &instances[i].object)
+            }
+            if let parent = definition.parent, let p = nearest(parent.resource, to: instances[i].position), p != i {
+                RuleRunner.write(
+                    .object(JSONObject([("reference", .string("\(instances[i].resource)/\(instances[i].id)"))])), parent.target.steps[...],
+                    into: &instances[p].object)
+            }
+        }
+        var resources = instances.map(\.object)
+        for made in input.made.list where !ids.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
+            resources.append(made)
+        }
+        return (resources, Self.coverage(root, used: input.used))
+    }
+
+    /// Values of the document no rule read, by element path (`recordTarget/patientRole/patient/religiousAffiliationCode/@code`).
+    /// Narrative, template and type ids, and the structural attributes of CDA (class, mood and type codes, code system
+    /// names beside their OIDs, xsi:type) are not data and are not counted.
+    static let structuralElements: Set<String> = ["text", "templateId", "typeId", "realmCode", "reference"]
+    static let structuralAttributes: Set<String> = [
+        "classCode", "moodCode", "typeCode", "codeSystemName", "type", "contextControlCode", "contextConductionInd", "determinerCode",
+        "schemaLocation",
+    ]
+    static func coverage(_ root: XMLElement, used: Set<XMLInput.Place>) -> CoverageReport {
+        var report = CoverageReport()
+        var unmapped: Set<String> = []
+        func walk(_ e: XMLElement, _ path: String) {
+            if structuralElements.contains(e.name) { return }
+            for a in e.attributes where !a.value.isEmpty && !structuralAttributes.contains(a.name) {
+                report.values += 1
+                if used.contains(XMLInput.Place(element: ObjectIdentifier(e), attribute: a.name)) {
+                    report.mappedValues += 1
+                } else {
+                    unmapped.insert("\(path)/@\(a.name)")
+                }
+            }
+            if e.children.isEmpty, e.text.contains(where: { !$0.isWhitespace }) {
+                report.values += 1
+                if used.contains(XMLInput.Place(element: ObjectIdentifier(e), attribute: nil)) {
+                    report.mappedValues += 1
+                } else {
+                    unmapped.insert(path)
+                }
+            }
+            for c in e.children { walk(c, path.isEmpty ? c.name : "\(path)/\(c.name)") }
+        }
+        for c in root.children { walk(c, c.name) }
+        report.unmapped = unmapped.sorted()
+        return report
+    }
+}

@@ -1,0 +1,178 @@
+import FHIR
+
+/// A path into an XML document, as document maps write them: element names separated by `/`, an optional last
+/// `@attribute`, and predicates on steps: `section[templateId/@root='2.16.840.1.113883.10.20.22.2.5.1']/entry`,
+/// `name[@use='L']`, `entryRelationship[observation]`. `.` is the element itself. Namespace prefixes are not written
+/// (names match by local name).
+struct XMLPath: Hashable, Sendable, CustomStringConvertible {
+    struct Predicate: Hashable, Sendable {
+        var path: XMLPath
+        /// nil: the path only has to match something.
+        var value: String?
+    }
+
+    struct Step: Hashable, Sendable {
+        var name: String
+        var predicates: [Predicate]
+    }
+
+    var steps: [Step]
+    var attribute: String?
+    let text: String
+
+    var description: String { text }
+
+    static func parse(_ text: String) -> Result<XMLPath, PathError> {
+        var t = Substring(text)
+        while t.first == " " { t = t.dropFirst() }
+        while t.last == " " { t = t.dropLast() }
+        if t.hasPrefix("./") { t = t.dropFirst(2) }
+        if t == "." || t.isEmpty { return .success(XMLPath(steps: [], attribute: nil, text: ".")) }
+        var steps: [Step] = []
+        var attribute: String? = nil
+        var parts: [Substring] = []
+        // Split at '/' outside brackets and quotes.
+        var depth = 0, quote: Character? = nil, start = t.startIndex
+        for i in t.indices {
+            let c = t[i]
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "'" || c == "\"" {
+                quote = c
+            } else if c == "[" {
+                depth += 1
+            } else if c == "]" {
+                depth -= 1
+            } else if c == "/" && depth == 0 {
+                parts.append(t[start..<i])
+                start = t.index(after: i)
+            }
+        }
+        guard depth == 0, quote == nil else { return .failure(PathError("'\(text)' has an unclosed [ or quote")) }
+        parts.append(t[start...])
+        for (i, part) in parts.enumerated() {
+            if part.hasPrefix("@") {
+                guard i == parts.count - 1 else { return .failure(PathError("in '\(text)', an @attribute comes last")) }
+                let name = part.dropFirst()
+                guard isName(name) else { return .failure(PathError("'\(part)' is not an attribute name")) }
+                attribute = String(name)
+                continue
+            }
+            if part == "." && i == 0 { continue }
+            guard let open = part.firstIndex(of: "[") ?? Optional(part.endIndex) else { continue }
+            let name = part[..<open]
+            guard isName(name) else { return .failure(PathError("'\(name)' in '\(text)' is not an element name")) }
+            var predicates: [Predicate] = []
+            var rest = part[open...]
+            while rest.first == "[" {
+                guard let close = matchingClose(rest) else { return .failure(PathError("'\(text)' has an unclosed [")) }
+                let inner = rest[rest.index(after: rest.startIndex)..<close]
+                switch predicate(inner) {
+                case .success(let p): predicates.append(p)
+                case .failure(let e): return .failure(PathError("in '\(text)': \(e.message)"))
+                }
+                rest = rest[rest.index(after: close)...]
+            }
+            guard rest.isEmpty else { return .failure(PathError("'\(part)' in '\(text)' has text after its predicate")) }
+            steps.append(Step(name: String(name), predicates: predicates))
+        }
+        return .success(XMLPath(steps: steps, attribute: attribute, text: text))
+    }
+
+    private static func isName(_ s: Substring) -> Bool {
+        !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." } && !(s.first?.isNumber ?? true)
+            || s == "*"
+    }
+
+    private static func matchingClose(_ s: Substring) -> Substring.Index? {
+        var depth = 0
+        var quote: Character? = nil
+        for i in s.indices {
+            let c = s[i]
+            if let q = quote {
+                if c == q { quote = nil }
+                continue
+            }
+            if c == "'" || c == "\"" {
+                quote = c
+            } else if c == "[" {
+                depth += 1
+            } else if c == "]" {
+                depth -= 1
+                if depth == 0 { return i }
+            }
+        }
+        return nil
+    }
+
+    private static func predicate(_ inner: Substring) -> Result<Predicate, PathError> {
+        var quote: Character? = nil
+        var depth = 0
+        for i in inner.indices {
+            let c = inner[i]
+            if let q = quote {
+                if c == q { quote = nil }
+                continue
+            }
+            if c == "'" || c == "\"" {
+                quote = c
+            } else if c == "[" {
+                depth += 1
+            } else if c == "]" {
+                depth -= 1
+            } else if c == "=" && depth == 0 {
+                let left = inner[..<i]
+                var right = inner[inner.index(after: i)...]
+                while right.first == " " { right = right.dropFirst() }
+                while right.last == " " { right = right.dropLast() }
+                guard let q = right.first, q == "'" || q == "\"", right.count >= 2, right.last == q else {
+                    return .failure(PathError("a predicate compares with a quoted value: [@root='1.2.3']"))
+                }
+                guard case .success(let path) = parse(String(left)) else { return .failure(PathError("'\(left)' is not a path")) }
+                return .success(Predicate(path: path, value: String(right.dropFirst().dropLast())))
+            }
+        }
+        guard case .success(let path) = parse(String(inner)) else { return .failure(PathError("'\(inner)' is not a path")) }
+        return .success(Predicate(path: path, value: nil))
+    }
+
+    /// The elements the path's steps reach from `element`, in document order.
+    func elements(from element: XMLElement) -> [XMLElement] {
+        var current = [element]
+        for step in steps {
+            var next: [XMLElement] = []
+            for e in current {
+                for c in e.children where (step.name == "*" || c.name == step.name) && step.predicates.allSatisfy({ $0.holds(at: c) }) {
+                    next.append(c)
+                }
+            }
+            current = next
+            if current.isEmpty { break }
+        }
+        return current
+    }
+
+    /// The path's first value from `element` (its attribute, or its text, trimmed), if any.
+    func firstValue(from element: XMLElement) -> String? {
+        for e in elements(from: element) {
+            if let v = Self.value(of: e, attribute: attribute) { return v }
+        }
+        return nil
+    }
+
+    static func value(of e: XMLElement, attribute: String?) -> String? {
+        let raw = attribute.map { e.attribute($0) ?? "" } ?? e.text
+        var s = Substring(raw)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return s.isEmpty ? nil : String(s)
+    }
+}
+
+extension XMLPath.Predicate {
+    func holds(at element: XMLElement) -> Bool {
+        if let value { return path.elements(from: element).contains { XMLPath.value(of: $0, attribute: path.attribute) == value } }
+        if path.attribute != nil { return path.firstValue(from: element) != nil }
+        return !path.elements(from: element).isEmpty
+    }
+}
