@@ -99,6 +99,7 @@ public enum GatewayApplication {
         AdminRoutes(services: services).register(on: router)
         LedgerRoutes(services: services).register(on: router)
         FHIRReadRoutes(services: services).register(on: router)
+        FHIRSearchRoutes(services: services).register(on: router)
         return router
     }
 

@@ -389,6 +389,59 @@ public final class PostgresStore: RecordStore {
     }
 }
 
+extension PostgresStore {
+    public func search(_ query: SearchQuery) async throws -> SearchPage {
+        let (condition, arguments) = query.whereClause(falseValue: "false")
+        let countSQL = Self.numbered("SELECT COUNT(*)::bigint FROM resources r WHERE \(condition)")
+        let pageSQL =
+            Self.numbered("SELECT r.resource_id FROM resources r WHERE \(condition) ORDER BY r.resource_id")
+            + " LIMIT \(max(0, query.count)) OFFSET \(max(0, query.offset))"
+        return try await wrap { [self] in
+            var total = 0
+            for try await n in try await client.query(PostgresQuery(unsafeSQL: countSQL, binds: Self.bindings(arguments)), logger: logger)
+                .decode(Int.self)
+            {
+                total = n
+            }
+            var ids: [String] = []
+            for try await id in try await client.query(PostgresQuery(unsafeSQL: pageSQL, binds: Self.bindings(arguments)), logger: logger)
+                .decode(String.self)
+            {
+                ids.append(id)
+            }
+            return SearchPage(ids: ids, total: total)
+        }
+    }
+
+    /// `?` placeholders (outside quotes) as $1, $2, … in order.
+    static func numbered(_ sql: String) -> String {
+        var out = ""
+        var n = 0
+        var inQuote = false
+        for c in sql {
+            if c == "'" { inQuote.toggle() }
+            if c == "?" && !inQuote {
+                n += 1
+                out += "$\(n)"
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func bindings(_ arguments: [SearchArgument]) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for a in arguments {
+            switch a {
+            case .text(let t): binds.append(t)
+            case .integer(let i): binds.append(i)
+            }
+        }
+        return binds
+    }
+}
+
 extension PostgresStoreConfiguration {
     /// The PostgresNIO client settings: TLS by `tls`, the pool size, a 5 s connect timeout. The store and the legacy
     /// source pollers connect this one way.

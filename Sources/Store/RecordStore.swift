@@ -37,6 +37,9 @@ public protocol RecordStore: AnchorStore {
     /// Ids of resources whose current version has the search key (for tests and, later, the API).
     func search(type: String, key: SearchKey) async throws -> [String]
 
+    /// A FHIR search over current, not deleted versions: one page of ids in id order, and the total.
+    func search(_ query: SearchQuery) async throws -> SearchPage
+
     func close() async throws
 
     /// How many commits may run at once. SQLite has one writer; PostgreSQL overlaps commits (see `PostgresStore`).

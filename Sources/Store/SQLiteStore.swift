@@ -289,6 +289,24 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
+    public func search(_ query: SearchQuery) async throws -> SearchPage {
+        let (condition, arguments) = query.whereClause(falseValue: "0")
+        return try await pool.read { db in
+            let values: [(any DatabaseValueConvertible)?] = arguments.map {
+                switch $0 {
+                case .text(let t): t
+                case .integer(let i): i
+                }
+            }
+            let total =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resources r WHERE \(condition)", arguments: StatementArguments(values)) ?? 0
+            let ids = try String.fetchAll(
+                db, sql: "SELECT r.resource_id FROM resources r WHERE \(condition) ORDER BY r.resource_id LIMIT ? OFFSET ?",
+                arguments: StatementArguments(values + [query.count, query.offset]))
+            return SearchPage(ids: ids, total: total)
+        }
+    }
+
     public func close() async throws {
         try pool.close()
     }

@@ -144,7 +144,8 @@ struct FHIRReadRoutes: Sendable {
         return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 
-    /// What this server does, and nothing more: read, vread and instance history of every R4 resource type.
+    /// What this server does, and nothing more: read, vread and instance history of every R4 resource type; search
+    /// (with the parameters listed) on the types FHIRSearchRoutes serves; Patient $everything.
     static func capabilityStatement() -> JSONObject {
         let interactions: [JSONValue] = ["read", "vread", "history-instance"].map { .object(JSONObject([("code", .string($0))])) }
         let operations: [JSONValue] = [
@@ -160,11 +161,38 @@ struct FHIRReadRoutes: Sendable {
             ("type", .string("Resource")), ("interaction", .array(interactions)), ("versioning", .string("versioned")),
             ("readHistory", .bool(true)), ("operation", .array(operations)),
         ])
+        // The types that can be searched, with their parameters (FHIRSearchRoutes).
+        var resources: [JSONValue] = [.object(resource)]
+        for (type, parameters) in FHIRSearchRoutes.parameters.sorted(by: { $0.key < $1.key }) {
+            let searchInteractions = interactions + [.object(JSONObject([("code", .string("search-type"))]))]
+            var params: [JSONValue] = parameters.sorted(by: { $0.key < $1.key }).map { name, kind in
+                .object(JSONObject([("name", .string(name)), ("type", .string(kind.rawValue))]))
+            }
+            params.append(.object(JSONObject([("name", .string("_id")), ("type", .string("token"))])))
+            params.append(.object(JSONObject([("name", .string("_lastUpdated")), ("type", .string("date"))])))
+            var entry = JSONObject([
+                ("type", .string(type)), ("interaction", .array(searchInteractions)), ("versioning", .string("versioned")),
+                ("readHistory", .bool(true)), ("searchParam", .array(params)),
+            ])
+            var typeOperations = operations
+            if type == "Patient" {
+                typeOperations.append(
+                    .object(
+                        JSONObject([
+                            ("name", .string("everything")), ("definition", .string("http://hl7.org/fhir/OperationDefinition/Patient-everything")),
+                        ])))
+            }
+            entry["operation"] = .array(typeOperations)
+            resources.append(.object(entry))
+        }
         return JSONObject([
             ("resourceType", .string("CapabilityStatement")), ("status", .string("active")), ("date", .string("2026-12-01")),
             ("publisher", .string("Ledgerbridge")), ("kind", .string("instance")),
             ("software", .object(JSONObject([("name", .string("Ledgerbridge"))]))),
-            ("implementation", .object(JSONObject([("description", .string("Ledgerbridge gateway: read, vread and history; search not yet"))]))),
+            (
+                "implementation",
+                .object(JSONObject([("description", .string("Ledgerbridge gateway: read, vread, history, search, Patient $everything"))]))
+            ),
             ("fhirVersion", .string("4.0.1")), ("format", .array([.string("json"), .string("xml")])),
             (
                 "rest",
@@ -176,7 +204,7 @@ struct FHIRReadRoutes: Sendable {
                                 "documentation",
                                 .string("Every resource type of FHIR R4; each version served carries its integrity status (X-Integrity-Status)")
                             ),
-                            ("resource", .array([.object(resource)])),
+                            ("resource", .array(resources)),
                         ]))
                 ])
             ),

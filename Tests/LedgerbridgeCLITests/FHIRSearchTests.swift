@@ -1,0 +1,158 @@
+import FHIR
+import Foundation
+import TestSupport
+import Testing
+
+/// FHIR search, paging and $everything on the real gateway over real HTTP, and the SMART Python client reading it.
+@Suite("FHIR search over HTTP", .serialized)
+struct FHIRSearchTests {
+    struct Gateway {
+        let process: GatewayProcess
+        let config: String
+        let admin = ["Authorization": "Bearer search-admin-key"]
+
+        func json(_ path: String, headers: [String: String]? = nil) async throws -> (Int, [String: Any]) {
+            let (status, body) = try await process.request("GET", path, headers: headers ?? admin)
+            return (status, (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:])
+        }
+
+        func ids(_ path: String, headers: [String: String]? = nil) async throws -> [String] {
+            let (status, bundle) = try await json(path, headers: headers)
+            #expect(status == 200, "\(path): \(bundle)")
+            return ((bundle["entry"] as? [[String: Any]]) ?? []).compactMap { ($0["resource"] as? [String: Any])?["id"] as? String }
+        }
+
+        func token(_ arguments: [String]) throws -> [String: String] {
+            let t = try HL7ParseCommandTests.run(["token", "--config", config] + arguments)
+            #expect(t.status == 0, "\(t.err)")
+            return ["Authorization": "Bearer " + t.out.trimmingCharacters(in: .whitespacesAndNewlines)]
+        }
+    }
+
+    static func start() async throws -> Gateway {
+        let directory = NSTemporaryDirectory() + "lb-search-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let port = try TestPostgres.freePort()
+        let config = directory + "/ledgerbridge.yaml"
+        try """
+        store:
+          sqlite: \(directory)/data/store.sqlite
+        http:
+          port: \(port)
+          adminKey: search-admin-key
+        mllp:
+          enabled: false
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let process = try await GatewayProcess(config: config, httpPort: port)
+        let gateway = Gateway(process: process, config: config)
+        // Two patients: the fixture's Anna Meyer (an admission and a lab result), and Ben Roe (an admission).
+        for file in ["adt-a01.hl7", "oru-r01.hl7"] {
+            let body = Array(FileManager.default.contents(atPath: TestEnvironment.packageRoot + "/Mappings/fixtures/" + file)!)
+            let (status, answer) = try await process.request(
+                "POST", "/feeds/hl7v2", body: body, headers: ["Content-Type": "x-application/hl7-v2+er7"])
+            #expect(status == 200, "\(String(decoding: answer, as: UTF8.self))")
+        }
+        let roe =
+            "MSH|^~\\&|EPIC|GENHOSP|LB|LB|20260303090000+0100||ADT^A04^ADT_A01|ADM0002|P|2.5.1\rPID|1||E200777^^^GENHOSP^MR||Roe^Ben||19850704|M\rPV1|1|O|||||||||||||||||V20260303^^^GENHOSP^VN\r"
+        let (status, _) = try await process.request(
+            "POST", "/feeds/hl7v2", body: Array(roe.utf8), headers: ["Content-Type": "x-application/hl7-v2+er7"])
+        #expect(status == 200)
+        return gateway
+    }
+
+    @Test(
+        "search: strings by prefix, tokens with or without system, dates by span and prefix, references, _id, _lastUpdated; unknown parameters are 400"
+    )
+    func parameters() async throws {
+        let g = try await Self.start()
+        defer { g.process.stop() }
+        let anna = try #require(try await g.ids("/fhir/Patient?family=mey").first)
+        #expect(try await g.ids("/fhir/Patient?family=MEYER") == [anna], "case-insensitive")
+        #expect(try await g.ids("/fhir/Patient?name=ann") == [anna])
+        #expect(try await g.ids("/fhir/Patient?family:exact=mey").isEmpty)
+        #expect(try await g.ids("/fhir/Patient?gender=female") == [anna])
+        #expect(try await g.ids("/fhir/Patient?birthdate=1972") == [anna])
+        #expect(try await g.ids("/fhir/Patient?birthdate=ge1972-03-15&birthdate=lt1972-03-16") == [anna])
+        #expect(try await g.ids("/fhir/Patient?birthdate=gt1972-03-15").count == 1, "only Ben, born 1985")
+        #expect(try await g.ids("/fhir/Patient?identifier=E100234") == [anna])
+        #expect(try await g.ids("/fhir/Patient?identifier=E100234,E200777").count == 2)
+        #expect(try await g.ids("/fhir/Patient?_id=\(anna)") == [anna])
+
+        let observations = try await g.ids("/fhir/Observation?patient=\(anna)")
+        #expect(observations.count == 2)
+        #expect(try await g.ids("/fhir/Observation?subject=Patient/\(anna)&code=http://loinc.org|718-7").count == 1)
+        #expect(try await g.ids("/fhir/Observation?patient=\(anna)&code=718-7,882-1").count == 2)
+        #expect(try await g.ids("/fhir/Observation?patient=\(anna)&code=http://snomed.info/sct|718-7").isEmpty, "another system")
+        #expect(try await g.ids("/fhir/Observation?patient=\(anna)&date=2026-03-02").count == 1, "the one with a time")
+        #expect(try await g.ids("/fhir/Observation?status=final").count == 2)
+        #expect(try await g.ids("/fhir/Encounter?patient=\(anna)&class=IMP").count == 1)
+        #expect(try await g.ids("/fhir/Encounter?date=ge2026-03-01&date=lt2026-03-02").count == 1)
+        #expect(try await g.ids("/fhir/Condition?patient=\(anna)&code=J18.9").count == 1)
+        #expect(try await g.ids("/fhir/AllergyIntolerance?patient=\(anna)").count == 1)
+        let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+        #expect(try await g.ids("/fhir/Patient?_lastUpdated=ge\(today)").count == 2)
+        #expect(try await g.ids("/fhir/Patient?_lastUpdated=lt2000-01-01").isEmpty)
+
+        let (bad, outcome) = try await g.json("/fhir/Patient?colour=red")
+        #expect(bad == 400 && outcome["resourceType"] as? String == "OperationOutcome")
+        #expect("\(outcome)".contains("no search parameter") && "\(outcome)".contains("colour"))
+        let (badDate, _) = try await g.json("/fhir/Patient?birthdate=yesterday")
+        #expect(badDate == 400)
+        let (unknownType, _) = try await g.json("/fhir/Patientz?name=x")
+        #expect(unknownType == 404)
+        let (_, metadata) = try await g.json("/fhir/metadata")
+        #expect("\(metadata)".contains("search-type") && "\(metadata)".contains("everything"))
+    }
+
+    @Test("paging: _count and next links walk every match once; a patient/ token sees only its patient, totals included; $everything")
+    func pagingScopesAndEverything() async throws {
+        let g = try await Self.start()
+        defer { g.process.stop() }
+        let anna = try #require(try await g.ids("/fhir/Patient?family=meyer").first)
+        var seen: [String] = []
+        var (status, page) = try await g.json("/fhir/Observation?patient=\(anna)&_count=1")
+        #expect(status == 200 && page["total"] as? Int == 2)
+        while true {
+            seen += ((page["entry"] as? [[String: Any]]) ?? []).compactMap { ($0["resource"] as? [String: Any])?["id"] as? String }
+            guard let next = (page["link"] as? [[String: Any]])?.first(where: { $0["relation"] as? String == "next" })?["url"] as? String else {
+                break
+            }
+            let url = try #require(URLComponents(string: next))
+            (status, page) = try await g.json(url.path + "?" + (url.percentEncodedQuery ?? ""))
+            #expect(status == 200)
+        }
+        #expect(seen.count == 2 && Set(seen).count == 2)
+
+        let mine = try g.token(["--scope", "patient/*.read", "--patient", anna])
+        #expect(try await g.ids("/fhir/Patient", headers: mine) == [anna], "the compartment: only the token's patient")
+        let (_, all) = try await g.json("/fhir/Observation", headers: mine)
+        #expect(all["total"] as? Int == 2)
+        let other = try g.token(["--scope", "patient/*.read", "--patient", "someone-else"])
+        let (_, none) = try await g.json("/fhir/Observation?code=718-7", headers: other)
+        #expect(none["total"] as? Int == 0, "no count leaks out of another compartment")
+        let system = try g.token(["--scope", "system/Observation.read"])
+        #expect(try await g.json("/fhir/Patient?family=meyer", headers: system).0 == 403)
+
+        let (everythingStatus, everything) = try await g.json("/fhir/Patient/\(anna)/$everything", headers: mine)
+        #expect(everythingStatus == 200)
+        let types = ((everything["entry"] as? [[String: Any]]) ?? []).compactMap { ($0["resource"] as? [String: Any])?["resourceType"] as? String }
+        for t in ["Patient", "Encounter", "Observation", "Condition", "AllergyIntolerance", "RelatedPerson", "DiagnosticReport"] {
+            #expect(types.contains(t), "\(t) not in \(types)")
+        }
+        #expect(try await g.json("/fhir/Patient/\(anna)/$everything", headers: other).0 == 403)
+    }
+
+    @Test("the SMART Python client (fhirclient) reads the Patient and pages through its Observations")
+    func fhirclient() async throws {
+        let g = try await Self.start()
+        defer { g.process.stop() }
+        let anna = try #require(try await g.ids("/fhir/Patient?family=meyer").first)
+        let token = try g.token(["--scope", "patient/*.read", "--patient", anna])["Authorization"]!.dropFirst("Bearer ".count)
+        let result = try TestEnvironment.runPython(script: "scripts/peers/fhirclient_check.py", [g.process.httpURL + "/fhir", String(token), anna])
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let patient = summary["patient"] as? [String: Any]
+        #expect(patient?["id"] as? String == anna && patient?["family"] as? String == "Meyer" && patient?["birthDate"] as? String == "1972-03-15")
+        let observations = summary["observations"] as? [[String: Any]] ?? []
+        #expect(Set(observations.compactMap { $0["code"] as? String }) == ["718-7", "882-1"], "\(summary)")
+    }
+}
