@@ -112,6 +112,58 @@ struct StoreConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "search queries: prefixes, tokens with and without system, date ranges, _id, _lastUpdated, paging, deleted left out",
+        arguments: StoreKind.allCases)
+    func searchQueries(kind: StoreKind) async throws {
+        let store = try await kind.open()
+        try await store.migrate()
+        var p3 = patient("p3", family: "Smith_x", mrn: "300", gender: "male")
+        p3["birthDate"] = .string("1985-07-04")
+        _ = try await store.commit([
+            try unit(key: "s1", resources: [patient("p1", family: "Smith", mrn: "100"), patient("p2", family: "Smithers", mrn: "200"), p3])
+        ])
+        func ids(_ build: (inout SearchQuery) -> Void) async throws -> SearchPage {
+            var q = SearchQuery(type: "Patient")
+            build(&q)
+            return try await store.search(q)
+        }
+        func clause(_ p: String, _ m: SearchQuery.Match...) -> SearchQuery.Clause { SearchQuery.Clause(parameters: [p], anyOf: m) }
+        #expect(try await ids { $0.clauses = [clause("family", .prefix("smith"))] } == SearchPage(ids: ["p1", "p2", "p3"], total: 3))
+        #expect(try await ids { $0.clauses = [clause("family", .prefix("smith_"))] }.ids == ["p3"], "_ is literal, not a wildcard")
+        #expect(try await ids { $0.clauses = [clause("gender", .exact(system: nil, value: "female"))] }.ids == ["p1", "p2"])
+        #expect(try await ids { $0.clauses = [clause("identifier", .exact(system: "urn:oid:1.2.3", value: "200"))] }.ids == ["p2"])
+        #expect(try await ids { $0.clauses = [clause("identifier", .exact(system: "urn:oid:9", value: "200"))] }.ids.isEmpty)
+        #expect(try await ids { $0.clauses = [clause("identifier", .exact(system: "", value: "200"))] }.ids.isEmpty, "|200: no system")
+        #expect(
+            try await ids { $0.clauses = [clause("identifier", .exact(system: nil, value: "100"), .exact(system: nil, value: "300"))] }.ids == [
+                "p1", "p3",
+            ])
+        #expect(try await ids { $0.clauses = [clause("birthdate", .range(lower: "1980", upper: nil))] }.ids == ["p3"])
+        #expect(try await ids { $0.clauses = [clause("birthdate", .range(lower: "1970-01-02", upper: "1970-01-03"))] }.total == 2)
+        #expect(
+            try await ids { $0.clauses = [clause("family", .prefix("smith")), clause("gender", .exact(system: nil, value: "male"))] }.ids == ["p3"])
+        #expect(try await ids { $0.ids = ["p2", "p9"] }.ids == ["p2"])
+        #expect(try await ids { $0.lastUpdatedLower = StoreTime.nowMillis() + 60_000 }.total == 0)
+        let page = try await ids {
+            $0.count = 2
+            $0.offset = 1
+        }
+        #expect(page == SearchPage(ids: ["p2", "p3"], total: 3))
+        let delete = IngestUnit(
+            inbound: InboundMessage(
+                channel: "test", sender: "LAB^HOSP", key: "s2", contentType: "application/fhir+json", body: Array("d".utf8),
+                receivedAt: StoreTime.nowMillis()),
+            disposition: .accept([
+                try ResourceWrite(
+                    resource: JSONObject([("resourceType", .string("Patient")), ("id", .string("p2"))]), source: "test", sourceReference: "s2",
+                    mappingVersion: nil, isDelete: true)
+            ]))
+        _ = try await store.commit([delete])
+        #expect(try await ids { $0.clauses = [clause("family", .prefix("smith"))] }.ids == ["p1", "p3"])
+        try await store.close()
+    }
+
     @Test("duplicates: the same sender and key again is stored as a duplicate, also within one commit", arguments: StoreKind.allCases)
     func duplicates(kind: StoreKind) async throws {
         let store = try await kind.open()
