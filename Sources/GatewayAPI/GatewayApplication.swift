@@ -45,6 +45,8 @@ public struct GatewayServices: Sendable {
     public var tokens: AccessTokenVerifier?
     /// Reloads `Mappings/`; nil when the gateway runs on a fixed mapper (tests).
     public var mappingWatcher: MappingWatcher? = nil
+    /// Where accesses are recorded as AuditEvents; nil: not audited (some tests).
+    public var audit: AuditTrail? = nil
 
     public init(
         hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,

@@ -31,6 +31,9 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
         var gatewayServices = try await gateway.services(configuration, anchoring: anchoring)
+        let audit = AuditTrail(queue: gateway.queue, logger: logger)
+        gatewayServices.audit = audit
+        services.append(audit)
         if let loaded = gateway.mappers.mapper as? DeclarativeMapper {
             let watcher = MappingWatcher(
                 folder: MappingFolder(path: configuration.mappings), holder: gateway.mappers, loaded: loaded,

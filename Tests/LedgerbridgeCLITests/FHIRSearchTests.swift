@@ -142,6 +142,41 @@ struct FHIRSearchTests {
         #expect(try await g.json("/fhir/Patient/\(anna)/$everything", headers: other).0 == 403)
     }
 
+    @Test("every access is an AuditEvent: who, what, when, from where and the outcome; stored and logged like any record")
+    func audit() async throws {
+        let g = try await Self.start()
+        defer { g.process.stop() }
+        let anna = try #require(try await g.ids("/fhir/Patient?family=meyer").first)
+        let mine = try g.token(["--scope", "patient/*.read", "--patient", anna, "--subject", "dr-house"])
+        #expect(try await g.process.request("GET", "/fhir/Patient/\(anna)", headers: mine).0 == 200)
+        #expect(try await g.process.request("GET", "/fhir/Observation?code=718-7", headers: mine).0 == 200)
+        #expect(try await g.process.request("GET", "/fhir/Patient/\(anna)", headers: [:]).0 == 401)
+        // The trail writes once a second.
+        var events: [[String: Any]] = []
+        for _ in 0..<50 {
+            let (_, bundle) = try await g.json("/fhir/AuditEvent?_count=200")
+            events = ((bundle["entry"] as? [[String: Any]]) ?? []).compactMap { $0["resource"] as? [String: Any] }
+            if events.contains(where: { "\($0)".contains("dr-house") && "\($0)".contains("search-type") }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        func agent(_ e: [String: Any]) -> String? { ((e["agent"] as? [[String: Any]])?.first?["who"] as? [String: Any])?["display"] as? String }
+        func subtype(_ e: [String: Any]) -> String? { (e["subtype"] as? [[String: Any]])?.first?["code"] as? String }
+        let read = try #require(events.first { agent($0) == "dr-house" && subtype($0) == "read" }, "\(events.count) events")
+        #expect("\(read["entity"] ?? "")".contains("Patient/\(anna)"))
+        #expect(read["outcome"] as? String == "0" && read["recorded"] != nil)
+        #expect("\(read["agent"] ?? "")".contains("127.0.0.1"))
+        let search = try #require(events.first { agent($0) == "dr-house" && subtype($0) == "search-type" })
+        #expect("\(search["entity"] ?? "")".contains(Data("code=718-7".utf8).base64EncodedString()))
+        #expect(events.contains { agent($0) == "anonymous" && $0["outcome"] as? String == "4" }, "a refused read is audited too")
+        #expect(events.contains { subtype($0) == "create" && ($0["outcomeDesc"] as? String)?.contains("/feeds/hl7v2") == true })
+        // Stored like any record: a version with a ledger entry, so its integrity is known.
+        let id = try #require(read["id"] as? String)
+        let served = try await g.process.response("GET", "/fhir/AuditEvent/\(id)", headers: g.admin)
+        #expect(served.status == 200 && ["pending", "anchored"].contains(served.header("X-Integrity-Status") ?? ""))
+        let event = try FHIRJSON().parse(Array(served.body))
+        #expect(FHIRValidator().validate(event).filter { $0.severity == .error }.isEmpty)
+    }
+
     @Test("the SMART Python client (fhirclient) reads the Patient and pages through its Observations")
     func fhirclient() async throws {
         let g = try await Self.start()

@@ -45,7 +45,18 @@ struct AdminRoutes: Sendable {
         }
     }
 
+    /// Admin endpoints show raw messages (patient data): every request is an AuditEvent too.
     func guarded(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
+        let response = try await admitted(request, context, body)
+        services.audit?.record(
+            AuditTrail.Access(
+                subject: services.configuration.adminKey == nil ? "loopback" : "admin key", address: context.remoteAddress?.ipAddress,
+                interaction: "operation", entities: [],
+                query: nil, path: request.uri.path, status: Int(response.status.code)))
+        return response
+    }
+
+    private func admitted(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
         if let key = services.configuration.adminKey {
             guard let presented = bearerToken(request), constantTimeEqual(presented, key) else {
                 return Reply.outcome(.unauthorized, code: "login", "the admin key is required (Authorization: Bearer KEY)")

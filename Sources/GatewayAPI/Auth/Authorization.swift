@@ -5,7 +5,20 @@ import Store
 
 extension GatewayServices {
     /// Runs `body` for the caller the bearer token (or admin key) names; 401 without one, 503 while the store is down.
-    func authorized(_ request: Request, xml: Bool, _ body: (Caller) async throws -> Response) async throws -> Response {
+    /// The access is audited (an `AuditEvent`, when the gateway keeps an audit trail), whatever the answer.
+    func authorized(
+        _ request: Request, _ context: GatewayRequestContext, xml: Bool, _ body: (Caller) async throws -> Response
+    ) async throws -> Response {
+        var subject = "anonymous"
+        let response = try await checked(request, xml: xml) { caller in
+            subject = caller.isAdmin ? "admin key" : caller.subject
+            return try await body(caller)
+        }
+        audit?.record(AuditTrail.access(request, context, subject: subject, status: Int(response.status.code)))
+        return response
+    }
+
+    private func checked(_ request: Request, xml: Bool, _ body: (Caller) async throws -> Response) async throws -> Response {
         func unauthorized(_ why: String) -> Response {
             var r = Reply.outcome(.unauthorized, code: "login", why, xml: xml)
             r.headers[.wwwAuthenticate] = "Bearer"

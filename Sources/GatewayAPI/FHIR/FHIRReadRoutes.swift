@@ -24,7 +24,7 @@ struct FHIRReadRoutes: Sendable {
         }
         router.get("/fhir/:type/:id") { request, context in
             let xml = Self.wantsXML(request)
-            return try await services.authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, context, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
                 guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 guard let version = try await services.store.currentVersion(type: type, id: id) else {
@@ -35,7 +35,7 @@ struct FHIRReadRoutes: Sendable {
         }
         router.get("/fhir/:type/:id/_history/:vid") { request, context in
             let xml = Self.wantsXML(request)
-            return try await services.authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, context, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
                 guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 guard let vid = context.parameters.get("vid", as: Int.self) else {
@@ -49,7 +49,7 @@ struct FHIRReadRoutes: Sendable {
         }
         router.get("/fhir/:type/:id/_history") { request, context in
             let xml = Self.wantsXML(request)
-            return try await services.authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, context, xml: xml) { caller in
                 guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
                 guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
                 let versions = try await services.store.history(type: type, id: id)

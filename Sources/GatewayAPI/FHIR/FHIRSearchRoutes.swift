@@ -42,7 +42,7 @@ struct FHIRSearchRoutes: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/fhir/:type") { request, context in
             let xml = FHIRReadRoutes.wantsXML(request)
-            return try await services.authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, context, xml: xml) { caller in
                 guard let type = context.parameters.get("type"), FHIRTypeTable.r4.isResource(type) else {
                     return FHIRReadRoutes.unknownType(context, xml: xml)
                 }
@@ -60,7 +60,7 @@ struct FHIRSearchRoutes: Sendable {
         // Registered with a :type parameter: a literal Patient step would shadow /fhir/:type for Patient searches.
         router.get("/fhir/:type/:id/$everything") { request, context in
             let xml = FHIRReadRoutes.wantsXML(request)
-            return try await services.authorized(request, xml: xml) { caller in
+            return try await services.authorized(request, context, xml: xml) { caller in
                 guard context.parameters.get("type") == "Patient", let id = context.parameters.get("id") else {
                     return Reply.outcome(.notFound, code: "not-supported", "$everything is served for Patient", xml: xml)
                 }

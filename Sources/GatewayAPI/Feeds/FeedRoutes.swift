@@ -11,8 +11,18 @@ struct FeedRoutes: Sendable {
     let services: GatewayServices
 
     func register(on router: Router<GatewayRequestContext>) {
-        router.post("/feeds/hl7v2") { request, context in try await hl7(request, context) }
-        router.post("/feeds/fhir") { request, context in try await fhir(request, context) }
+        router.post("/feeds/hl7v2") { request, context in try await audited(request, context) { try await hl7(request, context) } }
+        router.post("/feeds/fhir") { request, context in try await audited(request, context) { try await fhir(request, context) } }
+    }
+
+    /// Every feed request is an AuditEvent (a create, by the feed client, with its outcome).
+    private func audited(_ request: Request, _ context: GatewayRequestContext, _ body: () async throws -> Response) async throws -> Response {
+        let response = try await body()
+        services.audit?.record(
+            AuditTrail.Access(
+                subject: client(request, context) ?? "unknown feed client", address: context.remoteAddress?.ipAddress, interaction: "create",
+                entities: [], query: nil, path: request.uri.path, status: Int(response.status.code)))
+        return response
     }
 
     /// The feed client's name from its API key, or nil when the key is missing or wrong. Open when no keys are set.

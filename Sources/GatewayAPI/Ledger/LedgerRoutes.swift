@@ -66,7 +66,7 @@ struct LedgerRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/:id/_history/:vid/$proof") { request, context in
-            try await services.authorized(request, xml: false) { caller in
+            try await services.authorized(request, context, xml: false) { caller in
                 guard let ledger = services.ledger else { return Self.noLedger }
                 guard let (type, id, vid) = Self.versionParameters(context) else {
                     return Reply.outcome(.badRequest, code: "invalid", "the version id is a number")
@@ -91,7 +91,7 @@ struct LedgerRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/:id/_history/:vid/$integrity") { request, context in
-            try await services.authorized(request, xml: false) { caller in
+            try await services.authorized(request, context, xml: false) { caller in
                 guard let ledger = services.ledger else { return Self.noLedger }
                 guard let (type, id, vid) = Self.versionParameters(context) else {
                     return Reply.outcome(.badRequest, code: "invalid", "the version id is a number")

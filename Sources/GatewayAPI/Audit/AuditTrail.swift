@@ -1,0 +1,171 @@
+import FHIR
+import Foundation
+import Hummingbird
+import Ingest
+import Logging
+import ServiceLifecycle
+import Store
+import Synchronization
+
+/// Every access to patient data, as FHIR `AuditEvent`s stored and anchored like any other record: who (the token's
+/// subject or the admin key, and their address), what (the resources or the search), when, and the outcome.
+///
+/// Events are buffered and written in one commit every `interval` (or every `batch` events), so a read does not wait
+/// for a disk write; the events of the last interval before a crash can be lost (documented in Deploy/README.md).
+/// They are written through the same commit queue as the feeds, so they get versions, ledger entries and anchors.
+public final class AuditTrail: Service, Sendable {
+    /// One access.
+    public struct Access: Sendable {
+        public var subject: String
+        public var address: String?
+        /// `read`, `vread`, `history-instance`, `search-type`, `operation`, `create` (feeds), `admin`.
+        public var interaction: String
+        /// The resources touched (`Patient/123`), or nothing for a search (the query is kept instead).
+        public var entities: [String]
+        public var query: String?
+        public var path: String
+        public var status: Int
+        public var at: Int64
+
+        public init(
+            subject: String, address: String?, interaction: String, entities: [String], query: String?, path: String, status: Int,
+            at: Int64 = StoreTime.nowMillis()
+        ) {
+            self.subject = subject
+            self.address = address
+            self.interaction = interaction
+            self.entities = entities
+            self.query = query
+            self.path = path
+            self.status = status
+            self.at = at
+        }
+    }
+
+    private let queue: CommitQueue
+    private let interval: Duration
+    private let batch: Int
+    private let logger: Logger
+    private let buffer = Mutex<[Access]>([])
+    private let written = Atomic<Int>(0)
+
+    public init(queue: CommitQueue, interval: Duration = .seconds(1), batch: Int = 500, logger: Logger) {
+        self.queue = queue
+        self.interval = interval
+        self.batch = batch
+        self.logger = logger
+    }
+
+    /// How many AuditEvents this trail has stored since start.
+    public var stored: Int { written.load(ordering: .relaxed) }
+
+    public func record(_ access: Access) {
+        buffer.withLock { $0.append(access) }
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            await flush()
+        }
+        await flush()
+    }
+
+    /// Writes what is buffered (also called by tests and at shutdown).
+    public func flush() async {
+        while true {
+            let taken: [Access] = buffer.withLock { pending in
+                let n = min(pending.count, batch)
+                let out = Array(pending.prefix(n))
+                pending.removeFirst(n)
+                return out
+            }
+            if taken.isEmpty { return }
+            do {
+                let writes = try taken.map { try ResourceWrite(resource: Self.event($0), source: "audit", sourceReference: nil, mappingVersion: nil) }
+                let inbound = InboundMessage(
+                    channel: "audit", sender: "ledgerbridge", key: nil, contentType: "application/fhir+json", messageType: "AuditEvent",
+                    body: Array("{\"auditEvents\":\(taken.count)}".utf8), receivedAt: StoreTime.nowMillis())
+                _ = try await queue.submit([IngestUnit(inbound: inbound, disposition: .accept(writes))])
+                written.add(taken.count, ordering: .relaxed)
+            } catch {
+                // Put them back in front and try again at the next interval: an access is not forgotten while the
+                // store is down.
+                buffer.withLock { $0.insert(contentsOf: taken, at: 0) }
+                logger.warning("audit events not stored yet; retrying", metadata: ["lb.count": "\(taken.count)", "lb.error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    /// What a FHIR API request touched, from its path: `/fhir/Patient/1` is a read of Patient/1, `/fhir/Observation?…`
+    /// a search (its query kept), `…/$everything` an operation on the patient.
+    static func access(_ request: Request, _ context: GatewayRequestContext, subject: String, status: Int) -> Access {
+        let parts = request.uri.path.split(separator: "/").map(String.init)
+        var interaction = "operation"
+        var entities: [String] = []
+        var query: String? = nil
+        if parts.first == "fhir" {
+            switch parts.count {
+            case 2:
+                interaction = "search-type"
+                query = request.uri.query ?? ""
+            case 3:
+                interaction = "read"
+                entities = ["\(parts[1])/\(parts[2])"]
+            case 4 where parts[3] == "_history":
+                interaction = "history-instance"
+                entities = ["\(parts[1])/\(parts[2])"]
+            case 5 where parts[3] == "_history":
+                interaction = "vread"
+                entities = ["\(parts[1])/\(parts[2])/_history/\(parts[4])"]
+            default:
+                entities = parts.count >= 3 ? ["\(parts[1])/\(parts[2])"] : []
+            }
+        }
+        return Access(
+            subject: subject, address: context.remoteAddress?.ipAddress, interaction: interaction, entities: entities, query: query,
+            path: request.uri.path, status: status)
+    }
+
+    static func event(_ a: Access) -> JSONObject {
+        var e = JSONObject()
+        e["resourceType"] = .string("AuditEvent")
+        e["id"] = .string(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+        e["type"] = .object(
+            JSONObject([
+                ("system", .string("http://terminology.hl7.org/CodeSystem/audit-event-type")), ("code", .string("rest")),
+                ("display", .string("RESTful Operation")),
+            ]))
+        e["subtype"] = .array([
+            .object(JSONObject([("system", .string("http://hl7.org/fhir/restful-interaction")), ("code", .string(a.interaction))]))
+        ])
+        e["action"] = .string(a.interaction == "create" ? "C" : "R")
+        e["recorded"] = .string(StoreTime.instant(a.at))
+        e["outcome"] = .string(a.status < 400 ? "0" : a.status < 500 ? "4" : "8")
+        e["outcomeDesc"] = .string("HTTP \(a.status) \(a.path)")
+        var agent = JSONObject()
+        agent["type"] = .object(
+            JSONObject([
+                (
+                    "coding",
+                    .array([
+                        .object(
+                            JSONObject([("system", .string("http://terminology.hl7.org/CodeSystem/v3-ParticipationType")), ("code", .string("IRCP"))])
+                        )
+                    ])
+                )
+            ]))
+        agent["who"] = .object(JSONObject([("display", .string(a.subject))]))
+        agent["requestor"] = .bool(true)
+        if let address = a.address { agent["network"] = .object(JSONObject([("address", .string(address)), ("type", .string("2"))])) }
+        e["agent"] = .array([.object(agent)])
+        e["source"] = .object(JSONObject([("observer", .object(JSONObject([("display", .string("Ledgerbridge gateway"))])))]))
+        var entities: [JSONValue] = a.entities.map { .object(JSONObject([("what", .object(JSONObject([("reference", .string($0))])))])) }
+        if let query = a.query {
+            entities.append(.object(JSONObject([("query", .string(Data(query.utf8).base64EncodedString()))])))
+        }
+        if !entities.isEmpty { e["entity"] = .array(entities) }
+        return e
+    }
+}
