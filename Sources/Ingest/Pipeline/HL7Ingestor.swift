@@ -127,7 +127,8 @@ public struct HL7Ingestor: Sendable {
             return (.deadLetter(reason: error.description), nil)
         }
         return (
-            ResourceValidation.disposition(result.resources, source: source, sourceReference: message.controlID, mappingVersion: mapper.version),
+            ResourceValidation.disposition(
+                result.storedResources, source: source, sourceReference: message.controlID, mappingVersion: mapper.version),
             result.coverage
         )
     }

@@ -20,8 +20,8 @@ public struct DeclarativeMapper: MessageMapper {
     }
 
     public func mapWithCoverage(_ message: Message, context: MappingContext) throws(MappingError) -> MappingResult {
-        let (resources, coverage) = try MessageExecutor(plan: plan).run(message, context: context)
-        return MappingResult(resources: resources, coverage: coverage)
+        let (resources, coverage, unstored) = try MessageExecutor(plan: plan).runAll(message, context: context)
+        return MappingResult(resources: resources, coverage: coverage, unstored: unstored)
     }
 
     public func mapDocument(_ bytes: [UInt8], context: MappingContext) throws(MappingError) -> MappingResult {
@@ -46,9 +46,18 @@ public struct DeclarativeMapper: MessageMapper {
 public struct MappingResult: Sendable {
     public var resources: [JSONObject]
     public var coverage: CoverageReport?
+    /// `Type/id` of resources that belong to the mapped bundle but are not stored (`stored: false`: a MessageHeader).
+    public var unstored: Set<String> = []
 
-    public init(resources: [JSONObject], coverage: CoverageReport?) {
+    public init(resources: [JSONObject], coverage: CoverageReport?, unstored: Set<String> = []) {
         self.resources = resources
         self.coverage = coverage
+        self.unstored = unstored
+    }
+
+    /// The resources the gateway stores.
+    public var storedResources: [JSONObject] {
+        guard !unstored.isEmpty else { return resources }
+        return resources.filter { !unstored.contains("\($0["resourceType"]?.stringValue ?? "")/\($0["id"]?.stringValue ?? "")") }
     }
 }

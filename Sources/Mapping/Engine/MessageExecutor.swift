@@ -14,6 +14,15 @@ struct MessageExecutor {
     }
 
     func run(_ message: Message, context: MappingContext) throws(MappingError) -> (resources: [JSONObject], coverage: CoverageReport) {
+        let (resources, coverage, _) = try runAll(message, context: context)
+        return (resources, coverage)
+    }
+
+    func runAll(
+        _ message: Message, context: MappingContext
+    ) throws(MappingError) -> (
+        resources: [JSONObject], coverage: CoverageReport, unstored: Set<String>
+    ) {
         let code = message.messageCode ?? ""
         let trigger = message.triggerEvent ?? ""
         let type = "\(code)^\(trigger)"
@@ -123,7 +132,8 @@ struct MessageExecutor {
         }
         var report = coverage(message, used: input.used, mapped: Set(map.resources.compactMap(\.segment)))
         if !dropped.isEmpty { report.unmapped = Self.sortedPlaces(report.unmapped + dropped) }
-        return (resources, report)
+        let unstored = Set(instances.filter { !map.resources[$0.definition].stored }.map { "\($0.resource)/\($0.id)" })
+        return (resources, report, unstored)
     }
 
     static func reference(_ i: Instance) -> JSONValue {

@@ -588,15 +588,17 @@ private struct Compiler {
                 needs.append(element)
             }
         }
+        let stored = try f.optional("stored").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
         diagnostics += f.unknownKeys(allowed: [
             "name", "segment", "each", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "needs",
-            "description",
+            "stored", "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, into: into, id: id, condition: condition, required: required,
             requiredPaths: requiredPaths, refs: refs, parent: parent)
         definition.needs = needs
         definition.each = each
+        definition.stored = stored
         return definition
     }
 

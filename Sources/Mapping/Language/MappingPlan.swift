@@ -170,6 +170,8 @@ struct ResourceDefinition: Sendable {
     /// Elements the resource must have got from its rules; without them it is left out (and the coverage report
     /// names the segment), rather than failing the message (`needs: [recorded]` for a Provenance from EVN).
     var needs: [String] = []
+    /// `stored: false`: part of the mapped bundle (a MessageHeader), but not stored by the gateway.
+    var stored = true
     var parent: (resource: String, target: TargetPath)?
 }
 
