@@ -47,6 +47,8 @@ public struct GatewayServices: Sendable {
     public var mappingWatcher: MappingWatcher? = nil
     /// Where accesses are recorded as AuditEvents; nil: not audited (some tests).
     public var audit: AuditTrail? = nil
+    /// How records of one person are linked and their conflicts decided.
+    public var reconciliation = PatientReconciler.Configuration()
 
     public init(
         hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,
@@ -102,6 +104,7 @@ public enum GatewayApplication {
         LedgerRoutes(services: services).register(on: router)
         FHIRReadRoutes(services: services).register(on: router)
         FHIRSearchRoutes(services: services).register(on: router)
+        ReconciliationRoutes(services: services).register(on: router)
         return router
     }
 

@@ -70,6 +70,25 @@ struct GatewayConfiguration: Sendable, Decodable {
     var mappings = "Mappings"
     /// How often `serve` checks the mapping folder for edits (it also reloads on SIGHUP).
     var mappingsReloadSeconds = 2.0
+    /// Linking one person's records across sources, and deciding conflicts.
+    var reconciliation = ReconciliationSection()
+
+    struct ReconciliationSection: Sendable, Decodable {
+        /// Identifier systems that identify a person across sources (empty: every identifier with a system or an assigner).
+        var identifierSystems: [String] = []
+        /// Senders (MSH-3^MSH-4 prefixes, feed clients, pollers) in order of trust.
+        var precedence: [String] = []
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            identifierSystems = try c.decodeIfPresent([String].self, forKey: .identifierSystems) ?? []
+            precedence = try c.decodeIfPresent([String].self, forKey: .precedence) ?? []
+        }
+
+        enum CodingKeys: String, CodingKey { case identifierSystems, precedence }
+    }
 
     init() {}
 
@@ -86,6 +105,7 @@ struct GatewayConfiguration: Sendable, Decodable {
         auth = try c.decodeIfPresent(AccessTokenConfiguration.self, forKey: .auth) ?? AccessTokenConfiguration()
         mappings = try c.decodeIfPresent(String.self, forKey: .mappings) ?? "Mappings"
         mappingsReloadSeconds = try c.decodeIfPresent(Double.self, forKey: .mappingsReloadSeconds) ?? 2
+        reconciliation = try c.decodeIfPresent(ReconciliationSection.self, forKey: .reconciliation) ?? ReconciliationSection()
         let names = sources.map(\.name)
         if Set(names).count != names.count {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
@@ -93,7 +113,7 @@ struct GatewayConfiguration: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth, mappings, mappingsReloadSeconds
+        case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth, mappings, mappingsReloadSeconds, reconciliation
     }
 
     /// The HS256 secret that signs and checks the FHIR API's tokens (created on first use, mode 600).

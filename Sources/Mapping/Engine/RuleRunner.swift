@@ -161,7 +161,7 @@ struct RuleRunner {
         let resolved = id ?? StableID.make(type: datatype.type, namespace: "map:\(datatype.name)", value: input.text(at: source))
         built.put("id", .string(resolved))
         let key = "\(datatype.type)/\(resolved)"
-        if input.made.ids.insert(key).inserted { input.made.list.append(built) }
+        if datatype.emits, input.made.ids.insert(key).inserted { input.made.list.append(built) }
         return .object(JSONObject([("reference", .string(key))]))
     }
 

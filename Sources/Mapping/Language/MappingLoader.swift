@@ -231,8 +231,9 @@ private struct Compiler {
             guard FHIRTypeTable.r4.isResource(type) else { throw idNode.problem("only a map that makes a resource has an id") }
             id = try idSpec(idNode, dialect: dialect, known: [])
         }
-        diagnostics += f.unknownKeys(allowed: ["name", "datatype", "type", "rules", "id", "description", "source"])
-        return DatatypeMap(name: name, datatype: datatype, type: type, rules: rules, id: id)
+        let emits = try f.optional("emit").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
+        diagnostics += f.unknownKeys(allowed: ["name", "datatype", "type", "rules", "id", "emit", "description", "source"])
+        return DatatypeMap(name: name, datatype: datatype, type: type, rules: rules, id: id, emits: emits)
     }
 
     mutating func segmentMap(_ node: YAMLNode) throws(MappingDiagnostic) -> SegmentMap {

@@ -120,13 +120,16 @@ final class DatatypeMap: Sendable {
     /// one resource.
     let id: IDSpec?
     let makesResource: Bool
+    /// `emit: false`: only the reference is written (to a resource another message makes: MRG-1's prior patient).
+    let emits: Bool
 
-    init(name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil) {
+    init(name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil, emits: Bool = true) {
         self.name = name
         self.datatype = datatype
         self.type = type
         self.rules = rules
         self.id = id
+        self.emits = emits
         makesResource = FHIRTypeTable.r4.isResource(type)
     }
 }

@@ -1,0 +1,125 @@
+import FHIR
+import Hummingbird
+import LedgerAnchors
+import Store
+
+/// `GET /reconciliation/Patient/{id}`: one person's records across sources, merged, with where each value came from
+/// and every conflict; `GET /reconciliation/conflicts`: the open conflicts of every linked group. Reads need what FHIR
+/// reads need; a `patient/` token sees only the records it may read.
+struct ReconciliationRoutes: Sendable {
+    let services: GatewayServices
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.get("/reconciliation/Patient/:id") { request, context in
+            try await services.authorized(request, context, xml: false) { caller in
+                guard let id = context.parameters.get("id") else { return Reply.outcome(.badRequest, code: "invalid", "no id") }
+                guard caller.mayReadType("Patient") else { return FHIRReadRoutes.forbidden("Patient", xml: false) }
+                guard let start = try await record(type: "Patient", id: id) else {
+                    return Reply.outcome(.notFound, code: "not-found", "Patient/\(id) is not known")
+                }
+                guard caller.mayRead(start.resource) else { return FHIRReadRoutes.forbidden("Patient", xml: false) }
+                let group = try await linked(from: start).filter { caller.mayRead($0.resource) }
+                let view = PatientReconciler.view(group, configuration: services.reconciliation)
+                return Reply.json(.object(Self.json(view, records: group)))
+            }
+        }
+        router.get("/reconciliation/conflicts") { request, context in
+            try await services.authorized(request, context, xml: false) { caller in
+                let readers = caller.scopes.filter { $0.read && $0.covers("Patient") }
+                guard caller.isAdmin || readers.contains(where: { $0.context != .patient }) else {
+                    return Reply.outcome(
+                        .forbidden, code: "forbidden", "listing conflicts needs a user/ or system/ Patient read scope, or the admin key")
+                }
+                var records: [PatientReconciler.Record] = []
+                var query = SearchQuery(type: "Patient")
+                query.count = 1000
+                while true {
+                    let page = try await services.store.search(query)
+                    for id in page.ids { if let r = try await record(type: "Patient", id: id) { records.append(r) } }
+                    query.offset += query.count
+                    if query.offset >= page.total || page.ids.isEmpty { break }
+                }
+                var list: [JSONValue] = []
+                for group in PatientReconciler.groups(records, configuration: services.reconciliation) where group.count > 1 {
+                    let view = PatientReconciler.view(group, configuration: services.reconciliation)
+                    for c in view.conflicts {
+                        var o = Self.conflictJSON(c)
+                        o["patients"] = .array(group.map { .string($0.reference) })
+                        list.append(.object(o))
+                    }
+                }
+                return Reply.json(.object(JSONObject([("total", .number(String(list.count))), ("conflicts", .array(list))])))
+            }
+        }
+    }
+
+    /// The current version of a resource as a reconciliation record: its sender, message, time, mapping, integrity.
+    private func record(type: String, id: String) async throws -> PatientReconciler.Record? {
+        guard let v = try await services.store.currentVersion(type: type, id: id), !v.isDelete else { return nil }
+        var sender = v.source
+        if let inbound = v.inboundID, let m = try await services.store.inbound(id: inbound) { sender = m.sender }
+        let integrity = try await services.ledger?.proofs.integrity(of: v).code
+        return PatientReconciler.Record(
+            reference: "\(type)/\(id)", resource: try v.resource(), sender: sender, sourceReference: v.sourceReference,
+            storedAt: StoreTime.instant(v.lastUpdated), mappingVersion: v.mappingVersion, integrity: integrity, lastUpdated: v.lastUpdated)
+    }
+
+    /// Every Patient linked to `start`, by shared identifiers and Patient.link, followed until nothing new is found.
+    private func linked(from start: PatientReconciler.Record) async throws -> [PatientReconciler.Record] {
+        var found: [String: PatientReconciler.Record] = [start.reference: start]
+        var queue = [start]
+        while let r = queue.popLast(), found.count < 200 {
+            var candidates: [String] = []
+            for identifier in r.resource["identifier"]?.arrayValue ?? [] {
+                guard let o = identifier.objectValue, let value = o["value"]?.stringValue else { continue }
+                var q = SearchQuery(type: "Patient")
+                q.clauses = [SearchQuery.Clause(parameters: ["identifier"], anyOf: [.exact(system: o["system"]?.stringValue, value: value)])]
+                q.count = 50
+                candidates += try await services.store.search(q).ids
+            }
+            for link in r.resource["link"]?.arrayValue ?? [] {
+                if let other = link.objectValue?["other"]?.objectValue?["reference"]?.stringValue, other.hasPrefix("Patient/") {
+                    candidates.append(String(other.dropFirst("Patient/".count)))
+                }
+            }
+            for id in candidates where found["Patient/\(id)"] == nil {
+                guard let c = try await record(type: "Patient", id: id) else { continue }
+                // Only what the identity rules link (a shared value under another system is not the same person).
+                let pair = PatientReconciler.groups([r, c], configuration: services.reconciliation)
+                guard pair.count == 1 else { continue }
+                found[c.reference] = c
+                queue.append(c)
+            }
+        }
+        return found.values.sorted { $0.reference < $1.reference }
+    }
+
+    static func conflictJSON(_ c: PatientReconciler.Conflict) -> JSONObject {
+        JSONObject([
+            ("element", .string(c.element)),
+            (
+                "values",
+                .array(c.values.map { .object(JSONObject([("value", $0.value), ("records", .array($0.records.map(JSONValue.string)))])) })
+            ),
+            ("chosen", c.chosen), ("rule", .string(c.rule)),
+        ])
+    }
+
+    static func json(_ view: PatientReconciler.View, records: [PatientReconciler.Record]) -> JSONObject {
+        let sources: [JSONValue] = records.map { r in
+            var o = JSONObject([("record", .string(r.reference)), ("sender", .string(r.sender)), ("storedAt", .string(r.storedAt))])
+            if let m = r.sourceReference { o["message"] = .string(m) }
+            if let m = r.mappingVersion { o["mappingVersion"] = .string(m) }
+            if let i = r.integrity { o["integrity"] = .string(i) }
+            return .object(o)
+        }
+        let provenance = JSONObject(
+            view.elements.map { element, values in
+                (element, .array(values.map { .object(JSONObject([("value", $0.value), ("records", .array($0.records.map(JSONValue.string)))])) }))
+            })
+        return JSONObject([
+            ("patient", .object(view.patient)), ("records", .array(sources)), ("provenance", .object(provenance)),
+            ("conflicts", .array(view.conflicts.map { .object(conflictJSON($0)) })),
+        ])
+    }
+}

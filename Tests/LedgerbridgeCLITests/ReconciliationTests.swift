@@ -1,0 +1,117 @@
+import FHIR
+import Foundation
+import TestSupport
+import Testing
+
+/// Two sources about one patient, on the real gateway: linked by a shared identifier and by a merge, merged with
+/// the provenance of each value, the birth date conflict shown with the precedence's choice.
+@Suite("reconciled views over HTTP", .serialized)
+struct ReconciliationTests {
+    static func start(precedence: [String]) async throws -> (GatewayProcess, String) {
+        let directory = NSTemporaryDirectory() + "lb-recon-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let port = try TestPostgres.freePort()
+        let config = directory + "/ledgerbridge.yaml"
+        try """
+        store:
+          sqlite: \(directory)/data/store.sqlite
+        http:
+          port: \(port)
+          adminKey: recon-admin-key
+        mllp:
+          enabled: false
+        ledger:
+          batchSeconds: 0.3
+        reconciliation:
+          precedence: [\(precedence.joined(separator: ", "))]
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let gateway = try await GatewayProcess(config: config, httpPort: port)
+        for file in ["source-a.hl7", "source-b.hl7"] {
+            let body = Array(FileManager.default.contents(atPath: TestEnvironment.packageRoot + "/Deploy/demo/" + file)!)
+            let (status, answer) = try await gateway.request(
+                "POST", "/feeds/hl7v2", body: body, headers: ["Content-Type": "x-application/hl7-v2+er7"])
+            #expect(status == 200, "\(String(decoding: answer, as: UTF8.self))")
+        }
+        return (gateway, config)
+    }
+
+    static let admin = ["Authorization": "Bearer recon-admin-key"]
+
+    static func get(_ gateway: GatewayProcess, _ path: String, headers: [String: String] = admin) async throws -> (Int, [String: Any]) {
+        let (status, body) = try await gateway.request("GET", path, headers: headers)
+        return (status, (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:])
+    }
+
+    static func patientIDs(_ gateway: GatewayProcess) async throws -> (a: String, b: String) {
+        let (_, a) = try await get(gateway, "/fhir/Patient?identifier=E100234")
+        let (_, b) = try await get(gateway, "/fhir/Patient?identifier=L-778")
+        func id(_ bundle: [String: Any]) -> String? {
+            ((bundle["entry"] as? [[String: Any]])?.first?["resource"] as? [String: Any])?["id"] as? String
+        }
+        return (try #require(id(a)), try #require(id(b)))
+    }
+
+    @Test(
+        "two sources, one person: linked by the shared identifier; every value with its records; the birth date conflict, chosen by recency or precedence"
+    )
+    func reconciledView() async throws {
+        let (gateway, config) = try await Self.start(precedence: [])
+        defer { gateway.stop() }
+        let (a, b) = try await Self.patientIDs(gateway)
+        #expect(a != b, "two records: different MRNs from different authorities")
+        let (status, view) = try await Self.get(gateway, "/reconciliation/Patient/\(a)")
+        #expect(status == 200, "\(view)")
+        let records = (view["records"] as? [[String: Any]]) ?? []
+        #expect(Set(records.compactMap { $0["record"] as? String }) == ["Patient/\(a)", "Patient/\(b)"])
+        #expect(Set(records.compactMap { $0["sender"] as? String }) == ["EPIC^GENHOSP", "LABSYS^CITYLAB"])
+        #expect(records.allSatisfy { $0["message"] != nil && $0["mappingVersion"] != nil && $0["integrity"] != nil })
+        let conflicts = (view["conflicts"] as? [[String: Any]]) ?? []
+        let birth = try #require(conflicts.first { $0["element"] as? String == "birthDate" }, "\(conflicts)")
+        #expect((birth["values"] as? [[String: Any]])?.count == 2)
+        #expect(birth["chosen"] as? String == "1972-03-16" && birth["rule"] as? String == "most recent record", "the lab's message came last")
+        #expect(!conflicts.contains { $0["element"] as? String == "gender" }, "both say female: no conflict")
+        let patient = try #require(view["patient"] as? [String: Any])
+        #expect(patient["gender"] as? String == "female" && patient["birthDate"] as? String == "1972-03-16")
+        let values = Set(((patient["identifier"] as? [[String: Any]]) ?? []).compactMap { $0["value"] as? String })
+        #expect(values == ["E100234", "L-778", "123-45-6789"], "both MRNs and the shared number")
+        let provenance = try #require(view["provenance"] as? [String: Any])
+        let gender = (provenance["gender"] as? [[String: Any]])?.first?["records"] as? [String]
+        #expect(Set(gender ?? []) == ["Patient/\(a)", "Patient/\(b)"])
+
+        let (_, list) = try await Self.get(gateway, "/reconciliation/conflicts")
+        #expect((list["total"] as? Int ?? 0) >= 1)
+        #expect("\(list)".contains("birthDate"))
+        // A patient/ token of one record sees only that record: no conflict with what it may not read.
+        let token = try HL7ParseCommandTests.run(["token", "--config", config, "--scope", "patient/*.read", "--patient", a])
+        let mine = ["Authorization": "Bearer " + token.out.trimmingCharacters(in: .whitespacesAndNewlines)]
+        let (own, ownView) = try await Self.get(gateway, "/reconciliation/Patient/\(a)", headers: mine)
+        #expect(own == 200 && (ownView["records"] as? [Any])?.count == 1 && (ownView["conflicts"] as? [Any])?.isEmpty == true)
+        #expect(try await Self.get(gateway, "/reconciliation/conflicts", headers: mine).0 == 403)
+    }
+
+    @Test("a configured precedence decides the conflict; a merge message (A40) links the prior record through Patient.link")
+    func precedenceAndMerge() async throws {
+        let (gateway, _) = try await Self.start(precedence: ["EPIC"])
+        defer { gateway.stop() }
+        let (a, _) = try await Self.patientIDs(gateway)
+        let (_, view) = try await Self.get(gateway, "/reconciliation/Patient/\(a)")
+        let birth = ((view["conflicts"] as? [[String: Any]]) ?? []).first { $0["element"] as? String == "birthDate" }
+        #expect(birth?["chosen"] as? String == "1972-03-15" && birth?["rule"] as? String == "precedence: EPIC first")
+
+        // An old registration under another MRN, then an A40 merging it into E100234.
+        let old =
+            "MSH|^~\\&|EPIC|GENHOSP|LB|LB|20260101090000+0100||ADT^A04^ADT_A01|OLD-1|P|2.5.1\rPID|1||E099999^^^GENHOSP^MR||Meyer^Anne||19720315|F\r"
+        let merge =
+            "MSH|^~\\&|EPIC|GENHOSP|LB|LB|20260305090000+0100||ADT^A40^ADT_A39|MRG-1|P|2.5.1\rEVN|A40|20260305090000\rPID|1||E100234^^^GENHOSP^MR~123-45-6789^^^SSA^SS||Meyer^Anna||19720315|F\rMRG|E099999^^^GENHOSP^MR\r"
+        for m in [old, merge] {
+            let (status, _) = try await gateway.request(
+                "POST", "/feeds/hl7v2", body: Array(m.utf8), headers: ["Content-Type": "x-application/hl7-v2+er7"])
+            #expect(status == 200)
+        }
+        let (_, merged) = try await Self.get(gateway, "/reconciliation/Patient/\(a)")
+        let records = Set(((merged["records"] as? [[String: Any]]) ?? []).compactMap { $0["record"] as? String })
+        #expect(records.count == 3, "the EHR's record, the lab's, and the merged-away registration: \(records)")
+        let names = "\((merged["patient"] as? [String: Any])?["name"] ?? "")"
+        #expect(names.contains("Anne") && names.contains("Anna"))
+    }
+}
