@@ -29,6 +29,8 @@ struct ResilienceTests {
           port: \(mllpPort)
         logLevel: warning
         ledgerKey: \(directory)/ledger-key.ed25519
+        auth:
+          hs256SecretFile: \(directory)/jwt-hs256.key
         ledger:
           backends:
             - type: local
