@@ -217,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "LedgerbridgeCLITests",
             dependencies: [
-                "LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "Store", "Ingest", "GatewayAPI", "LedgerAnchors", "TestSupport",
+                "LedgerbridgeCLI", "HL7v2", "FHIR", "Ledger", "Store", "Ingest", "GatewayAPI", "LedgerAnchors", "Mapping", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

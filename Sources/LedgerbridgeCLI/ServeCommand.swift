@@ -32,7 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
         var gatewayServices = try await gateway.services(configuration, anchoring: anchoring)
         gatewayServices.reconciliation = PatientReconciler.Configuration(
-            identifierSystems: configuration.reconciliation.identifierSystems, precedence: configuration.reconciliation.precedence)
+            identifierSystems: configuration.reconciliation.identifierSystems, precedence: configuration.reconciliation.precedence,
+            unlinked: configuration.reconciliation.unlinked)
         let audit = AuditTrail(queue: gateway.queue, logger: logger)
         gatewayServices.audit = audit
         services.append(audit)

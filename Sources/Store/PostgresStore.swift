@@ -274,6 +274,15 @@ public final class PostgresStore: RecordStore {
         )
     }
 
+    public func history(type: String, since: Int64?, limit: Int) async throws -> [StoredVersion] {
+        try await versions(
+            """
+            SELECT \(unescaped: Self.versionColumns) FROM resource_versions WHERE resource_type = \(type) \
+            AND last_updated >= \(since ?? Int64.min) ORDER BY last_updated DESC, resource_id, version_id DESC LIMIT \(limit)
+            """
+        )
+    }
+
     private static let inboundColumns = """
         id, channel, sender, COALESCE(message_key, ''), content_type, COALESCE(message_type, ''), received_at, outcome, \
         COALESCE(reason, ''), body, COALESCE(replayed_at, -1), COALESCE(coverage, '')

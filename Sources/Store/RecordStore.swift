@@ -40,6 +40,9 @@ public protocol RecordStore: AnchorStore {
     /// A FHIR search over current, not deleted versions: one page of ids in id order, and the total.
     func search(_ query: SearchQuery) async throws -> SearchPage
 
+    /// Every version of every resource of a type, newest first, stored at or after `since` (type-level `_history`).
+    func history(type: String, since: Int64?, limit: Int) async throws -> [StoredVersion]
+
     func close() async throws
 
     /// How many commits may run at once. SQLite has one writer; PostgreSQL overlaps commits (see `PostgresStore`).

@@ -197,6 +197,18 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
+    public func history(type: String, since: Int64?, limit: Int) async throws -> [StoredVersion] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND last_updated >= ? \
+                    ORDER BY last_updated DESC, resource_id, version_id DESC LIMIT ?
+                    """, arguments: [type, since ?? Int64.min, limit]
+            ).map(Self.version)
+        }
+    }
+
     static let inboundColumns =
         "id, channel, sender, message_key, content_type, message_type, received_at, outcome, reason, body, replayed_at, coverage"
 

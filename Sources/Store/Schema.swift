@@ -26,6 +26,10 @@ enum Schema {
             version: 3, name: "0003 mapping coverage kept with each inbound message",
             sqlite: ["ALTER TABLE inbound_messages ADD COLUMN coverage TEXT"],
             postgres: ["ALTER TABLE inbound_messages ADD COLUMN coverage TEXT"]),
+        Migration(
+            version: 4, name: "0004 versions by type and time, for type-level history",
+            sqlite: ["CREATE INDEX versions_by_type_time ON resource_versions (resource_type, last_updated)"],
+            postgres: ["CREATE INDEX versions_by_type_time ON resource_versions (resource_type, last_updated)"]),
     ]
 
     /// Tree heads the gateway sealed, and one outbox row per head and backend (see `AnchorStore`).

@@ -177,6 +177,27 @@ struct FHIRSearchTests {
         #expect(FHIRValidator().validate(event).filter { $0.severity == .error }.isEmpty)
     }
 
+    @Test("type history: every version of a type, newest first, _since and _count; a patient/ token sees its own")
+    func typeHistory() async throws {
+        let g = try await Self.start()
+        defer { g.process.stop() }
+        let (status, bundle) = try await g.json("/fhir/Patient/_history")
+        #expect(status == 200 && bundle["type"] as? String == "history")
+        let entries = (bundle["entry"] as? [[String: Any]]) ?? []
+        let urls = entries.compactMap { $0["fullUrl"] as? String }
+        #expect(urls.count == 3, "Anna's admission, the lab result's PID (a second version of her) and Ben: \(urls)")
+        #expect(entries.allSatisfy { ($0["extension"] as? [Any])?.isEmpty == false }, "each with its integrity status")
+        let (_, limited) = try await g.json("/fhir/Patient/_history?_count=1")
+        #expect((limited["entry"] as? [Any])?.count == 1)
+        let (_, none) = try await g.json("/fhir/Patient/_history?_since=2999-01-01T00:00:00Z")
+        #expect((none["entry"] as? [Any])?.isEmpty ?? true)
+        let anna = try #require(try await g.ids("/fhir/Patient?family=meyer").first)
+        let mine = try g.token(["--scope", "patient/*.read", "--patient", anna])
+        let (_, own) = try await g.json("/fhir/Patient/_history", headers: mine)
+        let ownURLs = ((own["entry"] as? [[String: Any]]) ?? []).compactMap { $0["fullUrl"] as? String }
+        #expect(!ownURLs.isEmpty && ownURLs.allSatisfy { $0.hasPrefix("Patient/\(anna)/") })
+    }
+
     @Test("the SMART Python client (fhirclient) reads the Patient and pages through its Observations")
     func fhirclient() async throws {
         let g = try await Self.start()

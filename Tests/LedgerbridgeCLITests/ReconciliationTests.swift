@@ -1,5 +1,6 @@
 import FHIR
 import Foundation
+import Mapping
 import TestSupport
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 /// the provenance of each value, the birth date conflict shown with the precedence's choice.
 @Suite("reconciled views over HTTP", .serialized)
 struct ReconciliationTests {
-    static func start(precedence: [String]) async throws -> (GatewayProcess, String) {
+    static func start(precedence: [String], unlinked: [[String]] = []) async throws -> (GatewayProcess, String) {
         let directory = NSTemporaryDirectory() + "lb-recon-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = try TestPostgres.freePort()
@@ -24,6 +25,7 @@ struct ReconciliationTests {
           batchSeconds: 0.3
         reconciliation:
           precedence: [\(precedence.joined(separator: ", "))]
+          unlinked: [\(unlinked.map { "[" + $0.joined(separator: ", ") + "]" }.joined(separator: ", "))]
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let gateway = try await GatewayProcess(config: config, httpPort: port)
         for file in ["source-a.hl7", "source-b.hl7"] {
@@ -87,6 +89,20 @@ struct ReconciliationTests {
         let (own, ownView) = try await Self.get(gateway, "/reconciliation/Patient/\(a)", headers: mine)
         #expect(own == 200 && (ownView["records"] as? [Any])?.count == 1 && (ownView["conflicts"] as? [Any])?.isEmpty == true)
         #expect(try await Self.get(gateway, "/reconciliation/conflicts", headers: mine).0 == 403)
+    }
+
+    @Test("an operator's unlinking keeps two records apart: no shared view, no conflict")
+    func unlinking() async throws {
+        let a = "Patient/" + StableID.make(type: "Patient", namespace: "GENHOSP", value: "E100234")
+        let b = "Patient/" + StableID.make(type: "Patient", namespace: "CITYLAB", value: "L-778")
+        let (gateway, _) = try await Self.start(precedence: [], unlinked: [[a, b]])
+        defer { gateway.stop() }
+        let (ids, _) = (try await Self.patientIDs(gateway), ())
+        #expect("Patient/\(ids.a)" == a && "Patient/\(ids.b)" == b, "ids derive from MRN and authority")
+        let (_, view) = try await Self.get(gateway, "/reconciliation/\(a)")
+        #expect((view["records"] as? [Any])?.count == 1 && (view["conflicts"] as? [Any])?.isEmpty == true, "\(view)")
+        let (_, list) = try await Self.get(gateway, "/reconciliation/conflicts")
+        #expect(list["total"] as? Int == 0)
     }
 
     @Test("a configured precedence decides the conflict; a merge message (A40) links the prior record through Patient.link")

@@ -47,6 +47,36 @@ struct FHIRReadRoutes: Sendable {
                 return try await serve(version, to: caller, xml: xml)
             }
         }
+        router.get("/fhir/:type/_history") { request, context in
+            let xml = Self.wantsXML(request)
+            return try await services.authorized(request, context, xml: xml) { caller in
+                guard let type = context.parameters.get("type"), FHIRTypeTable.r4.isResource(type) else {
+                    return Self.unknownType(context, xml: xml)
+                }
+                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
+                let count = min(max(request.uri.queryParameters.get("_count", as: Int.self) ?? 100, 1), 1000)
+                var since: Int64? = nil
+                if let text = request.uri.queryParameters.get("_since") {
+                    do throws(FHIRSearchRoutes.SearchError) {
+                        since = try FHIRSearchRoutes.millis(String(text))
+                    } catch {
+                        return Reply.outcome(.badRequest, code: "invalid", "_since is an instant: \(error.description)", xml: xml)
+                    }
+                }
+                // A patient/ scope sees the versions in its compartment only (deletions, which show no content, not at all).
+                let wide = caller.isAdmin || caller.scopes.contains { $0.read && $0.covers(type) && $0.context != .patient }
+                var entries: [JSONValue] = []
+                for v in try await services.store.history(type: type, since: since, limit: count) {
+                    if v.isDelete ? !wide : !caller.mayRead(try v.resource()) { continue }
+                    entries.append(try await historyEntry(v))
+                }
+                let bundle = JSONObject([
+                    ("resourceType", .string("Bundle")), ("type", .string("history")), ("total", .number(String(entries.count))),
+                    ("entry", .array(entries)),
+                ])
+                return Reply.fhir(bundle, status: .ok, xml: xml)
+            }
+        }
         router.get("/fhir/:type/:id/_history") { request, context in
             let xml = Self.wantsXML(request)
             return try await services.authorized(request, context, xml: xml) { caller in
@@ -59,27 +89,7 @@ struct FHIRReadRoutes: Sendable {
                     guard caller.mayRead(try v.resource()) else { return Self.forbidden(type, xml: xml) }
                 }
                 var entries: [JSONValue] = []
-                for v in versions {
-                    let url = "\(type)/\(id)/_history/\(v.versionId)"
-                    var entry = JSONObject([("fullUrl", .string(url))])
-                    if !v.isDelete { entry["resource"] = .object(try v.resource()) }
-                    entry["request"] = .object(
-                        JSONObject([
-                            ("method", .string(v.isDelete ? "DELETE" : v.versionId == 1 ? "POST" : "PUT")),
-                            ("url", .string(v.versionId == 1 && !v.isDelete ? type : "\(type)/\(id)")),
-                        ]))
-                    entry["response"] = .object(
-                        JSONObject([
-                            ("status", .string(v.isDelete ? "204" : v.versionId == 1 ? "201" : "200")), ("etag", .string("W/\"\(v.versionId)\"")),
-                            ("lastModified", .string(StoreTime.instant(v.lastUpdated))),
-                        ]))
-                    if let status = try await integrity(v) {
-                        entry["extension"] = .array([
-                            .object(JSONObject([("url", .string(Self.integrityExtension)), ("valueCode", .string(status.code))]))
-                        ])
-                    }
-                    entries.append(.object(entry))
-                }
+                for v in versions { entries.append(try await historyEntry(v)) }
                 let bundle = JSONObject([
                     ("resourceType", .string("Bundle")), ("type", .string("history")), ("total", .number(String(entries.count))),
                     ("entry", .array(entries)),
@@ -87,6 +97,29 @@ struct FHIRReadRoutes: Sendable {
                 return Reply.fhir(bundle, status: .ok, xml: xml)
             }
         }
+    }
+
+    /// One version as a history Bundle entry: the request that made it, its response, and its integrity status.
+    private func historyEntry(_ v: StoredVersion) async throws -> JSONValue {
+        let (type, id) = (v.resourceType, v.id)
+        var entry = JSONObject([("fullUrl", .string("\(type)/\(id)/_history/\(v.versionId)"))])
+        if !v.isDelete { entry["resource"] = .object(try v.resource()) }
+        entry["request"] = .object(
+            JSONObject([
+                ("method", .string(v.isDelete ? "DELETE" : v.versionId == 1 ? "POST" : "PUT")),
+                ("url", .string(v.versionId == 1 && !v.isDelete ? type : "\(type)/\(id)")),
+            ]))
+        entry["response"] = .object(
+            JSONObject([
+                ("status", .string(v.isDelete ? "204" : v.versionId == 1 ? "201" : "200")), ("etag", .string("W/\"\(v.versionId)\"")),
+                ("lastModified", .string(StoreTime.instant(v.lastUpdated))),
+            ]))
+        if let status = try await integrity(v) {
+            entry["extension"] = .array([
+                .object(JSONObject([("url", .string(Self.integrityExtension)), ("valueCode", .string(status.code))]))
+            ])
+        }
+        return .object(entry)
     }
 
     private func integrity(_ v: StoredVersion) async throws -> IntegrityStatus? {
@@ -147,7 +180,7 @@ struct FHIRReadRoutes: Sendable {
     /// What this server does, and nothing more: read, vread and instance history of every R4 resource type; search
     /// (with the parameters listed) on the types FHIRSearchRoutes serves; Patient $everything.
     static func capabilityStatement() -> JSONObject {
-        let interactions: [JSONValue] = ["read", "vread", "history-instance"].map { .object(JSONObject([("code", .string($0))])) }
+        let interactions: [JSONValue] = ["read", "vread", "history-instance", "history-type"].map { .object(JSONObject([("code", .string($0))])) }
         let operations: [JSONValue] = [
             ("proof", "the version's ledger proof bundle (docs/ledger.md)"), ("integrity", "the version's integrity status"),
         ].map { name, doc in

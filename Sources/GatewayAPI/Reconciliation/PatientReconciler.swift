@@ -41,10 +41,17 @@ public enum PatientReconciler {
         /// Senders in order of trust, for conflicts (prefixes of MSH-3^MSH-4 or source names).
         public var precedence: [String]
 
-        public init(identifierSystems: [String] = [], precedence: [String] = []) {
+        /// Pairs of records (`Patient/a`, `Patient/b`) an operator has said are not the same person: never linked
+        /// to each other directly (a third record linked to both still joins them, and says so).
+        public var unlinked: Set<[String]>
+
+        public init(identifierSystems: [String] = [], precedence: [String] = [], unlinked: [[String]] = []) {
             self.identifierSystems = identifierSystems
             self.precedence = precedence
+            self.unlinked = Set(unlinked.filter { $0.count == 2 }.map { $0.sorted() })
         }
+
+        func mayLink(_ a: String, _ b: String) -> Bool { !unlinked.contains([a, b].sorted()) }
     }
 
     public struct Conflict: Sendable {
@@ -99,15 +106,20 @@ public enum PatientReconciler {
             let (ra, rb) = (find(a), find(b))
             if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
         }
-        var byKey: [String: Int] = [:]
         var byReference: [String: Int] = [:]
         for (i, r) in records.enumerated() { byReference[r.reference] = i }
+        var byKeyAll: [String: [Int]] = [:]
         for (i, r) in records.enumerated() {
             for key in identityKeys(r.resource, configuration: configuration) {
-                if let j = byKey[key] { union(i, j) } else { byKey[key] = i }
+                for j in byKeyAll[key, default: []] where configuration.mayLink(r.reference, records[j].reference) { union(i, j) }
+                byKeyAll[key, default: []].append(i)
             }
             for link in r.resource["link"]?.arrayValue ?? [] {
-                if let other = link.objectValue?["other"]?.objectValue?["reference"]?.stringValue, let j = byReference[other] { union(i, j) }
+                if let other = link.objectValue?["other"]?.objectValue?["reference"]?.stringValue, let j = byReference[other],
+                    configuration.mayLink(r.reference, other)
+                {
+                    union(i, j)
+                }
             }
         }
         var out: [Int: [Record]] = [:]

@@ -78,6 +78,8 @@ struct GatewayConfiguration: Sendable, Decodable {
         var identifierSystems: [String] = []
         /// Senders (MSH-3^MSH-4 prefixes, feed clients, pollers) in order of trust.
         var precedence: [String] = []
+        /// Pairs of Patient records that are not the same person ([Patient/a, Patient/b]).
+        var unlinked: [[String]] = []
 
         init() {}
 
@@ -85,9 +87,10 @@ struct GatewayConfiguration: Sendable, Decodable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             identifierSystems = try c.decodeIfPresent([String].self, forKey: .identifierSystems) ?? []
             precedence = try c.decodeIfPresent([String].self, forKey: .precedence) ?? []
+            unlinked = try c.decodeIfPresent([[String]].self, forKey: .unlinked) ?? []
         }
 
-        enum CodingKeys: String, CodingKey { case identifierSystems, precedence }
+        enum CodingKeys: String, CodingKey { case identifierSystems, precedence, unlinked }
     }
 
     init() {}
