@@ -49,6 +49,8 @@ public struct GatewayServices: Sendable {
     public var audit: AuditTrail? = nil
     /// How records of one person are linked and their conflicts decided.
     public var reconciliation = PatientReconciler.Configuration()
+    /// The scheduled scan of the legacy sources; nil when none is configured.
+    public var integrity: IntegrityScanner? = nil
 
     public init(
         hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,

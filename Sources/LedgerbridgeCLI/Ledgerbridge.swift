@@ -10,7 +10,7 @@ struct Ledgerbridge: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, ImportCommand.self, MigrateCommand.self, DeadLettersCommand.self, HL7Command.self, FHIRCommand.self,
             ProofCommand.self, VerifyCommand.self, AnchorCommand.self, LedgerCommand.self, TokenCommand.self, BenchCommand.self, MapCommand.self,
-            MappingsCommand.self,
+            MappingsCommand.self, ReconcileCommand.self,
         ]
     )
 }

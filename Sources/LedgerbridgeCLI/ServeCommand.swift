@@ -34,6 +34,12 @@ struct ServeCommand: AsyncParsableCommand {
         gatewayServices.reconciliation = PatientReconciler.Configuration(
             identifierSystems: configuration.reconciliation.identifierSystems, precedence: configuration.reconciliation.precedence,
             unlinked: configuration.reconciliation.unlinked)
+        if configuration.integrityScanMinutes > 0 && !configuration.sources.isEmpty {
+            let scanner = IntegrityScanner(
+                sources: configuration.sources, store: gateway.store, interval: .seconds(configuration.integrityScanMinutes * 60), logger: logger)
+            gatewayServices.integrity = scanner
+            services.append(scanner)
+        }
         let audit = AuditTrail(queue: gateway.queue, logger: logger)
         gatewayServices.audit = audit
         services.append(audit)

@@ -283,6 +283,19 @@ public final class PostgresStore: RecordStore {
         )
     }
 
+    public func inboundBodies(sender: String) async throws -> [(key: String?, body: [UInt8])] {
+        try await wrap { [self] in
+            var out: [(key: String?, body: [UInt8])] = []
+            for try await (key, body) in try await client.query(
+                "SELECT COALESCE(message_key, ''), body FROM inbound_messages WHERE sender = \(sender) AND outcome IN ('accepted', 'duplicate') ORDER BY id",
+                logger: logger
+            ).decode((String, ByteBuffer).self) {
+                out.append((key.isEmpty ? nil : key, Array(buffer: body)))
+            }
+            return out
+        }
+    }
+
     private static let inboundColumns = """
         id, channel, sender, COALESCE(message_key, ''), content_type, COALESCE(message_type, ''), received_at, outcome, \
         COALESCE(reason, ''), body, COALESCE(replayed_at, -1), COALESCE(coverage, '')

@@ -43,6 +43,10 @@ public protocol RecordStore: AnchorStore {
     /// Every version of every resource of a type, newest first, stored at or after `since` (type-level `_history`).
     func history(type: String, since: Int64?, limit: Int) async throws -> [StoredVersion]
 
+    /// A sender's stored messages (accepted or duplicate), oldest first: their keys and bodies (the integrity scan
+    /// compares a legacy table with what was taken from it).
+    func inboundBodies(sender: String) async throws -> [(key: String?, body: [UInt8])]
+
     func close() async throws
 
     /// How many commits may run at once. SQLite has one writer; PostgreSQL overlaps commits (see `PostgresStore`).

@@ -209,6 +209,16 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
+    public func inboundBodies(sender: String) async throws -> [(key: String?, body: [UInt8])] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT message_key, body FROM inbound_messages WHERE sender = ? AND outcome IN ('accepted', 'duplicate') ORDER BY id",
+                arguments: [sender]
+            ).map { (key: $0[0], body: [UInt8](($0[1] as Data?) ?? Data())) }
+        }
+    }
+
     static let inboundColumns =
         "id, channel, sender, message_key, content_type, message_type, received_at, outcome, reason, body, replayed_at, coverage"
 

@@ -202,6 +202,47 @@ struct PollerTests {
         try await gateway.store.close()
     }
 
+    @Test(
+        "the integrity scan finds rows changed behind the gateway's back (same watermark), rows that vanished, and rows slipped in behind the watermark"
+    )
+    func integrityScan() async throws {
+        let legacy = try LegacyDatabase.start(seed: true)
+        let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
+        let source = LegacySourceConfiguration(
+            name: "legacy-patients", url: legacy.url, query: LegacyDatabase.patientsQuery, format: .rows, table: "patients",
+            initialWatermark: LegacyDatabase.patientsStart, pollIntervalSeconds: 0.1)
+        let poller = LegacySourcePoller(configuration: source, queue: gateway.queue, ingestor: gateway.hl7, logger: TestGateway.logger)
+        let running = Task { try await poller.run() }
+        #expect(try await Self.waitUntil { try await Self.accepted(gateway.store) >= 2 })
+        running.cancel()
+        _ = try? await running.value
+
+        let clean = try await LegacyIntegrityScan.scan(source, store: gateway.store, logger: TestGateway.logger)
+        #expect(clean.problems == 0 && clean.scannedRows == clean.storedRows && clean.storedRows >= 2, "\(clean)")
+
+        // A legitimate change moves the row's watermark: the next poll takes it, nothing to report.
+        try legacy.server.sql("UPDATE patients SET phone = '030-999' WHERE mrn = '4711'", database: legacy.name)
+        let legit = try await LegacyIntegrityScan.scan(source, store: gateway.store, logger: TestGateway.logger)
+        #expect(legit.problems == 0 && legit.pending == 1, "\(legit)")
+        // Behind the gateway's back: the trigger off, a name changed without touching updated_at, a row deleted, and a
+        // row inserted with an old timestamp.
+        try legacy.server.sql(
+            """
+            ALTER TABLE patients DISABLE TRIGGER patients_touch;
+            UPDATE patients SET phone = NULL WHERE mrn = '4711';
+            UPDATE patients SET family_name = 'Forged' WHERE patient_id = (SELECT min(patient_id) FROM patients WHERE mrn <> '4711');
+            DELETE FROM patients WHERE mrn = '4711';
+            INSERT INTO patients (mrn, family_name, updated_at) VALUES ('9999', 'Backdated', '2000-01-01');
+            """, database: legacy.name)
+        let scanner = IntegrityScanner(sources: [source], store: gateway.store, interval: .seconds(3600), logger: TestGateway.logger)
+        let report = try #require(await scanner.scanNow())
+        let s = try #require(report.sources.first)
+        #expect(s.changed.count == 1 && s.vanished.count == 1 && s.missed.count == 1, "\(s)")
+        #expect(report.problems == 3 && scanner.latest.report == report)
+        legacy.server.stopServer()
+        try await gateway.store.close()
+    }
+
     @Test("NOTIFY from the legacy database wakes the poller long before its interval")
     func notifyWakes() async throws {
         let legacy = try LegacyDatabase.start()

@@ -1,4 +1,5 @@
 import FHIR
+import Foundation
 import Hummingbird
 import Ingest
 import Mapping
@@ -13,6 +14,27 @@ struct AdminRoutes: Sendable {
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/admin/status") { request, context in
             try await guarded(request, context) { try await status() }
+        }
+        router.get("/integrity/report") { request, context in
+            try await guarded(request, context) {
+                guard let scanner = services.integrity else {
+                    return Reply.outcome(.notFound, code: "not-found", "no legacy sources are scanned (configure sources and integrityScanMinutes)")
+                }
+                let (report, error) = scanner.latest
+                guard let report else {
+                    return Reply.outcome(
+                        .serviceUnavailable, code: "transient", error.map { "the last scan failed: \($0)" } ?? "the first scan is running")
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                var body = (try? JSONParser().parse(Array(try encoder.encode(report)))) ?? .null
+                if case .object(var o) = body {
+                    o["problems"] = .number(String(report.problems))
+                    if let error { o["lastError"] = .string(error) }
+                    body = .object(o)
+                }
+                return Reply.json(body)
+            }
         }
         router.get("/admin/mappings") { request, context in
             try await guarded(request, context) { mappings() }

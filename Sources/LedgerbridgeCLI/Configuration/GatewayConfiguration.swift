@@ -72,6 +72,8 @@ struct GatewayConfiguration: Sendable, Decodable {
     var mappingsReloadSeconds = 2.0
     /// Linking one person's records across sources, and deciding conflicts.
     var reconciliation = ReconciliationSection()
+    /// How often `serve` scans the legacy sources for rows changed behind its back (0: never).
+    var integrityScanMinutes = 60.0
 
     struct ReconciliationSection: Sendable, Decodable {
         /// Identifier systems that identify a person across sources (empty: every identifier with a system or an assigner).
@@ -109,6 +111,7 @@ struct GatewayConfiguration: Sendable, Decodable {
         mappings = try c.decodeIfPresent(String.self, forKey: .mappings) ?? "Mappings"
         mappingsReloadSeconds = try c.decodeIfPresent(Double.self, forKey: .mappingsReloadSeconds) ?? 2
         reconciliation = try c.decodeIfPresent(ReconciliationSection.self, forKey: .reconciliation) ?? ReconciliationSection()
+        integrityScanMinutes = try c.decodeIfPresent(Double.self, forKey: .integrityScanMinutes) ?? 60
         let names = sources.map(\.name)
         if Set(names).count != names.count {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.sources], debugDescription: "source names must be unique"))
@@ -116,7 +119,8 @@ struct GatewayConfiguration: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth, mappings, mappingsReloadSeconds, reconciliation
+        case store, http, mllp, ingest, sources, logLevel, ledgerKey, ledger, auth, mappings, mappingsReloadSeconds, reconciliation,
+            integrityScanMinutes
     }
 
     /// The HS256 secret that signs and checks the FHIR API's tokens (created on first use, mode 600).
