@@ -40,28 +40,30 @@ extension SQLiteStore {
 
     public func latestTreeHead() async throws -> StoredTreeHead? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.headColumns) FROM tree_heads ORDER BY tree_size DESC LIMIT 1").map(Self.head)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.headColumns) FROM tree_heads ORDER BY tree_size DESC LIMIT 1")).map(Self.head)
         }
     }
 
     public func treeHead(coveringLeaf leaf: Int64) async throws -> StoredTreeHead? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT \(Self.headColumns) FROM tree_heads WHERE tree_size > ? ORDER BY tree_size LIMIT 1", arguments: [leaf]
+                try db.cachedStatement(sql: "SELECT \(Self.headColumns) FROM tree_heads WHERE tree_size > ? ORDER BY tree_size LIMIT 1"),
+                arguments: [leaf]
             ).map(Self.head)
         }
     }
 
     public func treeHead(size: Int64) async throws -> StoredTreeHead? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.headColumns) FROM tree_heads WHERE tree_size = ?", arguments: [size]).map(Self.head)
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.headColumns) FROM tree_heads WHERE tree_size = ?"), arguments: [size]).map(
+                Self.head)
         }
     }
 
     public func treeHeads(before: Int64?, limit: Int) async throws -> [StoredTreeHead] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.headColumns) FROM tree_heads WHERE tree_size < ? ORDER BY tree_size DESC LIMIT ?",
+                try db.cachedStatement(sql: "SELECT \(Self.headColumns) FROM tree_heads WHERE tree_size < ? ORDER BY tree_size DESC LIMIT ?"),
                 arguments: [before ?? Int64.max, limit]
             ).map(Self.head)
         }
@@ -70,7 +72,8 @@ extension SQLiteStore {
     public func anchors(treeSize: Int64) async throws -> [AnchorRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.anchorColumns) FROM anchor_outbox WHERE tree_size = ? ORDER BY backend", arguments: [treeSize]
+                try db.cachedStatement(sql: "SELECT \(Self.anchorColumns) FROM anchor_outbox WHERE tree_size = ? ORDER BY backend"),
+                arguments: [treeSize]
             ).map(Self.anchor)
         }
     }
@@ -79,13 +82,13 @@ extension SQLiteStore {
         try await storeOperation {
             try await pool.write { db in
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT \(Self.anchorColumns) FROM anchor_outbox o WHERE state <> 'anchored' AND next_attempt_at <= ? \
-                        AND (lease_until IS NULL OR lease_until < ?) AND NOT EXISTS (SELECT 1 FROM anchor_outbox e WHERE e.backend = o.backend AND e.tree_size < o.tree_size \
-                        AND e.state = 'pending' AND (e.next_attempt_at > ? OR e.lease_until >= ?)) \
-                        ORDER BY tree_size, backend LIMIT ?
-                        """, arguments: [dueBy, now, dueBy, now, limit]
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT \(Self.anchorColumns) FROM anchor_outbox o WHERE state <> 'anchored' AND next_attempt_at <= ? \
+                            AND (lease_until IS NULL OR lease_until < ?) AND NOT EXISTS (SELECT 1 FROM anchor_outbox e WHERE e.backend = o.backend AND e.tree_size < o.tree_size \
+                            AND e.state = 'pending' AND (e.next_attempt_at > ? OR e.lease_until >= ?)) \
+                            ORDER BY tree_size, backend LIMIT ?
+                            """), arguments: [dueBy, now, dueBy, now, limit]
                 ).map(Self.anchor)
                 for r in rows {
                     try db.execute(
@@ -114,11 +117,11 @@ extension SQLiteStore {
         try await pool.read { db in
             var out: [String: AnchorBackendSummary] = [:]
             for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT backend, state, COUNT(*), MAX(CASE WHEN state = 'anchored' THEN tree_size END) FROM anchor_outbox \
-                    GROUP BY backend, state
-                    """)
+                try db.cachedStatement(
+                    sql: """
+                        SELECT backend, state, COUNT(*), MAX(CASE WHEN state = 'anchored' THEN tree_size END) FROM anchor_outbox \
+                        GROUP BY backend, state
+                        """))
             {
                 let backend: String = row[0]
                 var s = out[backend] ?? AnchorBackendSummary(backend: backend)
@@ -135,11 +138,11 @@ extension SQLiteStore {
             }
             for backend in out.keys {
                 if let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT tree_size, last_error, next_attempt_at FROM anchor_outbox WHERE backend = ? AND state <> 'anchored' \
-                        ORDER BY tree_size LIMIT 1
-                        """, arguments: [backend])
+                    try db.cachedStatement(
+                        sql: """
+                            SELECT tree_size, last_error, next_attempt_at FROM anchor_outbox WHERE backend = ? AND state <> 'anchored' \
+                            ORDER BY tree_size LIMIT 1
+                            """), arguments: [backend])
                 {
                     out[backend]?.oldestWaitingTreeSize = row[0]
                     out[backend]?.lastError = row[1]

@@ -166,11 +166,11 @@ public final class SQLiteStore: RecordStore {
     public func currentVersion(type: String, id: String) async throws -> StoredVersion? {
         try await pool.read { db in
             try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT \(Self.versionColumns) FROM resource_versions v WHERE resource_type = ? AND resource_id = ? \
-                    ORDER BY version_id DESC LIMIT 1
-                    """, arguments: [type, id]
+                try db.cachedStatement(
+                    sql: """
+                        SELECT \(Self.versionColumns) FROM resource_versions v WHERE resource_type = ? AND resource_id = ? \
+                        ORDER BY version_id DESC LIMIT 1
+                        """), arguments: [type, id]
             ).map(Self.version)
         }
     }
@@ -178,8 +178,8 @@ public final class SQLiteStore: RecordStore {
     public func version(type: String, id: String, versionId: Int) async throws -> StoredVersion? {
         try await pool.read { db in
             try Row.fetchOne(
-                db,
-                sql: "SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? AND version_id = ?",
+                try db.cachedStatement(
+                    sql: "SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? AND version_id = ?"),
                 arguments: [type, id, versionId]
             ).map(Self.version)
         }
@@ -188,11 +188,11 @@ public final class SQLiteStore: RecordStore {
     public func history(type: String, id: String) async throws -> [StoredVersion] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? \
-                    ORDER BY version_id DESC
-                    """, arguments: [type, id]
+                try db.cachedStatement(
+                    sql: """
+                        SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? \
+                        ORDER BY version_id DESC
+                        """), arguments: [type, id]
             ).map(Self.version)
         }
     }
@@ -200,11 +200,11 @@ public final class SQLiteStore: RecordStore {
     public func history(type: String, since: Int64?, limit: Int) async throws -> [StoredVersion] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND last_updated >= ? \
-                    ORDER BY last_updated DESC, resource_id, version_id DESC LIMIT ?
-                    """, arguments: [type, since ?? Int64.min, limit]
+                try db.cachedStatement(
+                    sql: """
+                        SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND last_updated >= ? \
+                        ORDER BY last_updated DESC, resource_id, version_id DESC LIMIT ?
+                        """), arguments: [type, since ?? Int64.min, limit]
             ).map(Self.version)
         }
     }
@@ -212,8 +212,8 @@ public final class SQLiteStore: RecordStore {
     public func inboundBodies(sender: String) async throws -> [(key: String?, body: [UInt8])] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT message_key, body FROM inbound_messages WHERE sender = ? AND outcome IN ('accepted', 'duplicate') ORDER BY id",
+                try db.cachedStatement(
+                    sql: "SELECT message_key, body FROM inbound_messages WHERE sender = ? AND outcome IN ('accepted', 'duplicate') ORDER BY id"),
                 arguments: [sender]
             ).map { (key: $0[0], body: [UInt8](($0[1] as Data?) ?? Data())) }
         }
@@ -233,7 +233,7 @@ public final class SQLiteStore: RecordStore {
 
     public func inbound(id: Int64) async throws -> StoredInbound? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.inboundColumns) FROM inbound_messages WHERE id = ?", arguments: [id])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(Self.inboundColumns) FROM inbound_messages WHERE id = ?"), arguments: [id])
                 .map(Self.inbound)
         }
     }
@@ -241,7 +241,7 @@ public final class SQLiteStore: RecordStore {
     public func inbound(outcome: InboundOutcome, limit: Int) async throws -> [StoredInbound] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.inboundColumns) FROM inbound_messages WHERE outcome = ? ORDER BY id DESC LIMIT ?",
+                try db.cachedStatement(sql: "SELECT \(Self.inboundColumns) FROM inbound_messages WHERE outcome = ? ORDER BY id DESC LIMIT ?"),
                 arguments: [outcome.rawValue, limit]
             ).map(Self.inbound)
         }
@@ -256,11 +256,11 @@ public final class SQLiteStore: RecordStore {
     public func ledgerEntries(from: Int64, limit: Int) async throws -> [StoredLedgerEntry] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT leaf_index, resource_type, resource_id, version_id, record_hash, last_updated FROM resource_versions \
-                    WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?
-                    """, arguments: [from, limit]
+                try db.cachedStatement(
+                    sql: """
+                        SELECT leaf_index, resource_type, resource_id, version_id, record_hash, last_updated FROM resource_versions \
+                        WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?
+                        """), arguments: [from, limit]
             ).map { row in
                 try StoredLedgerEntry(leafIndex: row[0], type: row[1], id: row[2], versionId: row[3], recordHash: row[4], storedAt: row[5])
             }
@@ -279,7 +279,7 @@ public final class SQLiteStore: RecordStore {
     public func counts() async throws -> StoreCounts {
         try await pool.read { db in
             var inbound: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT outcome, COUNT(*) FROM inbound_messages GROUP BY outcome") {
+            for row in try Row.fetchAll(try db.cachedStatement(sql: "SELECT outcome, COUNT(*) FROM inbound_messages GROUP BY outcome")) {
                 inbound[row[0]] = row[1]
             }
             return StoreCounts(

@@ -168,13 +168,28 @@ struct FHIRReadRoutes: Sendable {
         return accept.contains("xml") && !accept.contains("json")
     }
 
-    /// RFC 7231 IMF-fixdate.
+    /// RFC 7231 IMF-fixdate (`Tue, 01 Dec 2026 15:20:00 GMT`), computed without a formatter (one per request cost
+    /// more than the rest of a read).
     static func httpDate(_ millis: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        var days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        let weekday = Int((days % 7 + 11) % 7)  // 1970-01-01 was a Thursday
+        // Civil from days (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let doe = days - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let h = secondOfDay / 3600, m = secondOfDay / 60 % 60, s = secondOfDay % 60
+        return "\(names[weekday]), \(two(day)) \(months[Int(month) - 1]) \(year) \(two(h)):\(two(m)):\(two(s)) GMT"
     }
 
     /// What this server does, and nothing more: read, vread and instance history of every R4 resource type; search

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# FHIR reads of one Patient from the release gateway, beside nginx serving the same bytes as a static file, in one run.
+#
+#   Benchmarks/fhir-read/run.sh            (DURATION=10 CONNECTIONS=32 RATE=1000 to change the load)
+#
+# The gateway (SQLite, the embedded default) stores the fixture admission; the Patient's JSON, as the gateway serves
+# it, is written to a file nginx serves. wrk (2 threads, CONNECTIONS keep-alive connections, DURATION s) drives each in
+# turn: requests/s and the ratio. Then an open-loop generator (rate_load.py) sends RATE requests/s to the gateway for
+# DURATION s and reports latency percentiles measured from each request's scheduled time. Everything shares the
+# machine's 2 cores, load generators included.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+RATE=${RATE:-1000}
+if ! command -v wrk >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; fi
+if ! command -v nginx >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; fi
+swift build -c release --product ledgerbridge >&2
+BIN=$PWD/.build/release/ledgerbridge
+python="$(scripts/python-env.sh)"
+WORK=$(mktemp -d /tmp/lb-read-XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HTTP=$(free_port); NGINX=$(free_port)
+GW=""; NG=""
+cleanup() {
+    [ -n "$GW" ] && kill "$GW" 2>/dev/null && wait "$GW" 2>/dev/null || true
+    [ -n "$NG" ] && nginx -c "$WORK/nginx.conf" -p "$WORK" -s quit 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+cat > "$WORK/ledgerbridge.yaml" <<YAML
+store:
+  sqlite: $WORK/data/store.sqlite
+http:
+  port: $HTTP
+  adminKey: bench-admin-key
+mllp:
+  enabled: false
+logLevel: warning
+YAML
+"$BIN" serve --config "$WORK/ledgerbridge.yaml" 2>"$WORK/gateway.log" &
+GW=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP/health" >/dev/null && break; sleep 0.1; done
+curl -sf -X POST -H 'Content-Type: x-application/hl7-v2+er7' --data-binary @Mappings/fixtures/adt-a01.hl7 "http://127.0.0.1:$HTTP/feeds/hl7v2" >/dev/null
+TOKEN=$("$BIN" token --config "$WORK/ledgerbridge.yaml" --scope 'system/*.read')
+AUTH="Authorization: Bearer $TOKEN"
+ID=$(curl -sf -H "$AUTH" "http://127.0.0.1:$HTTP/fhir/Patient?identifier=E100234" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])')
+URL="http://127.0.0.1:$HTTP/fhir/Patient/$ID"
+mkdir -p "$WORK/www" "$WORK/logs"
+curl -sf -H "$AUTH" "$URL" > "$WORK/www/patient.json"
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 100000;
+    types { application/fhir+json json; }
+    server { listen 127.0.0.1:$NGINX; root $WORK/www; }
+}
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK"; NG=1
+sleep 0.5
+wrk_rps() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+wrk -t2 -c"$CONNECTIONS" -d2s -H "$AUTH" "$URL" >/dev/null   # warm-up
+ours=$(wrk_rps -H "$AUTH" "$URL")
+theirs=$(wrk_rps "http://127.0.0.1:$NGINX/patient.json")
+rate=$("$python" Benchmarks/fhir-read/rate_load.py "$URL" "$RATE" "$DURATION" "$AUTH")
+bytes=$(stat -c %s "$WORK/www/patient.json")
+"$python" - "$ours" "$theirs" "$rate" "$bytes" "$CONNECTIONS" "$DURATION" <<'PY'
+import json, sys
+ours, theirs, rate, size, c, d = float(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+print(f"GET one Patient ({size} bytes), wrk 2 threads, {c} connections, {d} s each, same run:")
+print(f"| server | requests/s | x nginx |\n|---|---:|---:|")
+print(f"| ledgerbridge (token check, read, integrity status) | {ours:,.0f} | {ours / theirs:.2f} |")
+print(f"| nginx 1.22 (the same bytes, a static file) | {theirs:,.0f} | 1.00 |")
+print(f"open loop at {rate['rate']:.0f} requests/s for {d} s: {rate['ok']}/{rate['sent']} ok, p50 {rate['p50_ms']} ms, p99 {rate['p99_ms']} ms, max {rate['max_ms']} ms")
+PY
