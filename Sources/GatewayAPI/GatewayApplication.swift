@@ -4,7 +4,9 @@ import Hummingbird
 import Ingest
 import LedgerAnchors
 import Logging
+import Mapping
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 import Store
 
@@ -51,6 +53,8 @@ public struct GatewayServices: Sendable {
     public var reconciliation = PatientReconciler.Configuration()
     /// The scheduled scan of the legacy sources; nil when none is configured.
     public var integrity: IntegrityScanner? = nil
+    /// Where the metrics are kept (Prometheus text at `/metrics`); nil: no metrics endpoint.
+    public var metrics: PrometheusCollectorRegistry? = nil
 
     public init(
         hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,
@@ -100,6 +104,20 @@ public enum GatewayApplication {
         let router = Router(context: GatewayRequestContext.self)
         router.get("/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        router.get("/metrics") { _, _ in
+            guard let registry = services.metrics else { return Reply.outcome(.notFound, code: "not-found", "metrics are not collected") }
+            let pending = await services.hl7.queue.depth
+            registry.makeGauge(name: "ledgerbridge_commit_queue_pending", help: "messages waiting for the store").set(Double(pending))
+            if let audit = services.audit {
+                registry.makeGauge(name: "ledgerbridge_audit_events_stored", help: "AuditEvents stored since start").set(Double(audit.stored))
+            }
+            let c = services.hl7.mappers.coverage
+            registry.makeGauge(name: "ledgerbridge_mapping_values_unmapped", help: "input values no mapping rule read, since start")
+                .set(Double(c.values - c.mappedValues))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+            )
         }
         FeedRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)

@@ -5,6 +5,8 @@ import Ingest
 import LedgerAnchors
 import Logging
 import Mapping
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Store
 import UnixSignals
@@ -21,6 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try GatewayConfiguration.load(path: config)
         let logger = LogSetup.bootstrap(level: configuration.logLevel)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let gateway = try await IngestPipeline.open(configuration, logger: logger)
 
         let anchoring = try gateway.anchorService(configuration, logger: logger)
@@ -31,6 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
         var gatewayServices = try await gateway.services(configuration, anchoring: anchoring)
+        gatewayServices.metrics = registry
         gatewayServices.reconciliation = PatientReconciler.Configuration(
             identifierSystems: configuration.reconciliation.identifierSystems, precedence: configuration.reconciliation.precedence,
             unlinked: configuration.reconciliation.unlinked)

@@ -198,6 +198,19 @@ struct FHIRSearchTests {
         #expect(!ownURLs.isEmpty && ownURLs.allSatisfy { $0.hasPrefix("Patient/\(anna)/") })
     }
 
+    @Test("/metrics is open and in Prometheus text: messages by outcome, FHIR requests by interaction and status, the queue")
+    func metrics() async throws {
+        let g = try await Self.start()
+        defer { g.process.stop() }
+        _ = try await g.ids("/fhir/Patient?family=meyer")
+        let (status, body) = try await g.process.request("GET", "/metrics")
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(status == 200, "\(text)")
+        #expect(text.contains("ledgerbridge_hl7_messages_total{") && text.contains("outcome=\"accepted\""), "\(text)")
+        #expect(text.contains("ledgerbridge_fhir_requests_total{") && text.contains("interaction=\"search-type\""))
+        #expect(text.contains("ledgerbridge_commit_queue_pending"))
+    }
+
     @Test("the SMART Python client (fhirclient) reads the Patient and pages through its Observations")
     func fhirclient() async throws {
         let g = try await Self.start()

@@ -1,6 +1,7 @@
 import FHIR
 import HTTPTypes
 import Hummingbird
+import Metrics
 import Store
 
 extension GatewayServices {
@@ -14,7 +15,10 @@ extension GatewayServices {
             subject = caller.isAdmin ? "admin key" : caller.subject
             return try await body(caller)
         }
-        audit?.record(AuditTrail.access(request, context, subject: subject, status: Int(response.status.code)))
+        let access = AuditTrail.access(request, context, subject: subject, status: Int(response.status.code))
+        audit?.record(access)
+        Counter(label: "ledgerbridge_fhir_requests_total", dimensions: [("interaction", access.interaction), ("status", String(access.status))])
+            .increment()
         return response
     }
 

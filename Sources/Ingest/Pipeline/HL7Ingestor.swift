@@ -1,6 +1,7 @@
 import FHIR
 import HL7v2
 import Mapping
+import Metrics
 import Store
 
 /// HL7 v2 in: ER7 bytes (one message, several, or an FHS/BHS batch) → one store unit per message → ACKs.
@@ -45,6 +46,9 @@ public struct HL7Ingestor: Sendable {
             throw .storeUnavailable("\(error)")
         }
         let timestamp = HL7Time.now()
+        for r in results {
+            Counter(label: "ledgerbridge_hl7_messages_total", dimensions: [("outcome", r.outcome.rawValue), ("channel", channel)]).increment()
+        }
         return zip(prepared, results).map { p, r in
             MessageOutcome(
                 controlID: p.message?.controlID, messageType: p.unit.inbound.messageType, result: r,
