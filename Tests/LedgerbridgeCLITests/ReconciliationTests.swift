@@ -80,6 +80,15 @@ struct ReconciliationTests {
         let gender = (provenance["gender"] as? [[String: Any]])?.first?["records"] as? [String]
         #expect(Set(gender ?? []) == ["Patient/\(a)", "Patient/\(b)"])
 
+        // The same provenance as FHIR Provenance resources: one per record, each naming the elements it gave.
+        let provenances = (view["provenanceResources"] as? [[String: Any]]) ?? []
+        #expect(provenances.count == 2)
+        for p in provenances {
+            let data = try JSONSerialization.data(withJSONObject: p)
+            let resource = try FHIRJSON().parse(Array(data))
+            #expect(FHIRValidator().validate(resource).filter { $0.severity == .error }.isEmpty, "\(p)")
+            #expect("\(p)".contains("targetElement") && "\(p)".contains("birthDate"))
+        }
         let (_, list) = try await Self.get(gateway, "/reconciliation/conflicts")
         #expect((list["total"] as? Int ?? 0) >= 1)
         #expect("\(list)".contains("birthDate"))

@@ -1,6 +1,7 @@
 import FHIR
 import Hummingbird
 import LedgerAnchors
+import Mapping
 import Store
 
 /// `GET /reconciliation/Patient/{id}`: one person's records across sources, merged, with where each value came from
@@ -94,6 +95,52 @@ struct ReconciliationRoutes: Sendable {
         return found.values.sorted { $0.reference < $1.reference }
     }
 
+    /// The same provenance as FHIR `Provenance` resources, one per source record: the reconciled Patient is the
+    /// target, with a targetElement extension for each element that record gave a value of; the record is the source
+    /// entity; the sender is the author; `recorded` is when it was stored; the policy names the mapping set.
+    static func provenanceResources(_ view: PatientReconciler.View, records: [PatientReconciler.Record]) -> [JSONObject] {
+        let target = "Patient/\(view.patient["id"]?.stringValue ?? "")"
+        return records.map { r in
+            let elements = view.elements.filter { _, values in values.contains { $0.records.contains(r.reference) } }.map(\.element)
+            var reference = JSONObject([("reference", .string(target))])
+            reference["extension"] = .array(
+                elements.map {
+                    .object(JSONObject([("url", .string("http://hl7.org/fhir/StructureDefinition/targetElement")), ("valueUri", .string($0))]))
+                })
+            var p = JSONObject()
+            p["resourceType"] = .string("Provenance")
+            p["id"] = .string(StableID.make(type: "Provenance", namespace: target, value: r.reference))
+            p["target"] = .array([.object(reference)])
+            p["recorded"] = .string(r.storedAt)
+            if let m = r.mappingVersion { p["policy"] = .array([.string("urn:ledgerbridge:mapping-set:\(m)")]) }
+            p["agent"] = .array([
+                .object(
+                    JSONObject([
+                        (
+                            "type",
+                            .object(
+                                JSONObject([
+                                    (
+                                        "coding",
+                                        .array([
+                                            .object(
+                                                JSONObject([
+                                                    ("system", .string("http://terminology.hl7.org/CodeSystem/provenance-participant-type")),
+                                                    ("code", .string("author")),
+                                                ]))
+                                        ])
+                                    )
+                                ]))
+                        ), ("who", .object(JSONObject([("display", .string(r.sender))]))),
+                    ]))
+            ])
+            var what = JSONObject([("reference", .string(r.reference))])
+            if let message = r.sourceReference { what["display"] = .string("message \(message)") }
+            p["entity"] = .array([.object(JSONObject([("role", .string("source")), ("what", .object(what))]))])
+            return p
+        }
+    }
+
     static func conflictJSON(_ c: PatientReconciler.Conflict) -> JSONObject {
         JSONObject([
             ("element", .string(c.element)),
@@ -120,6 +167,7 @@ struct ReconciliationRoutes: Sendable {
         return JSONObject([
             ("patient", .object(view.patient)), ("records", .array(sources)), ("provenance", .object(provenance)),
             ("conflicts", .array(view.conflicts.map { .object(conflictJSON($0)) })),
+            ("provenanceResources", .array(provenanceResources(view, records: records).map(JSONValue.object))),
         ])
     }
 }
