@@ -233,3 +233,25 @@ public final class GatewayProcess: @unchecked Sendable {
 
     deinit { stop() }
 }
+
+extension GatewayProcess {
+    /// A gateway on its own SQLite store in a new temporary folder, HTTP on a free port, no MLLP, the admin key
+    /// given; `extra` is more configuration (YAML, at the top level). Returns the gateway and its configuration file.
+    public static func embedded(adminKey: String, extra: String = "", prefix: String = "lb-gateway") async throws -> (GatewayProcess, String) {
+        let directory = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let port = try TestPostgres.freePort()
+        let config = directory + "/ledgerbridge.yaml"
+        try """
+        store:
+          sqlite: \(directory)/data/store.sqlite
+        http:
+          port: \(port)
+          adminKey: \(adminKey)
+        mllp:
+          enabled: false
+        \(extra)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return (try await GatewayProcess(config: config, httpPort: port), config)
+    }
+}

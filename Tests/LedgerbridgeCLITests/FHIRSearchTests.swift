@@ -30,20 +30,7 @@ struct FHIRSearchTests {
     }
 
     static func start() async throws -> Gateway {
-        let directory = NSTemporaryDirectory() + "lb-search-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try TestPostgres.freePort()
-        let config = directory + "/ledgerbridge.yaml"
-        try """
-        store:
-          sqlite: \(directory)/data/store.sqlite
-        http:
-          port: \(port)
-          adminKey: search-admin-key
-        mllp:
-          enabled: false
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let process = try await GatewayProcess(config: config, httpPort: port)
+        let (process, config) = try await GatewayProcess.embedded(adminKey: "search-admin-key", prefix: "lb-search")
         let gateway = Gateway(process: process, config: config)
         // Two patients: the fixture's Anna Meyer (an admission and a lab result), and Ben Roe (an admission).
         for file in ["adt-a01.hl7", "oru-r01.hl7"] {

@@ -118,22 +118,12 @@ struct MappingCommandTests {
     @Test("serve picks up a valid edit of Mappings/ by itself and on SIGHUP, refuses an invalid one and keeps serving the previous set")
     func hotReload() async throws {
         let mappings = try Self.copyOfMappings()
-        let directory = NSTemporaryDirectory() + "lb-reload-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try TestPostgres.freePort()
-        let config = directory + "/ledgerbridge.yaml"
-        try """
-        store:
-          sqlite: \(directory)/data/store.sqlite
-        http:
-          port: \(port)
-          adminKey: test-admin-key
-        mllp:
-          enabled: false
-        mappings: \(mappings)
-        mappingsReloadSeconds: 0.2
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let gateway = try await GatewayProcess(config: config, httpPort: port)
+        let (gateway, _) = try await GatewayProcess.embedded(
+            adminKey: "test-admin-key",
+            extra: """
+                mappings: \(mappings)
+                mappingsReloadSeconds: 0.2
+                """, prefix: "lb-reload")
         defer { gateway.stop() }
         let admin = ["Authorization": "Bearer test-admin-key"]
 

@@ -9,25 +9,15 @@ import Testing
 @Suite("reconciled views over HTTP", .serialized)
 struct ReconciliationTests {
     static func start(precedence: [String], unlinked: [[String]] = []) async throws -> (GatewayProcess, String) {
-        let directory = NSTemporaryDirectory() + "lb-recon-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try TestPostgres.freePort()
-        let config = directory + "/ledgerbridge.yaml"
-        try """
-        store:
-          sqlite: \(directory)/data/store.sqlite
-        http:
-          port: \(port)
-          adminKey: recon-admin-key
-        mllp:
-          enabled: false
-        ledger:
-          batchSeconds: 0.3
-        reconciliation:
-          precedence: [\(precedence.joined(separator: ", "))]
-          unlinked: [\(unlinked.map { "[" + $0.joined(separator: ", ") + "]" }.joined(separator: ", "))]
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let gateway = try await GatewayProcess(config: config, httpPort: port)
+        let (gateway, config) = try await GatewayProcess.embedded(
+            adminKey: "recon-admin-key",
+            extra: """
+                ledger:
+                  batchSeconds: 0.3
+                reconciliation:
+                  precedence: [\(precedence.joined(separator: ", "))]
+                  unlinked: [\(unlinked.map { "[" + $0.joined(separator: ", ") + "]" }.joined(separator: ", "))]
+                """, prefix: "lb-recon")
         for file in ["source-a.hl7", "source-b.hl7"] {
             let body = Array(FileManager.default.contents(atPath: TestEnvironment.packageRoot + "/Deploy/demo/" + file)!)
             let (status, answer) = try await gateway.request(

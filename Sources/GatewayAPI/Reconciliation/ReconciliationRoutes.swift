@@ -113,27 +113,7 @@ struct ReconciliationRoutes: Sendable {
             p["target"] = .array([.object(reference)])
             p["recorded"] = .string(r.storedAt)
             if let m = r.mappingVersion { p["policy"] = .array([.string("urn:ledgerbridge:mapping-set:\(m)")]) }
-            p["agent"] = .array([
-                .object(
-                    JSONObject([
-                        (
-                            "type",
-                            .object(
-                                JSONObject([
-                                    (
-                                        "coding",
-                                        .array([
-                                            .object(
-                                                JSONObject([
-                                                    ("system", .string("http://terminology.hl7.org/CodeSystem/provenance-participant-type")),
-                                                    ("code", .string("author")),
-                                                ]))
-                                        ])
-                                    )
-                                ]))
-                        ), ("who", .object(JSONObject([("display", .string(r.sender))]))),
-                    ]))
-            ])
+            p["agent"] = .array([MappingBundle.agent(role: "author", who: r.sender)])
             var what = JSONObject([("reference", .string(r.reference))])
             if let message = r.sourceReference { what["display"] = .string("message \(message)") }
             p["entity"] = .array([.object(JSONObject([("role", .string("source")), ("what", .object(what))]))])

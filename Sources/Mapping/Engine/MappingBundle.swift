@@ -54,29 +54,7 @@ public enum MappingBundle {
                     )
                 ])))
         provenance.appendUnchecked(
-            "agent",
-            .array([
-                .object(
-                    JSONObject([
-                        (
-                            "type",
-                            .object(
-                                JSONObject([
-                                    (
-                                        "coding",
-                                        .array([
-                                            .object(
-                                                JSONObject([
-                                                    ("system", .string("http://terminology.hl7.org/CodeSystem/provenance-participant-type")),
-                                                    ("code", .string("assembler")),
-                                                ]))
-                                        ])
-                                    )
-                                ]))
-                        ),
-                        ("who", .object(JSONObject([("display", .string("Ledgerbridge mapping set \(origin.mappingVersion.prefix(12))"))]))),
-                    ]))
-            ]))
+            "agent", .array([Self.agent(role: "assembler", who: "Ledgerbridge mapping set \(origin.mappingVersion.prefix(12))")]))
         provenance.appendUnchecked(
             "entity",
             .array([
@@ -97,6 +75,17 @@ public enum MappingBundle {
             ]))
         entries.append(entry(provenance, type: "Provenance", id: provenanceID))
         return JSONObject([("resourceType", .string("Bundle")), ("type", .string("transaction")), ("entry", .array(entries))])
+    }
+
+    /// A Provenance agent: its participant type (`author`, `assembler`, … of provenance-participant-type) and who.
+    public static func agent(role: String, who: String) -> JSONValue {
+        let coding = JSONObject([
+            ("system", .string("http://terminology.hl7.org/CodeSystem/provenance-participant-type")), ("code", .string(role)),
+        ])
+        return .object(
+            JSONObject([
+                ("type", .object(JSONObject([("coding", .array([.object(coding)]))]))), ("who", .object(JSONObject([("display", .string(who))]))),
+            ]))
     }
 
     private static func entry(_ r: JSONObject, type: String, id: String) -> JSONValue {
