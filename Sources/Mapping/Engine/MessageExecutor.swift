@@ -5,14 +5,6 @@ import HL7v2
 struct MessageExecutor {
     let plan: MappingPlan
 
-    struct Instance {
-        var definition: Int
-        var position: Int
-        var resource: String
-        var id: String
-        var object: JSONObject
-    }
-
     func run(_ message: Message, context: MappingContext) throws(MappingError) -> (resources: [JSONObject], coverage: CoverageReport) {
         let (resources, coverage, _) = try runAll(message, context: context)
         return (resources, coverage)
@@ -45,14 +37,8 @@ struct MessageExecutor {
         for p in 0..<message.segmentCount { positions[message.segment(at: p).id, default: []].append(p) }
         let messageNamespace = "message:\(namespaceFallback)|\(message.controlID ?? "")"
 
-        var instances: [Instance] = []
-        var byName: [String: [Int]] = [:]
-        var ids: Set<String> = []
+        var instances = InstanceSet()
         var dropped: Set<String> = []
-        func nearest(_ name: String, to position: Int) -> Int? {
-            guard let list = byName[name], !list.isEmpty else { return nil }
-            return list.last { instances[$0].position <= position } ?? list.first
-        }
 
         for (d, definition) in map.resources.enumerated() {
             guard let segmentID = definition.segment else { continue }
@@ -69,39 +55,29 @@ struct MessageExecutor {
                         reason: "\(definition.name) needs this value")
                 }
                 if let into = definition.into {
-                    guard let target = nearest(into, to: position) else { continue }
+                    guard let target = instances.nearest(into, to: position) else { continue }
                     runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
                     continue
                 }
-                var id: String
+                var identified: String? = nil
                 if let spec = definition.id {
-                    if var value = RuleRunner.first(spec.value, at: cursor, input: &input) {
-                        for w in spec.with { value += "|" + (RuleRunner.first([w], at: cursor, input: &input) ?? "") }
-                        let namespace: String
-                        if let scope = spec.scope {
-                            namespace = nearest(scope, to: position).map { instances[$0].id } ?? messageNamespace
-                        } else {
-                            namespace = RuleRunner.first(spec.namespace, at: cursor, input: &input) ?? namespaceFallback
-                        }
-                        id = StableID.make(type: definition.resource, namespace: namespace, value: value)
+                    let scope = spec.scope.map { s in instances.nearest(s, to: position).map { instances[$0].id } ?? messageNamespace }
+                    if let (value, namespace) = RuleRunner.identity(
+                        spec, at: cursor, scopeNamespace: scope, fallback: namespaceFallback, input: &input)
+                    {
+                        identified = StableID.make(type: definition.resource, namespace: namespace, value: value)
                     } else if spec.required {
                         throw MappingError(
                             .missingRequired, location: Self.location(spec.value[0], occurrence: occurrence + 1, of: found.count),
                             reason: "the \(definition.resource) has no identifier to derive a stable id from")
-                    } else {
-                        id = StableID.make(type: definition.resource, namespace: messageNamespace, value: "\(definition.name)|\(occurrence + 1)")
                     }
-                } else {
-                    id = StableID.make(type: definition.resource, namespace: messageNamespace, value: "\(definition.name)|\(occurrence + 1)")
                 }
-                // Two segments identifying the same thing in one message (the same OBX code twice): keep both.
-                var n = 1
-                let base = id
-                while ids.contains("\(definition.resource)/\(id)") {
-                    n += 1
-                    id = StableID.make(type: definition.resource, namespace: base, value: String(n))
-                }
-                ids.insert("\(definition.resource)/\(id)")
+                // Two segments identifying the same thing in one message (the same OBX code twice) keep apart ids.
+                // Without an identifying value: the input's own id and the segment's place (a resend gives the same).
+                let id = instances.unique(
+                    identified
+                        ?? StableID.make(type: definition.resource, namespace: messageNamespace, value: "\(definition.name)|\(occurrence + 1)"),
+                    type: definition.resource)
                 var object = JSONObject()
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
@@ -110,34 +86,21 @@ struct MessageExecutor {
                     dropped.insert("\(segmentID) (no \(definition.resource).\(missing))")
                     continue
                 }
-                byName[definition.name, default: []].append(instances.count)
-                instances.append(Instance(definition: d, position: position, resource: definition.resource, id: id, object: object))
+                instances.add(
+                    .init(definition: d, position: position, resource: definition.resource, id: id, object: object), name: definition.name)
             }
         }
         // References once every resource has its id.
-        for i in instances.indices {
-            let definition = map.resources[instances[i].definition]
-            for (target, name) in definition.refs {
-                guard let other = nearest(name, to: instances[i].position), other != i else { continue }
-                RuleRunner.write(Self.reference(instances[other]), target.steps[...], into: &instances[i].object)
-            }
-            if let parent = definition.parent, let p = nearest(parent.resource, to: instances[i].position), p != i {
-                RuleRunner.write(Self.reference(instances[i]), parent.target.steps[...], into: &instances[p].object)
-            }
-        }
-        var resources = instances.sorted { ($0.position, $0.definition) < ($1.position, $1.definition) }.map(\.object)
+        instances.link(map.resources)
+        var resources = instances.all.sorted { ($0.position, $0.definition) < ($1.position, $1.definition) }.map(\.object)
         // Resources made by datatype maps follow, unless a segment built the same one.
-        for made in input.made.list where !ids.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
+        for made in input.made.list where !instances.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
             resources.append(made)
         }
         var report = coverage(message, used: input.used, mapped: Set(map.resources.compactMap(\.segment)))
         if !dropped.isEmpty { report.unmapped = Self.sortedPlaces(report.unmapped + dropped) }
-        let unstored = Set(instances.filter { !map.resources[$0.definition].stored }.map { "\($0.resource)/\($0.id)" })
+        let unstored = Set(instances.all.filter { !map.resources[$0.definition].stored }.map { "\($0.resource)/\($0.id)" })
         return (resources, report, unstored)
-    }
-
-    static func reference(_ i: Instance) -> JSONValue {
-        .object(JSONObject([("reference", .string("\(i.resource)/\(i.id)"))]))
     }
 
     static func location(_ path: SourcePath, occurrence: Int, of count: Int) -> String {

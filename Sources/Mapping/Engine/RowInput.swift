@@ -64,15 +64,13 @@ struct TableExecutor {
                 throw MappingError(
                     .missingRequired, location: "table \(table)", reason: "\(definition.name) has no id: rule (a row has no message id)")
             }
-            guard var value = RuleRunner.first(spec.value, at: cursor, input: &input) else {
+            let scope = spec.scope.flatMap { s in objects.last { $0.name == s }?.id }
+            guard let (value, namespace) = RuleRunner.identity(spec, at: cursor, scopeNamespace: scope, fallback: context.sender, input: &input)
+            else {
                 throw MappingError(
                     .missingRequired, location: "column \(spec.value.first?.description ?? "?")",
                     reason: "the \(definition.resource) has no identifier to derive a stable id from")
             }
-            for w in spec.with { value += "|" + (RuleRunner.first([w], at: cursor, input: &input) ?? "") }
-            let namespace =
-                spec.scope.flatMap { s in objects.last { $0.name == s }?.id } ?? RuleRunner.first(spec.namespace, at: cursor, input: &input)
-                ?? context.sender
             let id = StableID.make(type: definition.resource, namespace: namespace, value: value)
             var object = JSONObject()
             object.appendUnchecked("resourceType", .string(definition.resource))

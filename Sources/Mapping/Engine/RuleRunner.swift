@@ -153,9 +153,9 @@ struct RuleRunner {
         apply(datatype.rules, at: source, into: &built, input: &input)
         guard built.count > 2, input.reads > before else { return nil }
         var id: String? = nil
-        if let spec = datatype.id, var value = Self.first(spec.value, at: source, input: &input) {
-            for w in spec.with { value += "|" + (Self.first([w], at: source, input: &input) ?? "") }
-            let namespace = Self.first(spec.namespace, at: source, input: &input) ?? input.namespaceFallback
+        if let spec = datatype.id,
+            let (value, namespace) = Self.identity(spec, at: source, scopeNamespace: nil, fallback: input.namespaceFallback, input: &input)
+        {
             id = StableID.make(type: datatype.type, namespace: namespace, value: value)
         }
         let resolved = id ?? StableID.make(type: datatype.type, namespace: "map:\(datatype.name)", value: input.text(at: source))

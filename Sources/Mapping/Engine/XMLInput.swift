@@ -84,13 +84,7 @@ struct DocumentExecutor {
             separator: "^")
         let documentNamespace = "document:\(context.sender)|\(documentID)"
 
-        var instances: [(definition: Int, position: Int, resource: String, id: String, object: JSONObject)] = []
-        var byName: [String: [Int]] = [:]
-        var ids: Set<String> = []
-        func nearest(_ name: String, to position: Int) -> Int? {
-            guard let list = byName[name], !list.isEmpty else { return nil }
-            return list.last { instances[$0].position <= position } ?? list.first
-        }
+        var instances = InstanceSet()
         for (d, definition) in map.resources.enumerated() {
             guard case .xml(let each)? = definition.each else { continue }
             let found = each.steps.isEmpty ? [root] : each.elements(from: root)
@@ -106,56 +100,39 @@ struct DocumentExecutor {
                         .missingRequired, location: "\(each.description) line \(element.line): \(p)", reason: "\(definition.name) needs this value")
                 }
                 if let into = definition.into {
-                    guard let target = nearest(into, to: position) else { continue }
+                    guard let target = instances.nearest(into, to: position) else { continue }
                     runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
                     continue
                 }
-                var id = StableID.make(type: definition.resource, namespace: documentNamespace, value: "\(definition.name)|\(occurrence + 1)")
+                var identified: String? = nil
                 if let spec = definition.id {
-                    if var value = RuleRunner.first(spec.value, at: cursor, input: &input) {
-                        for w in spec.with { value += "|" + (RuleRunner.first([w], at: cursor, input: &input) ?? "") }
-                        let namespace =
-                            spec.scope.flatMap { s in nearest(s, to: position).map { instances[$0].id } }
-                            ?? RuleRunner.first(spec.namespace, at: cursor, input: &input) ?? context.sender
-                        id = StableID.make(type: definition.resource, namespace: namespace, value: value)
+                    let scope = spec.scope.flatMap { s in instances.nearest(s, to: position).map { instances[$0].id } }
+                    if let (value, namespace) = RuleRunner.identity(spec, at: cursor, scopeNamespace: scope, fallback: context.sender, input: &input)
+                    {
+                        identified = StableID.make(type: definition.resource, namespace: namespace, value: value)
                     } else if spec.required {
                         throw MappingError(
                             .missingRequired, location: "\(each.description) line \(element.line)",
                             reason: "the \(definition.resource) has no identifier to derive a stable id from")
                     }
                 }
-                var n = 1
-                let base = id
-                while ids.contains("\(definition.resource)/\(id)") {
-                    n += 1
-                    id = StableID.make(type: definition.resource, namespace: base, value: String(n))
-                }
-                ids.insert("\(definition.resource)/\(id)")
+                // Without an identifying value: the input's own id and the segment's place (a resend gives the same).
+                let id = instances.unique(
+                    identified
+                        ?? StableID.make(type: definition.resource, namespace: documentNamespace, value: "\(definition.name)|\(occurrence + 1)"),
+                    type: definition.resource)
                 var object = JSONObject()
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
                 runner.apply(definition.rules, at: cursor, into: &object, input: &input)
                 if definition.needs.contains(where: { object[$0] == nil }) { continue }
-                byName[definition.name, default: []].append(instances.count)
-                instances.append((d, position, definition.resource, id, object))
+                instances.add(
+                    .init(definition: d, position: position, resource: definition.resource, id: id, object: object), name: definition.name)
             }
         }
-        for i in instances.indices {
-            let definition = map.resources[instances[i].definition]
-            for (target, name) in definition.refs {
-                guard let other = nearest(name, to: instances[i].position), other != i else { continue }
-                RuleRunner.write(
-                    .object(JSONObject([("reference", .string("\(instances[other].resource)/\(instances[other].id)"))])), target.steps[...],
-                    into: &instances[i].object)
-            }
-            if let parent = definition.parent, let p = nearest(parent.resource, to: instances[i].position), p != i {
-                RuleRunner.write(
-                    .object(JSONObject([("reference", .string("\(instances[i].resource)/\(instances[i].id)"))])), parent.target.steps[...],
-                    into: &instances[p].object)
-            }
-        }
-        var resources = instances.map(\.object)
-        for made in input.made.list where !ids.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
+        instances.link(map.resources)
+        var resources = instances.all.map(\.object)
+        for made in input.made.list where !instances.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
             resources.append(made)
         }
         return (resources, Self.coverage(root, used: input.used))

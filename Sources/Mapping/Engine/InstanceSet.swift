@@ -1,0 +1,79 @@
+import FHIR
+
+/// The resources one map builds from one input (a message, a document), by name: how `into`, `scope`, `refs` and
+/// `parent` find the instance they mean, and how two instances identifying the same thing keep apart ids.
+struct InstanceSet {
+    struct Instance {
+        var definition: Int
+        /// Where in the input it was built (segment position, element order): "nearest before" is by this.
+        var position: Int
+        var resource: String
+        var id: String
+        var object: JSONObject
+
+        var reference: JSONValue { .object(JSONObject([("reference", .string("\(resource)/\(id)"))])) }
+    }
+
+    private(set) var all: [Instance] = []
+    private var byName: [String: [Int]] = [:]
+    private var keys: Set<String> = []
+
+    subscript(i: Int) -> Instance {
+        get { all[i] }
+        set { all[i] = newValue }
+    }
+
+    /// The instance of `name` nearest before `position` (each OBX belongs to the OBR above it), else the first.
+    func nearest(_ name: String, to position: Int) -> Int? {
+        guard let list = byName[name], !list.isEmpty else { return nil }
+        return list.last { all[$0].position <= position } ?? list.first
+    }
+
+    /// `id`, or, when this input already made a `type` with that id (the same OBX code twice), one derived from it.
+    mutating func unique(_ id: String, type: String) -> String {
+        var id = id
+        var n = 1
+        let base = id
+        while keys.contains("\(type)/\(id)") {
+            n += 1
+            id = StableID.make(type: type, namespace: base, value: String(n))
+        }
+        keys.insert("\(type)/\(id)")
+        return id
+    }
+
+    /// Whether an instance has this `Type/id` (a made resource the input also built from a segment is not added twice).
+    func contains(_ key: String) -> Bool { keys.contains(key) }
+
+    mutating func add(_ instance: Instance, name: String) {
+        byName[name, default: []].append(all.count)
+        all.append(instance)
+    }
+
+    /// Writes every `refs:` and `parent:` reference, once all instances have their ids.
+    mutating func link(_ definitions: [ResourceDefinition]) {
+        for i in all.indices {
+            let definition = definitions[all[i].definition]
+            for (target, name) in definition.refs {
+                guard let other = nearest(name, to: all[i].position), other != i else { continue }
+                RuleRunner.write(all[other].reference, target.steps[...], into: &all[i].object)
+            }
+            if let parent = definition.parent, let p = nearest(parent.resource, to: all[i].position), p != i {
+                RuleRunner.write(all[i].reference, parent.target.steps[...], into: &all[p].object)
+            }
+        }
+    }
+}
+
+extension RuleRunner {
+    /// What an `id:` spec identifies at `cursor`: the first of its values with one (joined with its `with:` values),
+    /// and the namespace: the scope's, else the first namespace path with a value, else `fallback`. Nil when no value
+    /// path has a value.
+    static func identity<I: MappingInput>(
+        _ spec: IDSpec, at cursor: I.Cursor, scopeNamespace: String?, fallback: String, input: inout I
+    ) -> (value: String, namespace: String)? {
+        guard var value = first(spec.value, at: cursor, input: &input) else { return nil }
+        for w in spec.with { value += "|" + (first([w], at: cursor, input: &input) ?? "") }
+        return (value, scopeNamespace ?? first(spec.namespace, at: cursor, input: &input) ?? fallback)
+    }
+}
