@@ -26,14 +26,28 @@ public struct FHIRXMLParser: Sendable {
 
     /// Parses one resource (its root element names the resource type).
     public func parse(_ bytes: some Collection<UInt8>) throws(FHIRCodecError) -> JSONObject {
-        let data = Array(bytes)
-        guard data.count <= limits.maxBytes else { throw FHIRCodecError(reason: "the document is larger than \(limits.maxBytes) bytes") }
-        if let line = Self.doctypeLine(data) {
+        try Self.withReader(Array(bytes), maxBytes: limits.maxBytes) { reader throws(FHIRCodecError) in
+            var r = Reader(reader: reader, limits: limits, table: table)
+            try r.moveToRoot()
+            let resource = try r.readResource(path: "")
+            try r.expectEnd()
+            return resource
+        }
+    }
+
+    /// Runs `body` with a libxml2 reader over `data`, opened the one safe way: no network, no DTD (refused before
+    /// libxml2 sees the document), no CDATA nodes, errors as `FHIRCodecError`s. FHIR XML and the mapping engine's
+    /// document trees both read through it.
+    static func withReader<T>(
+        _ data: [UInt8], maxBytes: Int, _ body: (xmlTextReaderPtr) throws(FHIRCodecError) -> T
+    ) throws(FHIRCodecError) -> T {
+        guard data.count <= maxBytes else { throw FHIRCodecError(reason: "the document is larger than \(maxBytes) bytes") }
+        if let line = doctypeLine(data) {
             throw FHIRCodecError(
                 line: line,
                 reason: "document type declarations (DTDs) are not allowed: they enable external entities (XXE) and entity-expansion attacks")
         }
-        let result: Result<JSONObject, FHIRCodecError> = data.withUnsafeBufferPointer { buf in
+        let result: Result<T, FHIRCodecError> = data.withUnsafeBufferPointer { buf in
             let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
             guard
                 let reader = buf.baseAddress.flatMap({ base in
@@ -43,17 +57,23 @@ public struct FHIRXMLParser: Sendable {
                 return .failure(FHIRCodecError(reason: "the document is empty"))
             }
             defer { xmlFreeTextReader(reader) }
-            var r = Reader(reader: reader, limits: limits, table: table)
             do throws(FHIRCodecError) {
-                try r.moveToRoot()
-                let resource = try r.readResource(path: "")
-                try r.expectEnd()
-                return .success(resource)
+                return .success(try body(reader))
             } catch {
                 return .failure(error)
             }
         }
         return try result.get()
+    }
+
+    /// libxml2's last error as a `FHIRCodecError` (with its line), or a plain "malformed XML" at `line` when it recorded none.
+    static func lastError(orAt line: Int?) -> FHIRCodecError {
+        if let e = xmlGetLastError(), let message = e.pointee.message {
+            var text = String(cString: message)
+            while text.last == "\n" { text.removeLast() }
+            return FHIRCodecError(line: Int(e.pointee.line) > 0 ? Int(e.pointee.line) : nil, reason: "malformed XML: \(text)")
+        }
+        return FHIRCodecError(line: line, reason: "malformed XML")
     }
 
     public func parse(_ text: String) throws(FHIRCodecError) -> JSONObject {
@@ -125,12 +145,7 @@ public struct FHIRXMLParser: Sendable {
         }
 
         func malformed() -> FHIRCodecError {
-            if let e = xmlGetLastError(), let message = e.pointee.message {
-                var text = String(cString: message)
-                while text.last == "\n" { text.removeLast() }
-                return FHIRCodecError(line: Int(e.pointee.line) > 0 ? Int(e.pointee.line) : nil, reason: "malformed XML: \(text)")
-            }
-            return error("malformed XML")
+            FHIRXMLParser.lastError(orAt: error("malformed XML").line)
         }
 
         var nodeType: xmlReaderTypes { xmlReaderTypes(UInt32(xmlTextReaderNodeType(reader))) }

@@ -35,28 +35,9 @@ public enum XMLTree {
 
     /// Parses a document; a DTD, an entity, or malformed XML is a `FHIRCodecError` with its line.
     public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(FHIRCodecError) -> XMLElement {
-        let data = Array(bytes)
-        guard data.count <= limits.maxBytes else { throw FHIRCodecError(reason: "the document is larger than \(limits.maxBytes) bytes") }
-        if let line = FHIRXMLParser.doctypeLine(data) {
-            throw FHIRCodecError(
-                line: line,
-                reason: "document type declarations (DTDs) are not allowed: they enable external entities (XXE) and entity-expansion attacks")
+        try FHIRXMLParser.withReader(Array(bytes), maxBytes: limits.maxBytes) { reader throws(FHIRCodecError) in
+            try build(reader, limits: limits)
         }
-        let result: Result<XMLElement, FHIRCodecError> = data.withUnsafeBufferPointer { buf in
-            let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
-            guard
-                let reader = buf.baseAddress.flatMap({ base in
-                    base.withMemoryRebound(to: CChar.self, capacity: buf.count) { xmlReaderForMemory($0, Int32(buf.count), nil, nil, options) }
-                })
-            else { return .failure(FHIRCodecError(reason: "the document is empty")) }
-            defer { xmlFreeTextReader(reader) }
-            do throws(FHIRCodecError) {
-                return .success(try build(reader, limits: limits))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
     }
 
     private final class Builder {
@@ -91,14 +72,7 @@ public enum XMLTree {
         }
         while true {
             let status = xmlTextReaderRead(reader)
-            if status < 0 {
-                if let e = xmlGetLastError(), let message = e.pointee.message {
-                    var text = String(cString: message)
-                    while text.last == "\n" { text.removeLast() }
-                    throw FHIRCodecError(line: Int(e.pointee.line) > 0 ? Int(e.pointee.line) : nil, reason: "malformed XML: \(text)")
-                }
-                throw FHIRCodecError(line: line(), reason: "malformed XML")
-            }
+            if status < 0 { throw FHIRXMLParser.lastError(orAt: line()) }
             if status == 0 { break }
             switch xmlReaderTypes(UInt32(xmlTextReaderNodeType(reader))) {
             case XML_READER_TYPE_DOCUMENT_TYPE:
