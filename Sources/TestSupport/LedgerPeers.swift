@@ -183,14 +183,18 @@ public final class GatewayProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         httpURL = "http://127.0.0.1:\(httpPort)"
+        // Polls /health with short requests. The deadline is checked after each attempt, not before, so a poll that
+        // was itself delayed (a loaded machine) still gets its answer from a gateway that is up by then.
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let (_, response) = try? await TestHTTP.data(for: URLRequest(url: URL(string: httpURL + "/health")!)), response.statusCode == 200 {
+        var health = URLRequest(url: URL(string: httpURL + "/health")!)
+        health.timeoutInterval = 5
+        repeat {
+            if let (_, response) = try? await TestHTTP.data(for: health), response.statusCode == 200 {
                 return
             }
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(200))
-        }
+        } while Date() < deadline
         stop()
         throw TestEnvironment.PeerError(
             description: "ledgerbridge serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")

@@ -37,10 +37,17 @@ extension Subprocess {
     /// `run` on a Dispatch thread: a long-running program must not block one of the few threads of Swift's
     /// cooperative pool (one per core), which would stall every other test's async work meanwhile.
     public static func runDetached(_ executable: String, _ arguments: [String]) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try run(executable, arguments) })
-            }
+        try await offPool { try run(executable, arguments) }
+    }
+}
+
+/// Runs blocking work (a child process, a server's start, a poll with sleeps) on a Dispatch thread. Swift's
+/// cooperative pool has one thread per core: two tests blocking it stall every other test's async work, and timeouts
+/// elsewhere then fire for nothing.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Swift.Result { try body() })
         }
     }
 }
@@ -65,8 +72,8 @@ public enum TestEnvironment {
     }
 
     /// Runs one of the package's Python scripts with the peers' interpreter; a failure says how to install them.
-    public static func runPython(script: String, _ arguments: [String]) throws -> Subprocess.Result {
-        let result = try Subprocess.run(python, [packageRoot + "/" + script] + arguments)
+    public static func runPython(script: String, _ arguments: [String]) async throws -> Subprocess.Result {
+        let result = try await Subprocess.runDetached(python, [packageRoot + "/" + script] + arguments)
         guard result.status == 0 else {
             throw PeerError(description: "\(script) failed (scripts/test.sh installs the Python peers): \(result.error)")
         }

@@ -26,17 +26,25 @@ public final class TestPostgres: @unchecked Sendable {
     nonisolated(unsafe) private static var sharedInstance: TestPostgres?
 
     /// The server this test process shares, started on first use.
-    public static func shared() throws -> TestPostgres {
+    public static func shared() async throws -> TestPostgres {
+        try await offPool { try sharedBlocking() }
+    }
+
+    private static func sharedBlocking() throws -> TestPostgres {
         sharedLock.lock()
         defer { sharedLock.unlock() }
         if let s = sharedInstance { return s }
-        let s = try start()
+        let s = try startBlocking()
         sharedInstance = s
         return s
     }
 
     /// A new server of the caller's own.
-    public static func start() throws -> TestPostgres {
+    public static func start() async throws -> TestPostgres {
+        try await offPool { try startBlocking() }
+    }
+
+    private static func startBlocking() throws -> TestPostgres {
         let bin = try findBinaries()
         let directory = try makeTemporaryDirectory()
         let server = TestPostgres(port: try freePort(), directory: directory, binDirectory: bin)

@@ -19,15 +19,15 @@ struct CrossCheckTests {
         var segments: [[[[[Leaf]]]]]
     }
 
-    static func runPeer(_ files: [String]) throws -> [PeerMessage] {
-        let result = try TestEnvironment.runPython(script: "scripts/crosscheck_python_hl7.py", files)
+    static func runPeer(_ files: [String]) async throws -> [PeerMessage] {
+        let result = try await TestEnvironment.runPython(script: "scripts/crosscheck_python_hl7.py", files)
         return try result.output.split(separator: "\n").map { try JSONDecoder().decode(PeerMessage.self, from: Data($0.utf8)) }
     }
 
     @Test("every subcomponent of every corpus message equals python-hl7's")
-    func everySubcomponentAgrees() throws {
+    func everySubcomponentAgrees() async throws {
         let files = Fixtures.wellFormed
-        let peer = try Self.runPeer(files.map(\.path))
+        let peer = try await Self.runPeer(files.map(\.path))
         var ours: [(String, Int, Message)] = []
         for file in files {
             for (i, m) in try ER7Parser().parse(file.bytes).messages.enumerated() { ours.append((file.path, i, m)) }

@@ -13,8 +13,8 @@ struct LegacyDatabase {
     let server: TestPostgres
     let name: String
 
-    static func start(seed: Bool = false) throws -> LegacyDatabase {
-        let server = try TestPostgres.start()
+    static func start(seed: Bool = false) async throws -> LegacyDatabase {
+        let server = try await TestPostgres.start()
         let name = try server.createDatabase("legacy")
         let root = TestEnvironment.packageRoot + "/Deploy/legacy-demo/"
         try server.sql(try String(contentsOfFile: root + "schema.sql", encoding: .utf8), database: name)
@@ -72,7 +72,7 @@ struct PollerTests {
 
     @Test("rows added while polling and a legacy server restarted mid-poll: the poller reconnects by itself and skips or repeats no row")
     func restartMidPoll() async throws {
-        let legacy = try LegacyDatabase.start()
+        let legacy = try await LegacyDatabase.start()
         let gateway = IngestPipeline(store: try await StoreKind.postgres.open())
         try legacy.insertMessages(0..<20)
         let configuration = LegacySourceConfiguration(
@@ -113,7 +113,7 @@ struct PollerTests {
 
     @Test("a patients table: rows become Patients; an updated row becomes a new version; FHIR XML exports are stored as sent")
     func rowsAndExports() async throws {
-        let legacy = try LegacyDatabase.start(seed: true)
+        let legacy = try await LegacyDatabase.start(seed: true)
         let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         let patients = LegacySourcePoller(
             configuration: LegacySourceConfiguration(
@@ -147,7 +147,7 @@ struct PollerTests {
 
     @Test("rows no mapping covers are dead letters, and are replayed through the mapping in force after a fix")
     func rowDeadLettersReplay() async throws {
-        let legacy = try LegacyDatabase.start(seed: true)
+        let legacy = try await LegacyDatabase.start(seed: true)
         // A mapping set that covers no table yet.
         let gateway = IngestPipeline(store: try await StoreKind.sqlite.open(), mapper: FallbackMapping())
         let poller = LegacySourcePoller(
@@ -174,7 +174,7 @@ struct PollerTests {
 
     @Test("C-CDA documents in a legacy table map through the document map: the patient and each section's entries are stored")
     func ccdaDocuments() async throws {
-        let legacy = try LegacyDatabase.start()
+        let legacy = try await LegacyDatabase.start()
         let document = try String(
             contentsOfFile: TestEnvironment.packageRoot + "/Tests/MappingTests/Fixtures/ccda/170.314B2_Amb_CCD.ccda", encoding: .utf8)
         try legacy.server.sql(
@@ -206,7 +206,7 @@ struct PollerTests {
         "the integrity scan finds rows changed behind the gateway's back (same watermark), rows that vanished, and rows slipped in behind the watermark"
     )
     func integrityScan() async throws {
-        let legacy = try LegacyDatabase.start(seed: true)
+        let legacy = try await LegacyDatabase.start(seed: true)
         let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         let source = LegacySourceConfiguration(
             name: "legacy-patients", url: legacy.url, query: LegacyDatabase.patientsQuery, format: .rows, table: "patients",
@@ -245,7 +245,7 @@ struct PollerTests {
 
     @Test("NOTIFY from the legacy database wakes the poller long before its interval")
     func notifyWakes() async throws {
-        let legacy = try LegacyDatabase.start()
+        let legacy = try await LegacyDatabase.start()
         let gateway = IngestPipeline(store: try await StoreKind.sqlite.open())
         let poller = LegacySourcePoller(
             configuration: LegacySourceConfiguration(

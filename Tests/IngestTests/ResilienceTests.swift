@@ -14,7 +14,7 @@ struct ResilienceTests {
     @Test(
         "crash test: 10,000 messages over MLLP and HTTP while the gateway is SIGKILLed and restarted; every acknowledged message stored exactly once")
     func crash() async throws {
-        let pg = try TestPostgres.shared()
+        let pg = try await TestPostgres.shared()
         let database = try pg.createDatabase("crash")
         let httpPort = try TestPostgres.freePort(), mllpPort = try TestPostgres.freePort()
         let directory = NSTemporaryDirectory() + "lb-crash-\(UUID().uuidString)"
@@ -52,7 +52,7 @@ struct ResilienceTests {
 
     @Test("outage: PostgreSQL stopped and restarted mid-load; 503 with Retry-After and AE meanwhile, no acknowledged loss, service resumes by itself")
     func outage() async throws {
-        let server = try TestPostgres.start()
+        let server = try await TestPostgres.start()
         let database = try server.createDatabase("outage")
         var configuration = try PostgresStoreConfiguration(url: server.url(database: database))
         configuration.maximumConnections = 4

@@ -18,7 +18,7 @@ enum StoreKind: String, CaseIterable, CustomStringConvertible {
         switch self {
         case .sqlite: store = try SQLiteStore(path: NSTemporaryDirectory() + "ledgerbridge-anchor-\(UUID().uuidString)/store.sqlite")
         case .postgres:
-            let pg = try TestPostgres.shared()
+            let pg = try await TestPostgres.shared()
             var configuration = try PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("anchor")))
             // These tests are not about outages: a loaded machine (the whole suite on two cores) must not fail them.
             configuration.operationTimeoutSeconds = 30

@@ -204,7 +204,8 @@ struct FHIRSearchTests {
         defer { g.process.stop() }
         let anna = try #require(try await g.ids("/fhir/Patient?family=meyer").first)
         let token = try g.token(["--scope", "patient/*.read", "--patient", anna])["Authorization"]!.dropFirst("Bearer ".count)
-        let result = try TestEnvironment.runPython(script: "scripts/peers/fhirclient_check.py", [g.process.httpURL + "/fhir", String(token), anna])
+        let result = try await TestEnvironment.runPython(
+            script: "scripts/peers/fhirclient_check.py", [g.process.httpURL + "/fhir", String(token), anna])
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         let patient = summary["patient"] as? [String: Any]
         #expect(patient?["id"] as? String == anna && patient?["family"] as? String == "Meyer" && patient?["birthDate"] as? String == "1972-03-15")

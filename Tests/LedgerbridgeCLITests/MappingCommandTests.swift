@@ -95,9 +95,9 @@ struct MappingCommandTests {
     }
 
     @Test("element agreement with the peer converter's bundles (hl7v2-expected), per message type: at least the recorded floor")
-    func agreement() throws {
+    func agreement() async throws {
         let out = NSTemporaryDirectory() + "lb-agreement-\(UUID().uuidString).json"
-        let result = try TestEnvironment.runPython(
+        let result = try await TestEnvironment.runPython(
             script: "scripts/mapping/agreement.py",
             [
                 "--binary", try TestEnvironment.ledgerbridgeBinary(), "--mappings", Self.shipped,

@@ -58,7 +58,7 @@ struct ShippedMappingTests {
     }
 
     @Test("every corpus message maps to valid FHIR R4 (our validator and the JSON Schema), or fails with the place it needs")
-    func corpusIsValid() throws {
+    func corpusIsValid() async throws {
         let mapper = try Self.folder.load()
         var resources: [(String, JSONObject)] = []
         var mapped = 0
@@ -86,7 +86,7 @@ struct ShippedMappingTests {
             }
         }
         #expect(mapped >= 130, "mapped \(mapped); not: \(failures)")
-        let verdicts = try Self.judge(resources)
+        let verdicts = try await Self.judge(resources)
         // The schema's string pattern ([ \r\n\t\S]+, Unicode \S) refuses a no-break space (U+00A0) that FHIR allows and
         // messages carry (the FHIR tests meet the same quirk in the specification's own examples): only that is excused.
         let invalid = verdicts.filter { !$0.value.valid && !$0.value.errors.allSatisfy { $0.contains("\\xa0") } }
@@ -96,7 +96,7 @@ struct ShippedMappingTests {
     }
 
     @Test("every C-CDA document of the corpus maps: its patient and the entries of its sections, all valid FHIR R4")
-    func ccda() throws {
+    func ccda() async throws {
         let mapper = try Self.folder.load()
         let dir = TestEnvironment.packageRoot + "/Tests/MappingTests/Fixtures/ccda"
         var resources: [(String, JSONObject)] = []
@@ -118,7 +118,7 @@ struct ShippedMappingTests {
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")
         }
-        let verdicts = try Self.judge(resources)
+        let verdicts = try await Self.judge(resources)
         let invalid = verdicts.filter { !$0.value.valid && !$0.value.errors.allSatisfy { $0.contains("\\xa0") || $0.contains("\\u200b") } }
         #expect(invalid.isEmpty, "\(invalid.prefix(5).map { "\($0.key): \($0.value.errors)" })")
     }
@@ -140,7 +140,7 @@ struct ShippedMappingTests {
     }
 
     /// The official FHIR R4 JSON Schema's verdict on each resource (scripts/validate_fhir_jsonschema.py).
-    static func judge(_ resources: [(String, JSONObject)]) throws -> [String: Verdict] {
+    static func judge(_ resources: [(String, JSONObject)]) async throws -> [String: Verdict] {
         let dir = NSTemporaryDirectory() + "lb-mapped-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -156,7 +156,7 @@ struct ShippedMappingTests {
         let all = paths.keys.sorted()
         for start in stride(from: 0, to: all.count, by: 500) {
             let chunk = Array(all[start..<min(start + 500, all.count)])
-            let result = try TestEnvironment.runPython(script: "scripts/validate_fhir_jsonschema.py", [schema] + chunk)
+            let result = try await TestEnvironment.runPython(script: "scripts/validate_fhir_jsonschema.py", [schema] + chunk)
             for line in result.output.split(separator: "\n") {
                 let v = try JSONDecoder().decode(Verdict.self, from: Data(line.utf8))
                 verdicts[paths[v.file]!] = v

@@ -17,7 +17,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             let path = NSTemporaryDirectory() + "ledgerbridge-store-\(UUID().uuidString)/store.sqlite"
             return try SQLiteStore(path: path)
         case .postgres:
-            let pg = try TestPostgres.shared()
+            let pg = try await TestPostgres.shared()
             let db = try pg.createDatabase("store")
             return try await PostgresStore(configuration: PostgresStoreConfiguration(url: pg.url(database: db)))
         }

@@ -26,7 +26,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         case .sqlite:
             store = try SQLiteStore(path: NSTemporaryDirectory() + "ledgerbridge-ingest-\(UUID().uuidString)/store.sqlite")
         case .postgres:
-            let pg = try TestPostgres.shared()
+            let pg = try await TestPostgres.shared()
             store = try await PostgresStore(
                 configuration: PostgresStoreConfiguration(url: pg.url(database: try pg.createDatabase("ingest"))), logger: TestGateway.logger)
         }
