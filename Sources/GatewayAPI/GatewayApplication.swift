@@ -152,8 +152,12 @@ enum Reply {
         if xml, let bytes = try? FHIRXMLWriter(indent: false).write(resource) {
             return Response(status: status, headers: [.contentType: "application/fhir+xml"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
-        return Response(
-            status: status, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: FHIRJSON().write(resource))))
+        return fhirJSON(FHIRJSON().write(resource), status: status)
+    }
+
+    /// JSON bytes already written (a stored body with its meta, a cached CapabilityStatement).
+    static func fhirJSON(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/fhir+json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func outcome(_ status: HTTPResponse.Status, code: String, _ message: String, xml: Bool = false) -> Response {

@@ -14,6 +14,8 @@ public struct ProofBuilder: Sendable {
     public let store: any RecordStore
     public let publicKey: Curve25519.Signing.PublicKey
     public let tree: any LedgerTree
+    /// What integrity checks learned about sealed heads, shared by the copies of this builder.
+    let heads = HeadKnowledge()
 
     public init(store: any RecordStore, publicKey: Curve25519.Signing.PublicKey, tree: any LedgerTree) {
         self.store = store
@@ -74,16 +76,121 @@ public struct ProofBuilder: Sendable {
         guard let logged, logged == (try? version.ledgerEntry?.leafHash()) else {
             return .mismatch("the version's ledger entry is not the one logged at leaf \(leaf): its record hash or time was changed in the database")
         }
-        guard let head = try await store.treeHead(coveringLeaf: leaf) else {
+        guard let head = try await coveringHead(leaf) else {
             return .pending("logged at leaf \(leaf); no tree head sealed over it yet")
         }
-        guard try await tree.root(treeSize: Int(head.treeSize)).hex == head.root else {
-            return .mismatch("the ledger entries no longer give the root signed in tree head \(head.treeSize): entries were changed in the database")
+        if !heads.rootChecked(head.treeSize) {
+            guard try await tree.root(treeSize: Int(head.treeSize)).hex == head.root else {
+                return .mismatch(
+                    "the ledger entries no longer give the root signed in tree head \(head.treeSize): entries were changed in the database")
+            }
+            heads.checkedRoot(head.treeSize)
         }
-        let rows = try await store.anchors(treeSize: head.treeSize)
+        if let backends = heads.anchored(head.treeSize) { return .anchored(treeSize: head.treeSize, backends: backends) }
+        let rows: [AnchorRecord]
+        if let recent = heads.recentAnchors(head.treeSize, now: .now) {
+            rows = recent
+        } else {
+            rows = try await store.anchors(treeSize: head.treeSize)
+            heads.learned(rows, treeSize: head.treeSize, now: .now)
+        }
         let waiting = rows.filter { $0.state != .anchored }.map(\.backend)
         if !waiting.isEmpty { return .pending("in tree head \(head.treeSize); not yet anchored on \(waiting.joined(separator: ", "))") }
         return .anchored(treeSize: head.treeSize, backends: rows.map(\.backend))
+    }
+
+    /// The first sealed head over a leaf: from what earlier reads learned, else the store (which then also says where
+    /// the head's span of leaves starts, so every other leaf under it is answered without the store).
+    private func coveringHead(_ leaf: Int64) async throws -> StoredTreeHead? {
+        if let head = heads.head(covering: leaf) { return head }
+        if heads.recentlyUnsealed(leaf, now: .now) { return nil }
+        guard let head = try await store.treeHead(coveringLeaf: leaf) else {
+            heads.unsealed(from: leaf, now: .now)
+            return nil
+        }
+        let previous = try await store.treeHeads(before: head.treeSize, limit: 1).first
+        heads.learned(head, from: previous?.treeSize ?? 0)
+        return head
+    }
+}
+
+/// What integrity checks learn about sealed tree heads, kept between reads so that a read costs no store query for
+/// them. What never changes once true is kept for good: which head covers a span of leaves (heads are append-only and
+/// a version's head is the first one over its leaf), that the in-memory tree gives a head's signed root (the tree only
+/// grows), and that every backend anchored a head. What can still change (no head yet over a leaf, a backend still
+/// pending) is reused for `freshness` only, so a head sealed or anchored by another process (`ledgerbridge anchor
+/// --now`, another gateway) shows within that time.
+final class HeadKnowledge: Sendable {
+    static let freshness: Duration = .milliseconds(250)
+
+    private struct State {
+        /// Disjoint spans `[low, head.treeSize)`, by tree size: the leaves whose first head is `head`.
+        var spans: [(low: Int64, head: StoredTreeHead)] = []
+        var checkedRoots: Set<Int64> = []
+        var anchored: [Int64: [String]] = [:]
+        var pendingAnchors: [Int64: (rows: [AnchorRecord], at: ContinuousClock.Instant)] = [:]
+        /// No head covered leaves from `leaf` on, when last asked.
+        var unsealed: (leaf: Int64, at: ContinuousClock.Instant)?
+    }
+
+    private let state = Mutex(State())
+
+    func head(covering leaf: Int64) -> StoredTreeHead? {
+        state.withLock { s in
+            // The first span whose head's size is above the leaf.
+            var lo = 0, hi = s.spans.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if s.spans[mid].head.treeSize > leaf { hi = mid } else { lo = mid + 1 }
+            }
+            guard lo < s.spans.count, s.spans[lo].low <= leaf else { return nil }
+            return s.spans[lo].head
+        }
+    }
+
+    func learned(_ head: StoredTreeHead, from low: Int64) {
+        state.withLock { s in
+            s.unsealed = nil
+            guard !s.spans.contains(where: { $0.head.treeSize == head.treeSize }) else { return }
+            let at = s.spans.firstIndex { $0.head.treeSize > head.treeSize } ?? s.spans.count
+            s.spans.insert((low, head), at: at)
+        }
+    }
+
+    func recentlyUnsealed(_ leaf: Int64, now: ContinuousClock.Instant) -> Bool {
+        state.withLock { s in
+            guard let u = s.unsealed else { return false }
+            return leaf >= u.leaf && now - u.at < Self.freshness
+        }
+    }
+
+    func unsealed(from leaf: Int64, now: ContinuousClock.Instant) {
+        state.withLock { s in
+            if let u = s.unsealed, now - u.at < Self.freshness { s.unsealed = (min(u.leaf, leaf), u.at) } else { s.unsealed = (leaf, now) }
+        }
+    }
+
+    func rootChecked(_ treeSize: Int64) -> Bool { state.withLock { $0.checkedRoots.contains(treeSize) } }
+    func checkedRoot(_ treeSize: Int64) { state.withLock { _ = $0.checkedRoots.insert(treeSize) } }
+
+    func anchored(_ treeSize: Int64) -> [String]? { state.withLock { $0.anchored[treeSize] } }
+
+    func recentAnchors(_ treeSize: Int64, now: ContinuousClock.Instant) -> [AnchorRecord]? {
+        state.withLock { s in
+            guard let p = s.pendingAnchors[treeSize], now - p.at < Self.freshness else { return nil }
+            return p.rows
+        }
+    }
+
+    func learned(_ rows: [AnchorRecord], treeSize: Int64, now: ContinuousClock.Instant) {
+        state.withLock { s in
+            if rows.allSatisfy({ $0.state == .anchored }) {
+                s.anchored[treeSize] = rows.map(\.backend)
+                s.pendingAnchors[treeSize] = nil
+            } else {
+                s.pendingAnchors[treeSize] = (rows, now)
+            }
+        }
     }
 }
 

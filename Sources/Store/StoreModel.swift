@@ -203,6 +203,56 @@ public struct StoredVersion: Sendable, Hashable {
     /// True when the stored body still hashes to the recorded hash.
     public var bodyMatchesHash: Bool { Hash(SHA256.hash(data: body)).hex == recordHash }
 
+    /// `resource()` written as compact JSON, without parsing the body, when the body has no `meta` of its own (the
+    /// common case): the stored body is canonical JSON, so the served form is the body with a `meta` member appended.
+    /// Nil when the body has a `meta` or is not an object; `FHIRJSON().write(resource())` then gives the same bytes.
+    public func servedJSON() -> [UInt8]? {
+        guard body.count >= 2, body.first == UInt8(ascii: "{"), body.last == UInt8(ascii: "}"), !Self.hasTopLevelMeta(body) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + 80)
+        out.append(contentsOf: body[..<(body.count - 1)])
+        if body.count > 2 { out.append(UInt8(ascii: ",")) }
+        out.append(contentsOf: #""meta":{"versionId":""#.utf8)
+        out.append(contentsOf: String(versionId).utf8)
+        out.append(contentsOf: #"","lastUpdated":""#.utf8)
+        out.append(contentsOf: StoreTime.instant(lastUpdated).utf8)
+        out.append(contentsOf: #""}}"#.utf8)
+        return out
+    }
+
+    /// Whether a compact JSON object has a member named `meta` (a key right after `{` or `,` at depth 1).
+    static func hasTopLevelMeta(_ json: [UInt8]) -> Bool {
+        let key = Array(#""meta":"#.utf8)
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var previous: UInt8 = 0
+        for i in json.indices {
+            let b = json[i]
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                    previous = b
+                }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""):
+                if depth == 1, previous == UInt8(ascii: "{") || previous == UInt8(ascii: ","), json[i...].starts(with: key) { return true }
+                inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
+            }
+            previous = b
+        }
+        return false
+    }
+
     /// The resource with `meta.versionId` and `meta.lastUpdated` filled in, as served.
     public func resource() throws -> JSONObject {
         var r = try FHIRJSON().parse(body)
@@ -292,18 +342,41 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 public enum StoreTime {
     public static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
+    /// A UTC time broken into its calendar fields (proleptic Gregorian), by arithmetic: Foundation's `Calendar` cost
+    /// more per call than the rest of a FHIR read.
+    public struct Civil: Sendable, Equatable {
+        public var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, millisecond: Int64
+        /// 0 = Sunday.
+        public var weekday: Int
+    }
+
+    public static func civil(_ millis: Int64) -> Civil {
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        var days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        let weekday = Int((days % 7 + 11) % 7)  // 1970-01-01 was a Thursday
+        // Civil from days (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let doe = days - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return Civil(
+            year: yoe + era * 400 + (month <= 2 ? 1 : 0), month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay / 60 % 60,
+            second: secondOfDay % 60, millisecond: millis - seconds * 1000, weekday: weekday)
+    }
+
     /// FHIR instant with milliseconds, UTC.
     public static func instant(_ millis: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(millis) / 1000)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let ms = Int(((millis % 1000) + 1000) % 1000)
-        func pad(_ v: Int?, _ n: Int) -> String {
-            let s = String(v ?? 0)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
+        let c = civil(millis)
+        func pad(_ v: Int64, _ n: Int) -> String {
+            let s = String(v)
+            return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
         }
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):"
-            + "\(pad(c.second, 2)).\(pad(ms, 3))Z"
+        return
+            "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.millisecond, 3))Z"
     }
 }

@@ -1,7 +1,8 @@
 import FHIR
 import Foundation
-import GatewayAPI
 import Testing
+
+@testable import GatewayAPI
 
 @Suite("bearer tokens and SMART scopes")
 struct AccessTokenTests {
@@ -89,5 +90,27 @@ struct AccessTokenTests {
             .base64EncodedString().replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(
                 of: "/", with: "_")
         #expect(await refused("\(parts[0]).\(widened).\(parts[2])"))
+    }
+
+    @Test("a verified token is remembered until it expires, then refused like any expired token; the memory is bounded")
+    func rememberedUntilExpiry() async throws {
+        let verifier = try await AccessTokenVerifier.make(AccessTokenConfiguration(), secret: secret)
+        // JWT times are whole seconds: this one expires at the second after next.
+        let expires = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 2).rounded(.up))
+        let token = try await AccessTokenVerifier.issue(
+            AccessTokenClaims(subject: "carol", scope: "system/*.read", patient: nil, expires: expires), secret: secret)
+        for _ in 0..<3 { #expect(try await verifier.caller(token: token).subject == "carol") }
+        try await Task.sleep(for: .seconds(expires.timeIntervalSinceNow + 0.2))
+        await #expect(throws: AccessTokenVerifier.Refusal.self) { try await verifier.caller(token: token) }
+
+        let cache = VerifiedTokens(limit: 2)
+        let caller = Caller(subject: "x", scopes: [], patient: nil, isAdmin: false)
+        cache.keep("a", caller, until: 100, now: 0)
+        cache.keep("b", caller, until: 5, now: 0)
+        #expect(cache.caller(for: "a", at: 50)?.subject == "x" && cache.caller(for: "b", at: 50) == nil)
+        // Full: the expired ones go first, then everything.
+        cache.keep("c", caller, until: 100, now: 50)
+        cache.keep("d", caller, until: 100, now: 50)
+        #expect(cache.caller(for: "d", at: 60) != nil)
     }
 }

@@ -251,6 +251,51 @@ struct AnchoringTests {
     }
 }
 
+@Suite("integrity status from what earlier reads learned")
+struct IntegrityKnowledgeTests {
+    @Test("once a head is known anchored, every version under it gets its status without the store; a new head shows within 250 ms")
+    func learnedHeads() async throws {
+        let store = try SQLiteStore(path: NSTemporaryDirectory() + "lb-knowledge-\(UUID().uuidString)/store.sqlite")
+        try await store.migrate()
+        let directory = try temporaryDirectory("knowledge")
+        let key = Curve25519.Signing.PrivateKey()
+        let service = AnchorService(
+            store: store, key: key, backends: [LocalCheckpointBackend(path: directory + "/c.jsonl")], schedule: fastSchedule, logger: quiet)
+        let pipeline = IngestPipelineFactory.make(store)
+        let first = try await ingest(0..<3, into: pipeline)
+        let proofs = ProofBuilder(store: store, publicKey: key.publicKey, tree: service.ledgerTree)
+        func stored(_ w: VersionOutcome) async throws -> StoredVersion {
+            try #require(try await store.version(type: w.resourceType, id: w.id, versionId: w.versionId))
+        }
+        let before = try await stored(first[0])
+        #expect(try await proofs.integrity(of: before).code == "pending")
+        _ = try await service.anchorNow(timeout: 10)
+        // The answer 'no head yet' is reused for a moment only.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await proofs.integrity(of: before).code == "anchored")
+
+        let versions = try await first.asyncMap { try await stored($0) }
+        let later = try await stored(try await ingest(3..<4, into: pipeline)[0])
+        try await store.close()
+        // The store is closed: a status that needed it would throw.
+        for v in versions { #expect(try await proofs.integrity(of: v).code == "anchored") }
+        // A changed body is still caught: that check reads the version, never the knowledge.
+        var changed = versions[0]
+        changed.body[changed.body.count - 2] ^= 1
+        #expect(try await proofs.integrity(of: changed).code == "mismatch")
+        // Beyond the known heads the store is asked, and it is closed.
+        await #expect(throws: (any Error).self) { try await proofs.integrity(of: later) }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await transform(e)) }
+        return out
+    }
+}
+
 @Suite("the tree fed by commits")
 struct CommitFedTreeTests {
     @Test("leaves offered out of order, with a gap only the store can fill, give the tree the store gives", arguments: StoreKind.allCases)

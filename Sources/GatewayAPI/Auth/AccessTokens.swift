@@ -1,6 +1,7 @@
 import FHIR
 import Foundation
 import JWTKit
+import Synchronization
 
 /// Bearer tokens for the FHIR API (JWT). HS256 with the gateway's own secret for the embedded default
 /// (`ledgerbridge token` issues them); RS256 / ES256 with the keys of a configured JWKS for an identity provider.
@@ -107,6 +108,9 @@ public struct Caller: Sendable {
         return ["subject", "patient"].contains { resource[$0]?.objectValue?["reference"]?.stringValue == target }
     }
 
+    /// Whether the caller may read every resource of this type, without looking at it (no compartment to check).
+    public func mayReadEvery(_ type: String) -> Bool { isAdmin || scopes.contains { $0.read && $0.covers(type) && $0.context != .patient } }
+
     /// Whether any scope lets the caller read this type at all (before looking at a resource).
     public func mayReadType(_ type: String) -> Bool { isAdmin || scopes.contains { $0.read && $0.covers(type) } }
 }
@@ -115,6 +119,9 @@ public struct Caller: Sendable {
 public struct AccessTokenVerifier: Sendable {
     let keys: JWTKeyCollection
     let configuration: AccessTokenConfiguration
+    /// Tokens already verified, with their callers, until they expire: a client presents the same token on every
+    /// request, and checking its signature and decoding its claims each time cost more than the read it guards.
+    private let verified = VerifiedTokens()
 
     public struct Refusal: Error, CustomStringConvertible {
         public var description: String
@@ -132,6 +139,8 @@ public struct AccessTokenVerifier: Sendable {
     }
 
     public func caller(token: String) async throws(Refusal) -> Caller {
+        let now = Date().timeIntervalSince1970
+        if let caller = verified.caller(for: token, at: now) { return caller }
         let claims: AccessTokenClaims
         do {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)
@@ -144,7 +153,9 @@ public struct AccessTokenVerifier: Sendable {
             if claims.aud == nil { throw Refusal(description: "the token names no audience") }
         }
         let scopes = claims.scope.split(separator: " ").compactMap(SMARTScope.init)
-        return Caller(subject: claims.sub.value, scopes: scopes, patient: claims.patient, isAdmin: false)
+        let caller = Caller(subject: claims.sub.value, scopes: scopes, patient: claims.patient, isAdmin: false)
+        verified.keep(token, caller, until: claims.exp.value.timeIntervalSince1970, now: now)
+        return caller
     }
 
     /// Signs a token with the HS256 secret (the embedded default's `ledgerbridge token`).
@@ -152,5 +163,36 @@ public struct AccessTokenVerifier: Sendable {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(claims)
+    }
+}
+
+/// Verified tokens and their callers, each until its `exp`; at most `limit` of them (expired ones are dropped first,
+/// then all, when it is full). Only tokens that passed every check are kept, so a cached answer is one the full check
+/// gave; a token that expires is checked again (and refused) from that second on.
+final class VerifiedTokens: Sendable {
+    private let entries = Mutex<[String: (caller: Caller, expires: Double)]>([:])
+    let limit: Int
+
+    init(limit: Int = 10_000) { self.limit = limit }
+
+    func caller(for token: String, at now: Double) -> Caller? {
+        entries.withLock { entries in
+            guard let entry = entries[token] else { return nil }
+            guard now < entry.expires else {
+                entries[token] = nil
+                return nil
+            }
+            return entry.caller
+        }
+    }
+
+    func keep(_ token: String, _ caller: Caller, until expires: Double, now: Double) {
+        entries.withLock { entries in
+            if entries.count >= limit {
+                entries = entries.filter { now < $0.value.expires }
+                if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[token] = (caller, expires)
+        }
     }
 }

@@ -20,7 +20,7 @@ struct FHIRReadRoutes: Sendable {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/fhir/metadata") { request, _ in
-            Reply.fhir(Self.capabilityStatement(), status: .ok, xml: Self.wantsXML(request))
+            Self.wantsXML(request) ? Reply.fhir(Self.capability, status: .ok, xml: true) : Reply.fhirJSON(Self.capabilityJSON)
         }
         router.get("/fhir/:type/:id") { request, context in
             let xml = Self.wantsXML(request)
@@ -64,7 +64,7 @@ struct FHIRReadRoutes: Sendable {
                     }
                 }
                 // A patient/ scope sees the versions in its compartment only (deletions, which show no content, not at all).
-                let wide = caller.isAdmin || caller.scopes.contains { $0.read && $0.covers(type) && $0.context != .patient }
+                let wide = caller.mayReadEvery(type)
                 var entries: [JSONValue] = []
                 for v in try await services.store.history(type: type, since: since, limit: count) {
                     if v.isDelete ? !wide : !caller.mayRead(try v.resource()) { continue }
@@ -138,9 +138,15 @@ struct FHIRReadRoutes: Sendable {
             r.headers[.eTag] = "W/\"\(v.versionId)\""
             return r
         }
-        let resource = try v.resource()
-        guard caller.mayRead(resource) else { return Self.forbidden(v.resourceType, xml: xml) }
-        var response = Reply.fhir(resource, status: .ok, xml: xml)
+        var response: Response
+        if !xml, caller.mayReadEvery(v.resourceType), let bytes = v.servedJSON() {
+            // The stored bytes with meta appended: no parse and no rewrite of the body.
+            response = Reply.fhirJSON(bytes)
+        } else {
+            let resource = try v.resource()
+            guard caller.mayRead(resource) else { return Self.forbidden(v.resourceType, xml: xml) }
+            response = Reply.fhir(resource, status: .ok, xml: xml)
+        }
         response.headers[.eTag] = "W/\"\(v.versionId)\""
         response.headers[.lastModified] = Self.httpDate(v.lastUpdated)
         if let status = try await integrity(v) {
@@ -168,29 +174,17 @@ struct FHIRReadRoutes: Sendable {
         return accept.contains("xml") && !accept.contains("json")
     }
 
-    /// RFC 7231 IMF-fixdate (`Tue, 01 Dec 2026 15:20:00 GMT`), computed without a formatter (one per request cost
-    /// more than the rest of a read).
+    /// RFC 7231 IMF-fixdate (`Tue, 01 Dec 2026 15:20:00 GMT`).
     static func httpDate(_ millis: Int64) -> String {
-        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
-        var days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let secondOfDay = seconds - days * 86400
-        let weekday = Int((days % 7 + 11) % 7)  // 1970-01-01 was a Thursday
-        // Civil from days (Howard Hinnant's algorithm).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let doe = days - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let c = StoreTime.civil(millis)
         let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let h = secondOfDay / 3600, m = secondOfDay / 60 % 60, s = secondOfDay % 60
-        return "\(names[weekday]), \(two(day)) \(months[Int(month) - 1]) \(year) \(two(h)):\(two(m)):\(two(s)) GMT"
+        return "\(names[c.weekday]), \(two(c.day)) \(months[Int(c.month) - 1]) \(c.year) \(two(c.hour)):\(two(c.minute)):\(two(c.second)) GMT"
     }
+
+    static let capability = capabilityStatement()
+    static let capabilityJSON = FHIRJSON().write(capability)
 
     /// What this server does, and nothing more: read, vread and instance history of every R4 resource type; search
     /// (with the parameters listed) on the types FHIRSearchRoutes serves; Patient $everything.
