@@ -104,6 +104,46 @@ struct ReconciliationTests {
         #expect(list["total"] as? Int == 0)
     }
 
+    @Test("unlinking through the API: the decision is a stored, anchored Basic record; the view parts the records; withdrawing it joins them again")
+    func unlinkingThroughTheAPI() async throws {
+        let (gateway, _) = try await Self.start(precedence: [])
+        defer { gateway.stop() }
+        let ids = try await Self.patientIDs(gateway)
+        let (a, b) = ("Patient/\(ids.a)", "Patient/\(ids.b)")
+        func records() async throws -> Int {
+            ((try await Self.get(gateway, "/reconciliation/\(a)").1["records"] as? [Any]) ?? []).count
+        }
+        #expect(try await records() == 2)
+
+        func post(_ body: String, headers: [String: String] = Self.admin) async throws -> (Int, [String: Any]) {
+            let (status, data) = try await gateway.request(
+                "POST", "/reconciliation/unlinks", body: Array(body.utf8),
+                headers: headers.merging(["Content-Type": "application/json"]) { a, _ in a })
+            return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+        }
+        #expect(try await post(#"{"patients": ["\#(a)", "\#(b)"]}"#, headers: [:]).0 == 401)
+        #expect(try await post(#"{"patients": ["\#(a)"]}"#).0 == 400)
+        #expect(try await post(#"{"patients": ["\#(a)", "\#(a)"]}"#).0 == 400)
+        #expect(try await post(#"{"patients": ["\#(a)", "Patient/nobody"]}"#).0 == 404)
+        let (created, decision) = try await post(#"{"patients": ["\#(b)", "\#(a)"], "reason": "twins, checked at the desk"}"#)
+        #expect(created == 201 && decision["resourceType"] as? String == "Basic", "\(decision)")
+        let id = try #require(decision["id"] as? String)
+        #expect(try await records() == 1)
+        let (_, list) = try await Self.get(gateway, "/reconciliation/unlinks")
+        let listed = try #require((list["unlinks"] as? [[String: Any]])?.first)
+        #expect(listed["patients"] as? [String] == [a, b].sorted() && listed["reason"] as? String == "twins, checked at the desk")
+        #expect(listed["source"] as? String == "operator" && listed["by"] as? String == "admin key")
+        // A record like any other: read back with its integrity status.
+        let stored = try await gateway.response("GET", "/fhir/Basic/\(id)", headers: Self.admin)
+        #expect(stored.status == 200 && ["pending", "anchored"].contains(stored.header("X-Integrity-Status") ?? ""))
+
+        let (deleted, _) = try await gateway.request("DELETE", "/reconciliation/unlinks/\(id)", headers: Self.admin)
+        #expect(deleted == 204)
+        #expect(try await records() == 2)
+        #expect(try await gateway.request("DELETE", "/reconciliation/unlinks/\(id)", headers: Self.admin).0 == 404)
+        #expect(try await gateway.response("GET", "/fhir/Basic/\(id)", headers: Self.admin).status == 410)
+    }
+
     @Test("a configured precedence decides the conflict; a merge message (A40) links the prior record through Patient.link")
     func precedenceAndMerge() async throws {
         let (gateway, _) = try await Self.start(precedence: ["EPIC"])

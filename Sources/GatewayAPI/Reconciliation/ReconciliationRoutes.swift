@@ -1,5 +1,6 @@
 import FHIR
 import Hummingbird
+import Ingest
 import LedgerAnchors
 import Mapping
 import Store
@@ -11,6 +12,7 @@ struct ReconciliationRoutes: Sendable {
     let services: GatewayServices
 
     func register(on router: Router<GatewayRequestContext>) {
+        registerDecisions(on: router)
         router.get("/reconciliation/Patient/:id") { request, context in
             try await services.authorized(request, context, xml: false) { caller in
                 guard let id = context.parameters.get("id") else { return Reply.outcome(.badRequest, code: "invalid", "no id") }
@@ -19,8 +21,9 @@ struct ReconciliationRoutes: Sendable {
                     return Reply.outcome(.notFound, code: "not-found", "Patient/\(id) is not known")
                 }
                 guard caller.mayRead(start.resource) else { return FHIRReadRoutes.forbidden("Patient", xml: false) }
-                let group = try await linked(from: start).filter { caller.mayRead($0.resource) }
-                let view = PatientReconciler.view(group, configuration: services.reconciliation)
+                let configuration = try await configuration()
+                let group = try await linked(from: start, configuration: configuration).filter { caller.mayRead($0.resource) }
+                let view = PatientReconciler.view(group, configuration: configuration)
                 return Reply.json(.object(Self.json(view, records: group)))
             }
         }
@@ -41,8 +44,9 @@ struct ReconciliationRoutes: Sendable {
                     if query.offset >= page.total || page.ids.isEmpty { break }
                 }
                 var list: [JSONValue] = []
-                for group in PatientReconciler.groups(records, configuration: services.reconciliation) where group.count > 1 {
-                    let view = PatientReconciler.view(group, configuration: services.reconciliation)
+                let configuration = try await configuration()
+                for group in PatientReconciler.groups(records, configuration: configuration) where group.count > 1 {
+                    let view = PatientReconciler.view(group, configuration: configuration)
                     for c in view.conflicts {
                         var o = Self.conflictJSON(c)
                         o["patients"] = .array(group.map { .string($0.reference) })
@@ -50,6 +54,70 @@ struct ReconciliationRoutes: Sendable {
                     }
                 }
                 return Reply.json(.object(JSONObject([("total", .number(String(list.count))), ("conflicts", .array(list))])))
+            }
+        }
+    }
+
+    /// The configured reconciliation with the operators' stored decisions added.
+    private func configuration() async throws -> PatientReconciler.Configuration {
+        var c = services.reconciliation
+        for d in try await IdentityDecisions.all(in: services.store) { c.unlinked.insert(d.pair) }
+        return c
+    }
+
+    /// `/reconciliation/unlinks`: the operators' "not the same person" decisions (admin only): list, make, withdraw.
+    private func registerDecisions(on router: Router<GatewayRequestContext>) {
+        let admin = AdminRoutes(services: services)
+        router.get("/reconciliation/unlinks") { request, context in
+            try await admin.guarded(request, context) {
+                var list: [JSONValue] = services.reconciliation.unlinked.sorted { $0.lexicographicallyPrecedes($1) }.map { pair in
+                    .object(JSONObject([("patients", .array(pair.map { .string($0) })), ("source", .string("configuration"))]))
+                }
+                for d in try await IdentityDecisions.all(in: services.store) {
+                    var o = JSONObject([
+                        ("id", .string(d.id)), ("patients", .array(d.pair.map { .string($0) })), ("source", .string("operator")),
+                        ("by", .string(d.by)), ("created", .string(d.created)),
+                    ])
+                    if let reason = d.reason { o["reason"] = .string(reason) }
+                    list.append(.object(o))
+                }
+                return Reply.json(.object(JSONObject([("total", .number(String(list.count))), ("unlinks", .array(list))])))
+            }
+        }
+        router.post("/reconciliation/unlinks") { request, context in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            return try await admin.guarded(request, context) {
+                guard let json = try? JSONParser().parse(Array(buffer: body)), let o = json.objectValue,
+                    let patients = o["patients"]?.arrayValue?.compactMap(\.stringValue), patients.count == 2, Set(patients).count == 2,
+                    patients.allSatisfy({ $0.hasPrefix("Patient/") && $0.count > 8 })
+                else {
+                    return Reply.outcome(
+                        .badRequest, code: "invalid",
+                        #"the body is {"patients": ["Patient/a", "Patient/b"], "reason": "…"}: two different Patient records"#)
+                }
+                for p in patients where try await services.store.currentVersion(type: "Patient", id: String(p.dropFirst(8)))?.isDelete != false {
+                    return Reply.outcome(.notFound, code: "not-found", "\(p) is not known")
+                }
+                let by = services.configuration.adminKey == nil ? "loopback" : "admin key"
+                let resource = IdentityDecisions.resource(pair: patients, by: by, reason: o["reason"]?.stringValue, at: StoreTime.nowMillis())
+                let write = try ResourceWrite(resource: resource, source: "admin", sourceReference: nil, mappingVersion: nil)
+                try await IdentityDecisions.commit(write, by: by, queue: services.hl7.queue)
+                var r = Reply.fhir(resource, status: .created, xml: false)
+                r.headers[.location] = "/fhir/Basic/\(write.id)"
+                return r
+            }
+        }
+        router.delete("/reconciliation/unlinks/:id") { request, context in
+            try await admin.guarded(request, context) {
+                guard let id = context.parameters.get("id"), let v = try await services.store.currentVersion(type: "Basic", id: id), !v.isDelete,
+                    IdentityDecisions.decision(try v.resource()) != nil
+                else { return Reply.outcome(.notFound, code: "not-found", "no such unlink decision") }
+                let write = try ResourceWrite(
+                    resource: JSONObject([("resourceType", .string("Basic")), ("id", .string(id))]), source: "admin", sourceReference: nil,
+                    mappingVersion: nil, isDelete: true)
+                try await IdentityDecisions.commit(
+                    write, by: services.configuration.adminKey == nil ? "loopback" : "admin key", queue: services.hl7.queue)
+                return Response(status: .noContent)
             }
         }
     }
@@ -66,7 +134,9 @@ struct ReconciliationRoutes: Sendable {
     }
 
     /// Every Patient linked to `start`, by shared identifiers and Patient.link, followed until nothing new is found.
-    private func linked(from start: PatientReconciler.Record) async throws -> [PatientReconciler.Record] {
+    private func linked(
+        from start: PatientReconciler.Record, configuration: PatientReconciler.Configuration
+    ) async throws -> [PatientReconciler.Record] {
         var found: [String: PatientReconciler.Record] = [start.reference: start]
         var queue = [start]
         while let r = queue.popLast(), found.count < 200 {
@@ -86,7 +156,7 @@ struct ReconciliationRoutes: Sendable {
             for id in candidates where found["Patient/\(id)"] == nil {
                 guard let c = try await record(type: "Patient", id: id) else { continue }
                 // Only what the identity rules link (a shared value under another system is not the same person).
-                let pair = PatientReconciler.groups([r, c], configuration: services.reconciliation)
+                let pair = PatientReconciler.groups([r, c], configuration: configuration)
                 guard pair.count == 1 else { continue }
                 found[c.reference] = c
                 queue.append(c)
