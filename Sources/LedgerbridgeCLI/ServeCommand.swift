@@ -34,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var services: [any Service] = configuration.ledger.enabled ? [anchoring] : []
         if !configuration.ledger.enabled { logger.warning("ledger.enabled is false: no tree head is sealed or anchored") }
-        var gatewayServices = try await gateway.services(configuration, anchoring: anchoring)
+        var gatewayServices = try await gateway.services(configuration, anchoring: anchoring, logger: logger)
         gatewayServices.metrics = registry
         gatewayServices.reconciliation = PatientReconciler.Configuration(
             identifierSystems: configuration.reconciliation.identifierSystems, precedence: configuration.reconciliation.precedence,
@@ -99,7 +99,7 @@ extension IngestPipeline {
             maxGroupUnits: configuration.ingest.maxGroupMessages)
     }
 
-    func services(_ configuration: GatewayConfiguration, anchoring: AnchorService) async throws -> GatewayServices {
+    func services(_ configuration: GatewayConfiguration, anchoring: AnchorService, logger: Logger) async throws -> GatewayServices {
         let proofs = ProofBuilder(store: store, publicKey: anchoring.key.publicKey, tree: anchoring.ledgerTree)
         let tokens: AccessTokenVerifier
         do {
@@ -107,6 +107,10 @@ extension IngestPipeline {
                 configuration.auth, secret: try SecretFile.loadOrCreate(at: configuration.jwtSecretPath, bytes: 32))
         } catch {
             throw CLIError("auth: \(error)")
+        }
+        if let problem = tokens.jwksProblem {
+            logger.warning(
+                "the identity provider's keys are not loaded yet; its tokens are refused until they are", metadata: ["lb.problem": "\(problem)"])
         }
         return GatewayServices(
             hl7: hl7, fhir: fhir, store: store, configuration: configuration.http, ledger: LedgerServices(proofs: proofs, anchoring: anchoring),

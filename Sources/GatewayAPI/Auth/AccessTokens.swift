@@ -1,6 +1,7 @@
 import FHIR
 import Foundation
 import JWTKit
+import LedgerAnchors
 import Synchronization
 
 /// Bearer tokens for the FHIR API (JWT). HS256 with the gateway's own secret for the embedded default
@@ -11,6 +12,10 @@ public struct AccessTokenConfiguration: Sendable, Hashable, Codable {
     public var hs256SecretFile: String?
     /// A JWKS file with the identity provider's public keys (RS256, ES256).
     public var jwksFile: String?
+    /// The identity provider's JWKS URL: fetched at start, again every `jwksRefreshMinutes`, and when a token is
+    /// signed with a key not yet known (at most every 30 s), so the provider's key rotation needs no restart.
+    public var jwksURL: String?
+    public var jwksRefreshMinutes: Double?
     /// When set, tokens must name this issuer (`iss`) …
     public var issuer: String?
     /// … and this audience (`aud`).
@@ -119,6 +124,8 @@ public struct Caller: Sendable {
 public struct AccessTokenVerifier: Sendable {
     let keys: JWTKeyCollection
     let configuration: AccessTokenConfiguration
+    /// The identity provider's keys by URL, when configured.
+    let remote: RemoteJWKS?
     /// Tokens already verified, with their callers, until they expire: a client presents the same token on every
     /// request, and checking its signature and decoding its claims each time cost more than the read it guards.
     private let verified = VerifiedTokens()
@@ -127,25 +134,49 @@ public struct AccessTokenVerifier: Sendable {
         public var description: String
     }
 
-    /// Keys: the HS256 secret, and the JWKS file's keys when configured.
-    public static func make(_ configuration: AccessTokenConfiguration, secret: [UInt8]) async throws -> AccessTokenVerifier {
+    /// Keys: the HS256 secret, and the JWKS file's and the JWKS URL's keys when configured. A JWKS URL that cannot
+    /// be fetched now does not stop the gateway: its tokens are refused (saying why) until a later fetch succeeds, and
+    /// `jwksProblem` says what went wrong for the log.
+    public static func make(
+        _ configuration: AccessTokenConfiguration, secret: [UInt8], jwksRetry: Duration = .seconds(30)
+    ) async throws -> AccessTokenVerifier {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         if let file = configuration.jwksFile {
             guard let data = FileManager.default.contents(atPath: file) else { throw Refusal(description: "\(file): cannot read the JWKS") }
             try await keys.add(jwksJSON: String(decoding: data, as: UTF8.self))
         }
-        return AccessTokenVerifier(keys: keys, configuration: configuration)
+        var remote: RemoteJWKS? = nil
+        if let text = configuration.jwksURL {
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+                throw Refusal(description: "auth.jwksURL: \(text) is not an http(s) URL")
+            }
+            remote = RemoteJWKS(
+                url: url, keys: keys, refresh: .seconds(60 * (configuration.jwksRefreshMinutes ?? 10)), retry: jwksRetry)
+            try? await remote?.fetch()
+        }
+        return AccessTokenVerifier(keys: keys, configuration: configuration, remote: remote)
     }
+
+    /// Why the JWKS URL's keys are not loaded, if they are not.
+    public var jwksProblem: String? { remote?.problem }
 
     public func caller(token: String) async throws(Refusal) -> Caller {
         let now = Date().timeIntervalSince1970
         if let caller = verified.caller(for: token, at: now) { return caller }
+        if let remote, remote.stale(now: .now) { Task { try? await remote.fetch() } }
         let claims: AccessTokenClaims
         do {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)
         } catch {
-            throw Refusal(description: "the bearer token is not valid: \(error)")
+            // A key the provider has just rotated in: fetch its keys again (not more often than `retry`) and retry once.
+            guard let remote, remote.mayRetry(now: .now), (try? await remote.fetch()) != nil,
+                let again = try? await keys.verify(token, as: AccessTokenClaims.self)
+            else {
+                let why = remote?.problem.map { " (the identity provider's keys: \($0))" } ?? ""
+                throw Refusal(description: "the bearer token is not valid: \(error)\(why)")
+            }
+            claims = again
         }
         if let issuer = configuration.issuer, claims.iss?.value != issuer { throw Refusal(description: "the token's issuer is not \(issuer)") }
         if let audience = configuration.audience {
@@ -193,6 +224,64 @@ final class VerifiedTokens: Sendable {
                 if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
             }
             entries[token] = (caller, expires)
+        }
+    }
+}
+
+/// An identity provider's JWKS, fetched by URL into the verifier's key collection (FoundationNetworking, 10 s timeout).
+final class RemoteJWKS: Sendable {
+    let url: URL
+    let keys: JWTKeyCollection
+    let refresh: Duration
+    let retry: Duration
+
+    private struct State {
+        var fetched: ContinuousClock.Instant?
+        var attempted: ContinuousClock.Instant?
+        var problem: String?
+    }
+    private let state = Mutex(State())
+
+    init(url: URL, keys: JWTKeyCollection, refresh: Duration, retry: Duration) {
+        self.url = url
+        self.keys = keys
+        self.refresh = refresh
+        self.retry = retry
+    }
+
+    var problem: String? { state.withLock { $0.problem } }
+
+    /// The keys are older than `refresh` (or were never fetched) and no fetch was tried within `retry`.
+    func stale(now: ContinuousClock.Instant) -> Bool {
+        state.withLock { s in
+            guard let fetched = s.fetched else { return s.attempted.map { now - $0 >= retry } ?? true }
+            return now - fetched >= refresh && s.attempted.map { now - $0 >= retry } ?? true
+        }
+    }
+
+    /// No fetch was tried within `retry`: a token with an unknown key may cause one.
+    func mayRetry(now: ContinuousClock.Instant) -> Bool {
+        state.withLock { s in s.attempted.map { now - $0 >= retry } ?? true }
+    }
+
+    func fetch() async throws(AccessTokenVerifier.Refusal) {
+        state.withLock { $0.attempted = .now }
+        do {
+            let (status, _, body) = try await HTTPPost.get(url, accept: "application/json", timeout: 10)
+            guard status == 200 else { throw AccessTokenVerifier.Refusal(description: "\(url.absoluteString) answered HTTP \(status)") }
+            do {
+                try await keys.add(jwksJSON: String(decoding: body, as: UTF8.self))
+            } catch {
+                throw AccessTokenVerifier.Refusal(description: "\(url.absoluteString) is not a usable JWKS: \(error)")
+            }
+            state.withLock {
+                $0.fetched = .now
+                $0.problem = nil
+            }
+        } catch {
+            let refusal = (error as? AccessTokenVerifier.Refusal) ?? AccessTokenVerifier.Refusal(description: "\(error)")
+            state.withLock { $0.problem = refusal.description }
+            throw refusal
         }
     }
 }

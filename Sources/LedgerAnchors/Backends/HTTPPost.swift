@@ -12,7 +12,8 @@ private final class Flag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
 }
 
-/// Outbound HTTP for the ledger backends: FoundationNetworking (libcurl on Linux), one POST with a timeout.
+/// Outbound HTTP for the ledger backends and the identity provider's keys: FoundationNetworking (libcurl on Linux),
+/// one POST (or GET) with a timeout.
 public enum HTTPPost {
     /// A request without a usable answer. It may still have reached the server: a caller whose request has effects
     /// (an Ethereum send) must check before sending again.
@@ -38,6 +39,27 @@ public enum HTTPPost {
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        return try await perform(request, timeout: timeout)
+    }
+
+    /// GETs `url` and returns the status and body of the answer.
+    public static func get(
+        _ url: URL, accept: String? = nil, timeout: Double
+    ) async throws(Failure) -> (
+        status: Int, contentType: String?, body: [UInt8]
+    ) {
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
+        request.httpMethod = "GET"
+        if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
+        return try await perform(request, timeout: timeout)
+    }
+
+    private static func perform(
+        _ request: URLRequest, timeout: Double
+    ) async throws(Failure) -> (
+        status: Int, contentType: String?, body: [UInt8]
+    ) {
+        let url = request.url!
         // The deadline is enforced here: FoundationNetworking on Linux does not apply the request's timeoutInterval to
         // a server that accepted the request and answers late (found by a test whose node answered after 3 s).
         let timedOut = Flag()
