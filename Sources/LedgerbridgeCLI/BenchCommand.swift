@@ -136,7 +136,8 @@ struct BenchCommand: AsyncParsableCommand {
                     let d = sent.duration(to: .now)
                     latencies.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
                     guard let ack, ack.starts(with: Array("MSH".utf8)), String(decoding: ack, as: UTF8.self).contains("MSA|AA|") else {
-                        throw CLIError("message \(prefix)-\(i) was not acknowledged AA")
+                        let text = ack.map { String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\r", with: " | ") } ?? "nothing"
+                        throw CLIError("message \(prefix)-\(i) was not acknowledged AA: \(text)")
                     }
                 }
             }
