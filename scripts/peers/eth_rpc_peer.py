@@ -16,7 +16,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from peer_common import serve_until_done, stop_on_sigterm
+from peer_common import answer, serve_until_done, stop_on_sigterm
 
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionNotFound, BlockNotFound
@@ -109,20 +109,16 @@ class RPCHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         delay = DELAYS.pop(body.get("method"), 0)
         try:
-            answer = {"jsonrpc": "2.0", "id": body.get("id"), "result": rpc(body["method"], body.get("params", []))}
+            reply_body = {"jsonrpc": "2.0", "id": body.get("id"), "result": rpc(body["method"], body.get("params", []))}
         except KeyError as e:
-            answer = {"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32601, "message": f"method not found: {e}"}}
+            reply_body = {"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32601, "message": f"method not found: {e}"}}
         except Exception as e:  # the node's refusal, as a JSON-RPC error
-            answer = {"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32000, "message": str(e)}}
-        data = json.dumps(answer).encode()
+            reply_body = {"jsonrpc": "2.0", "id": body.get("id"), "error": {"code": -32000, "message": str(e)}}
+        data = json.dumps(reply_body).encode()
         if delay:
             threading.Event().wait(delay)
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer(self, data)
         except OSError:
             pass  # the client gave up waiting
 
@@ -159,12 +155,7 @@ def main():
             pass
 
         def reply(self, value):
-            data = json.dumps(value).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer(self, json.dumps(value).encode())
 
         def do_GET(self):
             if self.path == "/transactions":

@@ -9,7 +9,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from peer_common import serve_until_done, stop_on_sigterm
+from peer_common import answer, serve_until_done, stop_on_sigterm
 
 
 def main():
@@ -31,12 +31,7 @@ def main():
             if self.path != "/jwks.json":
                 self.send_error(404)
                 return
-            body = open(os.path.join(d, "jwks.json"), "rb").read()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer(self, open(os.path.join(d, "jwks.json"), "rb").read())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

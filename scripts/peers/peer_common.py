@@ -17,3 +17,12 @@ def serve_until_done(lifetime):
     while time.time() < deadline and os.getppid() == parent:
         time.sleep(0.5)
     sys.exit(0)
+
+
+def answer(handler, body, content_type="application/json", status=200):
+    """Writes one complete HTTP answer on a BaseHTTPRequestHandler."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

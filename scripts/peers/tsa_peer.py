@@ -15,7 +15,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from peer_common import serve_until_done, stop_on_sigterm
+from peer_common import answer, serve_until_done, stop_on_sigterm
 
 CONFIG = """
 [ tsa ]
@@ -88,11 +88,7 @@ def main():
                 at = query.find(b"\x04\x20")
                 with open(os.path.join(d, "imprints.log"), "a") as log:
                     log.write((query[at + 2:at + 34].hex() if at >= 0 else "?") + "\n")
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            answer(self, reply, "application/timestamp-reply")
 
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -101,3 +101,19 @@ public struct JSONObject: Sendable, Hashable {
         }
     }
 }
+
+extension JSONObject {
+    /// A FHIR `Coding`: system (when given), code, display (when given).
+    public static func coding(system: String?, code: String, display: String? = nil) -> JSONObject {
+        var c = JSONObject()
+        if let system { c.appendUnchecked("system", .string(system)) }
+        c.appendUnchecked("code", .string(code))
+        if let display { c.appendUnchecked("display", .string(display)) }
+        return c
+    }
+
+    /// A FHIR `CodeableConcept` of one coding.
+    public static func concept(system: String?, code: String, display: String? = nil) -> JSONObject {
+        JSONObject([("coding", .array([.object(coding(system: system, code: code, display: display))]))])
+    }
+}

@@ -136,29 +136,14 @@ public final class AuditTrail: Service, Sendable {
         e["resourceType"] = .string("AuditEvent")
         e["id"] = .string(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
         e["type"] = .object(
-            JSONObject([
-                ("system", .string("http://terminology.hl7.org/CodeSystem/audit-event-type")), ("code", .string("rest")),
-                ("display", .string("RESTful Operation")),
-            ]))
-        e["subtype"] = .array([
-            .object(JSONObject([("system", .string("http://hl7.org/fhir/restful-interaction")), ("code", .string(a.interaction))]))
-        ])
+            JSONObject.coding(system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest", display: "RESTful Operation"))
+        e["subtype"] = .array([.object(JSONObject.coding(system: "http://hl7.org/fhir/restful-interaction", code: a.interaction))])
         e["action"] = .string(a.interaction == "create" ? "C" : "R")
         e["recorded"] = .string(StoreTime.instant(a.at))
         e["outcome"] = .string(a.status < 400 ? "0" : a.status < 500 ? "4" : "8")
         e["outcomeDesc"] = .string("HTTP \(a.status) \(a.path)")
         var agent = JSONObject()
-        agent["type"] = .object(
-            JSONObject([
-                (
-                    "coding",
-                    .array([
-                        .object(
-                            JSONObject([("system", .string("http://terminology.hl7.org/CodeSystem/v3-ParticipationType")), ("code", .string("IRCP"))])
-                        )
-                    ])
-                )
-            ]))
+        agent["type"] = .object(JSONObject.concept(system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP"))
         agent["who"] = .object(JSONObject([("display", .string(a.subject))]))
         agent["requestor"] = .bool(true)
         if let address = a.address { agent["network"] = .object(JSONObject([("address", .string(address)), ("type", .string("2"))])) }

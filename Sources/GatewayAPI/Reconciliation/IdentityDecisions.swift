@@ -40,22 +40,7 @@ enum IdentityDecisions {
         }
         return JSONObject([
             ("resourceType", .string("Basic")), ("id", .string(id(sorted))), ("extension", .array(extensions)),
-            (
-                "code",
-                .object(
-                    JSONObject([
-                        (
-                            "coding",
-                            .array([
-                                .object(
-                                    JSONObject([
-                                        ("system", .string(codeSystem)), ("code", .string("unlink")),
-                                        ("display", .string("Not the same person")),
-                                    ]))
-                            ])
-                        )
-                    ]))
-            ),
+            ("code", .object(JSONObject.concept(system: codeSystem, code: "unlink", display: "Not the same person"))),
             ("created", .string(String(StoreTime.instant(millis).prefix(10)))),
             ("author", .object(JSONObject([("display", .string(by))]))),
         ])

@@ -40,19 +40,7 @@ public enum MappingBundle {
         provenance.appendUnchecked("recorded", .string(origin.recorded))
         provenance.appendUnchecked("policy", .array([.string("urn:ledgerbridge:mapping-set:\(origin.mappingVersion)")]))
         provenance.appendUnchecked(
-            "activity",
-            .object(
-                JSONObject([
-                    (
-                        "coding",
-                        .array([
-                            .object(
-                                JSONObject([
-                                    ("system", .string("http://terminology.hl7.org/CodeSystem/v3-DataOperation")), ("code", .string("CREATE")),
-                                ]))
-                        ])
-                    )
-                ])))
+            "activity", .object(JSONObject.concept(system: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", code: "CREATE")))
         provenance.appendUnchecked(
             "agent", .array([Self.agent(role: "assembler", who: "Ledgerbridge mapping set \(origin.mappingVersion.prefix(12))")]))
         provenance.appendUnchecked(

@@ -242,20 +242,12 @@ struct RuleRunner {
         }
         switch type {
         case "Coding":
-            return .object(Self.coding(system: system, code: mapped.code, display: mapped.display))
+            return .object(JSONObject.coding(system: system, code: mapped.code, display: mapped.display))
         case "CodeableConcept":
-            return .object(JSONObject([("coding", .array([.object(Self.coding(system: system, code: mapped.code, display: mapped.display))]))]))
+            return .object(JSONObject.concept(system: system, code: mapped.code, display: mapped.display))
         default:
             return ValueConversion.convert(mapped.code, to: type, zone: zone)
         }
-    }
-
-    static func coding(system: String?, code: String, display: String?) -> JSONObject {
-        var c = JSONObject()
-        if let system { c.appendUnchecked("system", .string(system)) }
-        c.appendUnchecked("code", .string(code))
-        if let display { c.appendUnchecked("display", .string(display)) }
-        return c
     }
 
     /// Writes `value` at the path. An element already written is kept (rules are listed in order of preference);
