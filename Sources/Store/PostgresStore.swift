@@ -69,9 +69,10 @@ public final class PostgresStore: RecordStore {
     static func classify(_ error: PSQLError) -> StoreError {
         guard let state = error.serverInfo?[.sqlState] else { return .unavailable("\(error.code)") }
         let message = error.serverInfo?[.message] ?? state
+        // Two commits creating the same record or message row meet on a unique index (23505); serialization failures
+        // and deadlocks (40001, 40P01) are the same race: the units are committed again, alone.
+        if state == "23505" || state == "40001" || state == "40P01" { return .conflict("\(message) (\(state))") }
         if state.hasPrefix("22") || state.hasPrefix("23") { return .invalidRecord("PostgreSQL refused the data (\(state)): \(message)") }
-        // Serialization failures and deadlocks between concurrent commits: the caller's units are retried alone.
-        if state == "40001" || state == "40P01" { return .invalidRecord("conflict with a concurrent commit (\(state))") }
         return .unavailable("\(message) (\(state))")
     }
 
@@ -119,7 +120,7 @@ public final class PostgresStore: RecordStore {
     /// Several commits run at once; only the last statement, which gives the new versions their ledger leaves, takes
     /// the ledger row lock (by updating it), so leaves stay contiguous across commits and gateways. The plan numbers
     /// leaves from 0 and they are offset under the lock. Two commits touching the same resource or message key meet
-    /// on a unique index: the later one fails as a conflict, and the commit queue retries its callers one by one.
+    /// on a unique index: the later one fails as a conflict, and the commit queue commits its callers again one by one.
     private static func commit(_ units: [IngestUnit], _ conn: PostgresConnection, _ logger: Logger) async throws -> [UnitResult] {
         var state = CommitPlan.State(nextLeaf: 0, inboundIDs: [], now: StoreTime.nowMillis())
 

@@ -324,6 +324,9 @@ public struct StoreCounts: Sendable, Hashable, Codable {
 public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The database cannot be reached or refused the transaction; nothing was committed.
     case unavailable(String)
+    /// A concurrent commit (another caller, another gateway) wrote the same records first; nothing was committed,
+    /// and the same units committed again, alone, see what it wrote.
+    case conflict(String)
     case invalidRecord(String)
     case migration(String)
     case notFound(String)
@@ -331,6 +334,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unavailable(let s): "store unavailable: \(s)"
+        case .conflict(let s): "conflict with a concurrent commit: \(s)"
         case .invalidRecord(let s): "invalid record: \(s)"
         case .migration(let s): "migration failed: \(s)"
         case .notFound(let s): "not found: \(s)"

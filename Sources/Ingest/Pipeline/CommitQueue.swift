@@ -91,14 +91,16 @@ public actor CommitQueue {
                 }
             } catch {
                 // An unreachable store fails everyone at once (retrying one by one would only wait out its deadline
-                // again and again); a store that refused the data is retried caller by caller, to isolate the culprit.
-                if group.count == 1 || Self.isUnavailable(error) {
+                // again and again); a store that refused the data is retried caller by caller, to isolate the culprit;
+                // a conflict with a concurrent commit (the same new record written by two at once) is committed again,
+                // alone, a few times: the second attempt sees what the other wrote.
+                if Self.isUnavailable(error) || (group.count == 1 && !Self.isConflict(error)) {
                     let wrapped = Self.wrap(error)
                     for p in group { p.continuation.resume(throwing: wrapped) }
                 } else {
                     for p in group {
                         do {
-                            let results = try await store.commit(p.units)
+                            let results = try await commitAlone(p.units)
                             observer?(results)
                             p.continuation.resume(returning: results)
                         } catch {
@@ -109,6 +111,25 @@ public actor CommitQueue {
             }
         }
         flushing -= 1
+    }
+
+    /// One caller's units on their own, again while they only meet concurrent commits (up to 5 tries, a few
+    /// milliseconds apart, so a race that repeats does not spin).
+    private func commitAlone(_ units: [IngestUnit]) async throws -> [UnitResult] {
+        var attempt = 0
+        while true {
+            do {
+                return try await store.commit(units)
+            } catch  where Self.isConflict(error) && attempt < 4 {
+                attempt += 1
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+            }
+        }
+    }
+
+    private static func isConflict(_ error: any Error) -> Bool {
+        if case .conflict = error as? StoreError { return true }
+        return false
     }
 
     private static func isUnavailable(_ error: any Error) -> Bool {
