@@ -8,6 +8,7 @@ converter's own URLs and values (http://example.com/..., its placeholder identif
 
     agreement.py --binary .build/release/ledgerbridge --corpus ../shared/corpus [--mappings Mappings] [--json out.json]
     agreement.py --binary … --messages DIR --expected DIR      (the two folders given apart)
+    agreement.py --binary … --messages Tests/MappingTests/Fixtures/ccda --expected Tests/FHIRTests/Fixtures/ccda-expected --suffix .ccda
 """
 import argparse
 import collections
@@ -110,6 +111,7 @@ def main():
     p.add_argument("--corpus", help="a folder holding hl7v2/ and hl7v2-expected/")
     p.add_argument("--messages", help="the HL7 v2 messages (default CORPUS/hl7v2)")
     p.add_argument("--expected", help="the peer's bundles (default CORPUS/hl7v2-expected)")
+    p.add_argument("--suffix", default=".hl7", help="the inputs' file suffix (.ccda for the C-CDA documents)")
     p.add_argument("--mappings", default=None)
     p.add_argument("--json", default=None, help="write the figures here")
     p.add_argument("--by-type", action="store_true")
@@ -124,7 +126,7 @@ def main():
     failures = []
     for path in sorted(glob.glob(os.path.join(expected_dir, "*.json"))):
         name = os.path.basename(path)[: -len(".json")]
-        source = os.path.join(messages_dir, name + ".hl7")
+        source = os.path.join(messages_dir, name + args.suffix)
         if not os.path.exists(source):
             continue
         cmd = [args.binary, "map", "--format", "json", source]
