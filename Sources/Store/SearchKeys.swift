@@ -23,6 +23,8 @@ public enum SearchKeys {
         "Observation": ["code"], "Condition": ["code"], "AllergyIntolerance": ["code"], "Procedure": ["code"],
         "DiagnosticReport": ["code"], "MedicationRequest": ["medicationCodeableConcept"],
         "Immunization": ["vaccineCode"], "DocumentReference": ["type"], "ServiceRequest": ["code"],
+        // The gateway's own records: operators' identity decisions (GatewayAPI's IdentityDecisions) are found by code.
+        "Basic": ["code"],
     ]
     /// Elements that give `date`, first present wins, by resource type.
     static let dateElements: [String: [String]] = [

@@ -67,6 +67,7 @@ enum IdentityDecisions {
     static func all(in store: any RecordStore) async throws -> [Decision] {
         var out: [Decision] = []
         var query = SearchQuery(type: "Basic")
+        query.clauses = [SearchQuery.Clause(parameters: ["code"], anyOf: [.exact(system: codeSystem, value: "unlink")])]
         query.count = 1000
         while true {
             let page = try await store.search(query)
