@@ -67,7 +67,7 @@ struct V2Input: MappingInput {
         guard
             let v = segment.value(
                 field: c.field, repetition: c.repetition, component: max(c.component, 1), subcomponent: max(c.subcomponent, 1)),
-            !v.isEmpty, v != "\"\"", v.contains(where: { $0 != " " })
+            !v.isEmpty, v != "\"\"", v.utf8.contains(where: { $0 != 0x20 })
         else { return nil }
         used.insert(c.segment << 20 | c.field << 10 | max(c.component, 1))
         reads += 1
