@@ -102,6 +102,55 @@ struct MappingLanguageTests {
         for r in resources { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
     }
 
+    @Test("into: with element: each segment builds one new element of the resource (an NK1 → a Patient.contact); misuse is refused")
+    func elementPerSegment() throws {
+        var files = Self.basic
+        files["messages/adt.yaml"] = """
+            messages: [ADT^A01]
+            resources:
+              - name: patient
+                segment: PID
+                map: PID-Patient
+                id: {value: [PID-3.1], required: true}
+              - segment: NK1
+                into: patient
+                element: "contact[]"
+                when: "NK1-2 or NK1-5"
+                rules:
+                  - {from: NK1-2.1, to: name.family}
+                  - {from: NK1-5, to: "telecom[].value", also: {system: phone}}
+                  - {from: NK1-15, to: gender, vocabulary: sex}
+            """
+        let mapper = try Self.load(files)
+        let m = try Self.message(Self.msh, "PID|1||A1", "NK1|1|Roe^Bob|||555-1~555-2||||||||||M", "NK1|2|||||||||||||||F", "NK1|3|Doe^Eve")
+        let patient = try #require(try mapper.map(m, context: MappingContext(sender: "APP^FAC")).first)
+        let text = JSONWriter().string(patient["contact"] ?? .null)
+        #expect(
+            text
+                == #"[{"name":{"family":"Roe"},"telecom":[{"value":"555-1","system":"phone"},{"value":"555-2","system":"phone"}],"gender":"male"},{"name":{"family":"Doe"}}]"#,
+            "one contact per NK1 with details; the NK1 with only a sex is left out: \(text)")
+        #expect(FHIRValidator().validate(patient).filter { $0.severity == .error }.isEmpty)
+
+        files["messages/adt.yaml"] = """
+            messages: [ADT^A01]
+            resources:
+              - name: patient
+                segment: PID
+                map: PID-Patient
+                id: {value: [PID-3.1], required: true}
+              - {segment: NK1, element: "contact[]", resource: Patient, rules: [{from: NK1-2.1, to: name.family}]}
+              - {segment: NK1, into: patient, element: "contact", rules: [{from: NK1-2.1, to: name.family}]}
+              - {segment: NK1, into: patient, element: "contact[]", map: NK1-Patient}
+              - {segment: NK1, into: patient, element: "contact[]", rules: [{from: NK1-2.1, to: family}]}
+            """
+        files["segments/nk1.yaml"] = "name: NK1-Patient\nsegment: NK1\nresource: Patient\nrules:\n  - {from: NK1-2.1, to: \"name[0].family\"}\n"
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.contains("adt.yaml:7") && $0.contains("element: goes with into:") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:8") && $0.contains("contact repeats") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("takes its own rules") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("no element 'family'") }, "\(found)")
+    }
+
     @Test("ids come from identifiers: a resend and a later update address the same resources; another authority does not")
     func stableIDs() throws {
         let mapper = try Self.load(Self.basic)

@@ -56,7 +56,13 @@ struct MessageExecutor {
                 }
                 if let into = definition.into {
                     guard let target = instances.nearest(into, to: position) else { continue }
-                    runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                    if let element = definition.element {
+                        var built = JSONObject()
+                        runner.apply(definition.rules, at: cursor, into: &built, input: &input)
+                        if built.count > 0 { RuleRunner.write(.object(built), element.steps[...], into: &instances[target].object) }
+                    } else {
+                        runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                    }
                     continue
                 }
                 var identified: String? = nil

@@ -543,7 +543,26 @@ private struct Compiler {
         if let intoTarget, intoTarget.resource != resource {
             throw node.problem("into: '\(intoTarget.name)' is a \(intoTarget.resource); this builds a \(resource)")
         }
-        if let r = f.optional("rules") { rules += try self.rules(r, root: resource, dialect: dialect) }
+        // `element:` (with `into:`): the rules build one new element appended there, per segment (an NK1 → one
+        // Patient.contact); their paths start at that element.
+        var element: TargetPath? = nil
+        if let e = f.optional("element") {
+            guard let intoTarget, !table else {
+                throw e.problem("element: goes with into: in a message map (the element of that resource to append to)")
+            }
+            guard f.optional("map") == nil else { throw e.problem("element: takes its own rules: (a segment map's paths start at the resource)") }
+            let text = try e.string("element")
+            switch TargetPath.parse(text, from: intoTarget.resource) {
+            case .success(let t):
+                guard t.steps.last?.index == .append, FHIRTypeTable.r4.type(t.type) != nil else {
+                    throw e.problem("element: '\(text)' must name a repeating element with parts of its own, with [] (contact[])")
+                }
+                element = t
+            case .failure(let why):
+                throw e.problem(why.message)
+            }
+        }
+        if let r = f.optional("rules") { rules += try self.rules(r, root: element?.type ?? resource, dialect: dialect) }
         let name = try f.optionalString("name") ?? into ?? ""
         guard !name.isEmpty else { throw node.problem("a resource needs a name: (other resources refer to it by that name)") }
 
@@ -591,8 +610,8 @@ private struct Compiler {
         }
         let stored = try f.optional("stored").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
         diagnostics += f.unknownKeys(allowed: [
-            "name", "segment", "each", "map", "resource", "rules", "into", "id", "when", "required", "require", "refs", "parent", "needs",
-            "stored", "description",
+            "name", "segment", "each", "map", "resource", "rules", "into", "element", "id", "when", "required", "require", "refs", "parent",
+            "needs", "stored", "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, into: into, id: id, condition: condition, required: required,
@@ -600,6 +619,7 @@ private struct Compiler {
         definition.needs = needs
         definition.each = each
         definition.stored = stored
+        definition.element = element
         return definition
     }
 

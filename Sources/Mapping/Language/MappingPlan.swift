@@ -165,6 +165,8 @@ struct ResourceDefinition: Sendable {
     var rules: [Rule]
     /// Merge into the nearest instance of this name instead of making a new resource (PD1 into the PID's Patient).
     var into: String?
+    /// With `into`: the rules build one new element appended here in that resource (an NK1 → a Patient.contact).
+    var element: TargetPath? = nil
     var id: IDSpec?
     var condition: Condition?
     var required: Bool
