@@ -273,38 +273,49 @@ public actor StoreTree: LedgerTree {
     }
 
     /// Appends every entry the store has beyond the tree's size; entries must be contiguous.
+    ///
+    /// The actor is reentrant: while the store answers, commits handed over or another load may grow the tree, so a
+    /// page is taken from where the tree is now (a page that starts behind it is not a gap).
     private func load() async throws {
         while true {
             let page = try await store.ledgerEntries(from: Int64(tree.size), limit: 10_000)
             if page.isEmpty { break }
-            guard page[0].leafIndex == Int64(tree.size) else {
-                throw StoreError.invalidRecord("ledger entries are missing from leaf \(tree.size) (next is \(page[0].leafIndex))")
+            let fresh = page.drop { $0.leafIndex < Int64(tree.size) }
+            guard let first = fresh.first else { continue }
+            guard first.leafIndex == Int64(tree.size) else {
+                throw StoreError.invalidRecord("ledger entries are missing from leaf \(tree.size) (next is \(first.leafIndex))")
             }
-            tree.append(try page.map { try $0.entry.leafHash() })
+            tree.append(try fresh.map { try $0.entry.leafHash() })
         }
         offered = offered.filter { $0.key >= Int64(tree.size) }
         absorb()
     }
 
+    /// Leaves just committed first (no store read), then the store for what is still missing.
+    private func ensure(_ size: Int) async throws {
+        if size > tree.size { absorb() }
+        if size > tree.size { try await load() }
+    }
+
     public func leafHash(_ leaf: Int) async throws -> Hash? {
-        if leaf >= tree.size { try await load() }
+        try await ensure(leaf + 1)
         return leaf < tree.size ? tree.levels[0][leaf] : nil
     }
 
     public func inclusionProof(leaf: Int, treeSize: Int) async throws -> InclusionProof {
-        if treeSize > tree.size { try await load() }
+        try await ensure(treeSize)
         guard leaf < treeSize, treeSize <= tree.size else { throw StoreError.notFound("leaf \(leaf) in a tree of \(treeSize)") }
         return tree.inclusionProof(for: leaf, treeSize: treeSize)
     }
 
     public func root(treeSize: Int) async throws -> Hash {
-        if treeSize > tree.size { try await load() }
+        try await ensure(treeSize)
         guard treeSize <= tree.size else { throw StoreError.notFound("a tree of \(treeSize) entries") }
         return tree.root(atSize: treeSize)
     }
 
     public func consistencyProof(from old: Int, to new: Int) async throws -> ConsistencyProof {
-        if new > tree.size { try await load() }
+        try await ensure(new)
         guard old <= new, new <= tree.size else { throw StoreError.notFound("a tree of \(new) entries") }
         return tree.consistencyProof(from: old, to: new)
     }

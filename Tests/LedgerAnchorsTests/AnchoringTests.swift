@@ -298,6 +298,31 @@ extension Array {
 
 @Suite("the tree fed by commits")
 struct CommitFedTreeTests {
+    @Test("many reads of a fresh tree at once each load it from the store; none mistakes another's appends for a gap", arguments: StoreKind.allCases)
+    func concurrentLoads(kind: StoreKind) async throws {
+        let store = try await kind.open()
+        _ = try await ingest(0..<6, into: IngestPipelineFactory.make(store))
+        let size = try await store.ledgerSize()
+        let reference = try await StoreTree(store: store).root(treeSize: Int(size))
+        for _ in 0..<5 {
+            let tree = StoreTree(store: store)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<16 {
+                    group.addTask {
+                        // The actor suspends in each load while the store answers; the others run meanwhile.
+                        if i % 2 == 0 {
+                            _ = try await tree.leafHash(Int(size) - 1)
+                        } else {
+                            #expect(try await tree.root(treeSize: Int(size)) == reference)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await store.close()
+    }
+
     @Test("leaves offered out of order, with a gap only the store can fill, give the tree the store gives", arguments: StoreKind.allCases)
     func offeredLeaves(kind: StoreKind) async throws {
         let store = try await kind.open()

@@ -135,7 +135,9 @@ struct ReconciliationTests {
         #expect(listed["source"] as? String == "operator" && listed["by"] as? String == "admin key")
         // A record like any other: read back with its integrity status.
         let stored = try await gateway.response("GET", "/fhir/Basic/\(id)", headers: Self.admin)
-        #expect(stored.status == 200 && ["pending", "anchored"].contains(stored.header("X-Integrity-Status") ?? ""))
+        #expect(
+            stored.status == 200 && ["pending", "anchored"].contains(stored.header("X-Integrity-Status") ?? ""),
+            "\(stored.status) \(String(decoding: stored.body, as: UTF8.self))")
 
         let (deleted, _) = try await gateway.request("DELETE", "/reconciliation/unlinks/\(id)", headers: Self.admin)
         #expect(deleted == 204)
