@@ -32,23 +32,15 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
         var attribute: String? = nil
         var parts: [Substring] = []
         // Split at '/' outside brackets and quotes.
-        var depth = 0, quote: Character? = nil, start = t.startIndex
-        for i in t.indices {
-            let c = t[i]
-            if let q = quote {
-                if c == q { quote = nil }
-            } else if c == "'" || c == "\"" {
-                quote = c
-            } else if c == "[" {
-                depth += 1
-            } else if c == "]" {
-                depth -= 1
-            } else if c == "/" && depth == 0 {
+        var start = t.startIndex
+        let end = scan(t) { c, i, depth in
+            if c == "/" && depth == 0 {
                 parts.append(t[start..<i])
                 start = t.index(after: i)
             }
+            return false
         }
-        guard depth == 0, quote == nil else { return .failure(PathError("'\(text)' has an unclosed [ or quote")) }
+        guard end.depth == 0, !end.openQuote else { return .failure(PathError("'\(text)' has an unclosed [ or quote")) }
         parts.append(t[start...])
         for (i, part) in parts.enumerated() {
             if part.hasPrefix("@") {
@@ -84,7 +76,11 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
             || s == "*"
     }
 
-    private static func matchingClose(_ s: Substring) -> Substring.Index? {
+    /// Walks `s` outside quoted text ('…' or "…") with the bracket depth (counting the `[` or `]` just read) until
+    /// `stop` says so. Returns where it stopped, the depth it ended at, and whether a quote was left open.
+    private static func scan(
+        _ s: Substring, until stop: (Character, Substring.Index, Int) -> Bool
+    ) -> (at: Substring.Index?, depth: Int, openQuote: Bool) {
         var depth = 0
         var quote: Character? = nil
         for i in s.indices {
@@ -95,42 +91,30 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
             }
             if c == "'" || c == "\"" {
                 quote = c
-            } else if c == "[" {
-                depth += 1
-            } else if c == "]" {
-                depth -= 1
-                if depth == 0 { return i }
+                continue
             }
+            if c == "[" { depth += 1 } else if c == "]" { depth -= 1 }
+            if stop(c, i, depth) { return (i, depth, false) }
         }
-        return nil
+        return (nil, depth, quote != nil)
+    }
+
+    /// The `]` that closes the `[` `s` starts with.
+    private static func matchingClose(_ s: Substring) -> Substring.Index? {
+        scan(s) { c, _, depth in c == "]" && depth == 0 }.at
     }
 
     private static func predicate(_ inner: Substring) -> Result<Predicate, PathError> {
-        var quote: Character? = nil
-        var depth = 0
-        for i in inner.indices {
-            let c = inner[i]
-            if let q = quote {
-                if c == q { quote = nil }
-                continue
+        if let i = scan(inner, until: { c, _, depth in c == "=" && depth == 0 }).at {
+            let left = inner[..<i]
+            var right = inner[inner.index(after: i)...]
+            while right.first == " " { right = right.dropFirst() }
+            while right.last == " " { right = right.dropLast() }
+            guard let q = right.first, q == "'" || q == "\"", right.count >= 2, right.last == q else {
+                return .failure(PathError("a predicate compares with a quoted value: [@root='1.2.3']"))
             }
-            if c == "'" || c == "\"" {
-                quote = c
-            } else if c == "[" {
-                depth += 1
-            } else if c == "]" {
-                depth -= 1
-            } else if c == "=" && depth == 0 {
-                let left = inner[..<i]
-                var right = inner[inner.index(after: i)...]
-                while right.first == " " { right = right.dropFirst() }
-                while right.last == " " { right = right.dropLast() }
-                guard let q = right.first, q == "'" || q == "\"", right.count >= 2, right.last == q else {
-                    return .failure(PathError("a predicate compares with a quoted value: [@root='1.2.3']"))
-                }
-                guard case .success(let path) = parse(String(left)) else { return .failure(PathError("'\(left)' is not a path")) }
-                return .success(Predicate(path: path, value: String(right.dropFirst().dropLast())))
-            }
+            guard case .success(let path) = parse(String(left)) else { return .failure(PathError("'\(left)' is not a path")) }
+            return .success(Predicate(path: path, value: String(right.dropFirst().dropLast())))
         }
         guard case .success(let path) = parse(String(inner)) else { return .failure(PathError("'\(inner)' is not a path")) }
         return .success(Predicate(path: path, value: nil))
