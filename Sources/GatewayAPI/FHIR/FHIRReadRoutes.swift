@@ -23,10 +23,8 @@ struct FHIRReadRoutes: Sendable {
             Self.wantsXML(request) ? Reply.fhir(Self.capability, status: .ok, xml: true) : Reply.fhirJSON(Self.capabilityJSON)
         }
         router.get("/fhir/:type/:id") { request, context in
-            let xml = Self.wantsXML(request)
-            return try await services.authorized(request, context, xml: xml) { caller in
-                guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
-                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
+            try await services.reading(request, context) { caller, type, xml in
+                let id = try context.parameters.require("id")
                 guard let version = try await services.store.currentVersion(type: type, id: id) else {
                     return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id) is not known", xml: xml)
                 }
@@ -34,10 +32,8 @@ struct FHIRReadRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/:id/_history/:vid") { request, context in
-            let xml = Self.wantsXML(request)
-            return try await services.authorized(request, context, xml: xml) { caller in
-                guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
-                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
+            try await services.reading(request, context) { caller, type, xml in
+                let id = try context.parameters.require("id")
                 guard let vid = context.parameters.get("vid", as: Int.self) else {
                     return Reply.outcome(.badRequest, code: "invalid", "the version id is a number", xml: xml)
                 }
@@ -48,12 +44,7 @@ struct FHIRReadRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/_history") { request, context in
-            let xml = Self.wantsXML(request)
-            return try await services.authorized(request, context, xml: xml) { caller in
-                guard let type = context.parameters.get("type"), FHIRTypeTable.r4.isResource(type) else {
-                    return Self.unknownType(context, xml: xml)
-                }
-                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
+            try await services.reading(request, context) { caller, type, xml in
                 let count = min(max(request.uri.queryParameters.get("_count", as: Int.self) ?? 100, 1), 1000)
                 var since: Int64? = nil
                 if let text = request.uri.queryParameters.get("_since") {
@@ -78,10 +69,8 @@ struct FHIRReadRoutes: Sendable {
             }
         }
         router.get("/fhir/:type/:id/_history") { request, context in
-            let xml = Self.wantsXML(request)
-            return try await services.authorized(request, context, xml: xml) { caller in
-                guard let (type, id) = Self.resourceParameters(context) else { return Self.unknownType(context, xml: xml) }
-                guard caller.mayReadType(type) else { return Self.forbidden(type, xml: xml) }
+            try await services.reading(request, context) { caller, type, xml in
+                let id = try context.parameters.require("id")
                 let versions = try await services.store.history(type: type, id: id)
                 guard !versions.isEmpty else { return Reply.outcome(.notFound, code: "not-found", "\(type)/\(id) is not known", xml: xml) }
                 // Every version shown must be readable by the caller (a version may have left the compartment).
@@ -154,13 +143,6 @@ struct FHIRReadRoutes: Sendable {
             response.headers[HTTPField.Name("Link")!] = "</fhir/\(v.resourceType)/\(v.id)/_history/\(v.versionId)/$proof>; rel=\"proof\""
         }
         return response
-    }
-
-    static func resourceParameters(_ context: GatewayRequestContext) -> (String, String)? {
-        guard let type = context.parameters.get("type"), let id = context.parameters.get("id"), FHIRTypeTable.r4.isResource(type) else {
-            return nil
-        }
-        return (type, id)
     }
 
     static func unknownType(_ context: GatewayRequestContext, xml: Bool) -> Response {
@@ -251,5 +233,23 @@ struct FHIRReadRoutes: Sendable {
                 ])
             ),
         ])
+    }
+}
+
+extension GatewayServices {
+    /// A FHIR read: `authorized`, then the path's `:type` checked before `body` runs: a name that is no R4 resource
+    /// type is 404, a type the caller's scopes never read 403. `body` gets the caller, the type and whether the
+    /// answer is XML.
+    func reading(
+        _ request: Request, _ context: GatewayRequestContext, _ body: (_ caller: Caller, _ type: String, _ xml: Bool) async throws -> Response
+    ) async throws -> Response {
+        let xml = FHIRReadRoutes.wantsXML(request)
+        return try await authorized(request, context, xml: xml) { caller in
+            guard let type = context.parameters.get("type"), FHIRTypeTable.r4.isResource(type) else {
+                return FHIRReadRoutes.unknownType(context, xml: xml)
+            }
+            guard caller.mayReadType(type) else { return FHIRReadRoutes.forbidden(type, xml: xml) }
+            return try await body(caller, type, xml)
+        }
     }
 }

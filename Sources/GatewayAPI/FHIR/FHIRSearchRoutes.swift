@@ -41,12 +41,7 @@ struct FHIRSearchRoutes: Sendable {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.get("/fhir/:type") { request, context in
-            let xml = FHIRReadRoutes.wantsXML(request)
-            return try await services.authorized(request, context, xml: xml) { caller in
-                guard let type = context.parameters.get("type"), FHIRTypeTable.r4.isResource(type) else {
-                    return FHIRReadRoutes.unknownType(context, xml: xml)
-                }
-                guard caller.mayReadType(type) else { return FHIRReadRoutes.forbidden(type, xml: xml) }
+            try await services.reading(request, context) { caller, type, xml in
                 let query: SearchQuery
                 do throws(SearchError) {
                     query = try Self.query(type: type, parameters: Self.pairs(request), caller: caller)
