@@ -240,8 +240,9 @@ public final class GatewayProcess: @unchecked Sendable {
 
 extension GatewayProcess {
     /// A gateway on its own SQLite store in a new temporary folder, HTTP on a free port, no MLLP, the admin key
-    /// given; `extra` is more configuration (YAML, at the top level). Returns the gateway and its configuration file.
-    public static func embedded(adminKey: String, extra: String = "", prefix: String = "lb-gateway") async throws -> (GatewayProcess, String) {
+    /// given (none: admin endpoints answer the loopback interface only); `extra` is more configuration (YAML, at the
+    /// top level). Returns the gateway and its configuration file.
+    public static func embedded(adminKey: String?, extra: String = "", prefix: String = "lb-gateway") async throws -> (GatewayProcess, String) {
         let directory = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = try TestPostgres.freePort()
@@ -250,8 +251,7 @@ extension GatewayProcess {
         store:
           sqlite: \(directory)/data/store.sqlite
         http:
-          port: \(port)
-          adminKey: \(adminKey)
+          port: \(port)\(adminKey.map { "\n  adminKey: \($0)" } ?? "")
         mllp:
           enabled: false
         \(extra)

@@ -17,31 +17,24 @@ struct AnchorCommandTests {
             eth.stop()
             tsa.stop()
         }
-        let port = try TestPostgres.freePort()
-        let config = directory + "/ledgerbridge.yaml"
-        try """
-        store:
-          sqlite: \(directory)/data/store.sqlite
-        http:
-          port: \(port)
-        mllp:
-          enabled: false
-        ledger:
-          batchSeconds: 0.5
-          retryInitialSeconds: 0.1
-          backends:
-            - type: local
-            - name: chain
-              type: ethereum
-              rpcURL: \(eth.rpcURL)
-              confirmations: 1
-              pollSeconds: 0.1
-            - name: tsa
-              type: rfc3161
-              url: \(tsa.url)
-              certificate: \(tsa.certificatePath)
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let gateway = try await GatewayProcess(config: config, httpPort: port)
+        let (gateway, config) = try await GatewayProcess.embedded(
+            adminKey: nil,
+            extra: """
+                ledger:
+                  batchSeconds: 0.5
+                  retryInitialSeconds: 0.1
+                  backends:
+                    - type: local
+                    - name: chain
+                      type: ethereum
+                      rpcURL: \(eth.rpcURL)
+                      confirmations: 1
+                      pollSeconds: 0.1
+                    - name: tsa
+                      type: rfc3161
+                      url: \(tsa.url)
+                      certificate: \(tsa.certificatePath)
+                """, prefix: "lb-anchor-cli")
         defer { gateway.stop() }
 
         let message = Array(
