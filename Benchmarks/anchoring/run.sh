@@ -10,6 +10,7 @@
 # Reports messages/s of every run, the medians, and on / off.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. Benchmarks/lib.sh
 PAIRS=${PAIRS:-3}
 MESSAGES=${MESSAGES:-30000}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -22,7 +23,6 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d /tmp/lb-anchor-bench-XXXXXX)
 chown postgres "$WORK"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port)
 as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \

@@ -10,16 +10,15 @@
 # machine's 2 cores, load generators included.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. Benchmarks/lib.sh
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 RATE=${RATE:-1000}
-if ! command -v wrk >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; fi
-if ! command -v nginx >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; fi
+need wrk nginx
 swift build -c release --product ledgerbridge >&2
 BIN=$PWD/.build/release/ledgerbridge
 python="$(scripts/python-env.sh)"
 WORK=$(mktemp -d /tmp/lb-read-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP=$(free_port); NGINX=$(free_port)
 GW=""; NG=""
 cleanup() {

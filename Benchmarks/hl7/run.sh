@@ -10,13 +10,12 @@
 # Reports medians, MB/s, messages/s and the ratio; the machine is noisy, so compare ratios from the same run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. Benchmarks/lib.sh
 messages="${1:-20000}"
 runs="${2:-7}"
 python="$(scripts/python-env.sh)"
 work=".bench/hl7"
-mkdir -p "$work"
-corpus="$work/corpus-$messages.hl7"
-[ -f "$corpus" ] || "$python" Benchmarks/hl7/generate_corpus.py "$corpus" --messages "$messages"
+corpus="$(hl7_corpus "$messages")"
 swift build -c release --product ledgerbridge >&2
 bin=".build/release/ledgerbridge"
 "$bin" hl7 parse --check --quiet "$corpus"    # the corpus itself must be well-formed and round-trip

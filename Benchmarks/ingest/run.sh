@@ -10,18 +10,18 @@
 # tables with the same indexes, and reports our rows/s as a share of COPY's. Gateway peak RSS from /proc.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. Benchmarks/lib.sh
 MESSAGES=${MESSAGES:-40000}
 CONNECTIONS=${CONNECTIONS:-32}
 DURATION=${DURATION:-20}
 
-if ! command -v wrk >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; fi
+need wrk
 swift build -c release --product ledgerbridge >&2
 BIN=$PWD/.build/release/ledgerbridge
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d /tmp/lb-bench-XXXXXX)
 chown postgres "$WORK"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port); HTTP=$(free_port); MLLP=$(free_port)
 as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \
