@@ -220,21 +220,14 @@ public final class LegacySourcePoller: Service, Sendable {
         case .ccda:
             guard let payload else { throw PollError.missingColumn("payload") }
             let mapper = ingestor.mappers.mapper
-            let disposition: Disposition
-            var coverage: String? = nil
-            do {
-                let result = try mapper.mapDocument(payload, context: MappingContext(sender: sender))
-                if let c = result.coverage {
-                    ingestor.mappers.record(c)
-                    coverage = CoverageJSON.encode(c)
-                }
-                disposition = ResourceValidation.disposition(
-                    result.resources, source: channel, sourceReference: rowKey, mappingVersion: mapper.version)
-            } catch {
-                disposition = .deadLetter(reason: error.description)
+            let (disposition, result) = RowMapping.mapped(source: channel, sourceReference: rowKey, mapper: mapper) { () throws(MappingError) in
+                try mapper.mapDocument(payload, context: MappingContext(sender: sender))
             }
             var message = inbound(payload, contentType: "application/xml", type: "C-CDA")
-            message.coverage = coverage
+            if let c = result?.coverage {
+                ingestor.mappers.record(c)
+                message.coverage = CoverageJSON.encode(c)
+            }
             return [IngestUnit(inbound: message, disposition: disposition)]
         case .rows:
             var fields = row

@@ -43,12 +43,24 @@ enum RowMapping {
     )
         -> Disposition
     {
+        mapped(source: source, sourceReference: "\(table):\(rowKey)", mapper: mapper) { () throws(MappingError) in
+            try mapper.mapWithCoverage(row: row, table: table, context: MappingContext(sender: sender))
+        }.disposition
+    }
+
+    /// What a mapping of a polled payload (a row, a C-CDA document) gives: its validated resources, or a dead letter
+    /// with the reason the mapping failed; and the mapping's result, for its coverage report.
+    static func mapped(
+        source: String, sourceReference: String, mapper: any MessageMapper, _ map: () throws(MappingError) -> MappingResult
+    ) -> (disposition: Disposition, result: MappingResult?) {
         do {
-            let result = try mapper.mapWithCoverage(row: row, table: table, context: MappingContext(sender: sender))
-            return ResourceValidation.disposition(
-                result.resources, source: source, sourceReference: "\(table):\(rowKey)", mappingVersion: mapper.version)
+            let result = try map()
+            return (
+                ResourceValidation.disposition(result.resources, source: source, sourceReference: sourceReference, mappingVersion: mapper.version),
+                result
+            )
         } catch {
-            return .deadLetter(reason: error.description)
+            return (.deadLetter(reason: error.description), nil)
         }
     }
 }
