@@ -28,9 +28,9 @@ struct MessageExecutor {
         let namespaceFallback = facility ?? context.sender
         var input = V2Input(message: message, namespaceFallback: namespaceFallback)
         // What the engine itself reads: the sender, the time zone, the type and the control id.
-        for field in [3, 4, 7, 9, 10] { input.used.insert(field << 10 | 1) }
-        input.used.insert(9 << 10 | 2)
-        input.used.insert(9 << 10 | 3)
+        for field in [3, 4, 7, 9, 10] { input.used.append(field << 10 | 1) }
+        input.used.append(9 << 10 | 2)
+        input.used.append(9 << 10 | 3)
         let runner = RuleRunner(plan: plan)
 
         var positions: [String: [Int]] = [:]
@@ -115,27 +115,60 @@ struct MessageExecutor {
         return count > 1 ? "\(id)[\(occurrence)]-\(field)" : "\(id)-\(field)"
     }
 
-    private func coverage(_ message: Message, used: Set<Int>, mapped: Set<String>) -> CoverageReport {
+    private func coverage(_ message: Message, used marks: [Int], mapped: Set<String>) -> CoverageReport {
         var report = CoverageReport()
-        var unmapped: Set<String> = []
+        let sorted = marks.sorted()
+        // Per segment, what rules read: a bit per field and component below 64, a set for the rest.
+        var bits = [UInt64](repeating: 0, count: 64)
+        var beyond: Set<Int> = []
+        var k = 0
+        // Unmapped places as segment-name index << 20 | field << 10 | component, named once at the end.
+        var names: [String] = []
+        var nameIndex: [String: Int] = [:]
+        var unmapped: Set<Int> = []
+        var unmappedSegments: Set<String> = []
         for p in 0..<message.segmentCount {
+            for i in bits.indices { bits[i] = 0 }
+            beyond.removeAll(keepingCapacity: true)
+            while k < sorted.count, sorted[k] >> 20 < p { k += 1 }
+            while k < sorted.count, sorted[k] >> 20 == p {
+                let field = sorted[k] >> 10 & 0x3FF, component = sorted[k] & 0x3FF
+                if field < 64 && component < 64 { bits[field] |= 1 << UInt64(component) } else { beyond.insert(sorted[k] & 0xFFFFF) }
+                k += 1
+            }
             let segment = message.segment(at: p)
             let id = segment.id
             let built = mapped.contains(id) || p == 0
+            var name = -1
             var any = false
             segment.forEachValuedComponent { field, _, component in
                 report.values += 1
-                if used.contains(p << 20 | field << 10 | component) {
+                let read = field < 64 && component < 64 ? bits[field] & (1 << UInt64(component)) != 0 : beyond.contains(field << 10 | component)
+                if read {
                     report.mappedValues += 1
                 } else if built {
-                    unmapped.insert(component == 1 ? "\(id)-\(field)" : "\(id)-\(field).\(component)")
+                    if name < 0 {
+                        if let n = nameIndex[id] {
+                            name = n
+                        } else {
+                            name = names.count
+                            nameIndex[id] = name
+                            names.append(id)
+                        }
+                    }
+                    unmapped.insert(name << 20 | field << 10 | component)
                 } else {
                     any = true
                 }
             }
-            if any && !built { unmapped.insert(id) }
+            if any && !built { unmappedSegments.insert(id) }
         }
-        report.unmapped = Self.sortedPlaces(unmapped)
+        var places = unmappedSegments
+        for u in unmapped {
+            let id = names[u >> 20], field = u >> 10 & 0x3FF, component = u & 0x3FF
+            places.insert(component == 1 ? "\(id)-\(field)" : "\(id)-\(field).\(component)")
+        }
+        report.unmapped = Self.sortedPlaces(places)
         return report
     }
 

@@ -6,6 +6,8 @@ protocol MappingInput {
     associatedtype Cursor
     /// The place `path` names, seen from `cursor` (nil when it cannot exist there).
     mutating func cursor(_ path: SourcePath, at cursor: Cursor) -> Cursor?
+    /// The place a rule's source names (the rule has one).
+    mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor?
     /// The value at a place (decoded; nil when empty or the explicit null `""`). Marks it used.
     mutating func value(at cursor: Cursor) -> String?
     /// How many repetitions the field at `cursor` has, and the cursor of one of them.
@@ -18,16 +20,45 @@ protocol MappingInput {
     /// The namespace of ids when a value names none (MSH-4, else the sender).
     var namespaceFallback: String { get }
     /// How many reads found a value: a datatype map that read nothing made nothing, whatever constants it wrote.
-    var reads: Int { get }
+    var reads: Int { get set }
+    /// What a made resource is reused by within this input: the same datatype map over the same text makes the same
+    /// resource (the ordering provider on every OBX). Nil where reads are not marked per place (no reuse).
+    func memoText(at cursor: Cursor) -> String?
+    /// How many marks of used places the input holds, the marks since a count (relative to the value's place), and
+    /// those marks made again at another place with the same text.
+    var markCount: Int { get }
+    func marks(since count: Int) -> [Int]
+    mutating func replay(_ marks: [Int], at cursor: Cursor)
     /// The value at a place as sent (ER7 with its delimiters, or the column's text): what a made resource without an
     /// identifier is known by.
     func text(at cursor: Cursor) -> String
 }
 
-/// Resources made by datatype maps, once each by type and id.
+extension MappingInput {
+    mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor? { rule.source.flatMap { self.cursor($0, at: cursor) } }
+    func memoText(at cursor: Cursor) -> String? { nil }
+    var markCount: Int { 0 }
+    func marks(since count: Int) -> [Int] { [] }
+    mutating func replay(_ marks: [Int], at cursor: Cursor) {}
+}
+
+/// Resources made by datatype maps, once each by type and id, and what each datatype map made from each text.
 struct MadeResources {
+    struct Key: Hashable {
+        var datatype: Int
+        var text: String
+    }
+
+    struct Made {
+        /// The reference written (nil: the value made nothing).
+        var result: JSONValue?
+        var marks: [Int]
+        var reads: Int
+    }
+
     var list: [JSONObject] = []
     var ids: Set<String> = []
+    var memo: [Key: Made] = [:]
 }
 
 /// Applies rules to build or extend one JSON object.
@@ -36,16 +67,19 @@ struct RuleRunner {
 
     func apply<I: MappingInput>(_ rules: [Rule], at cursor: I.Cursor, into object: inout JSONObject, input: inout I) {
         for rule in rules {
-            if rule.everyRepetition, let source = rule.source, let field = input.cursor(source, at: cursor) {
-                let count = input.repetitionCount(at: field)
+            guard rule.hasSource else {
+                apply(rule, at: cursor, source: nil, into: &object, input: &input)
+                continue
+            }
+            guard let source = input.cursor(of: rule, at: cursor) else { continue }
+            if rule.everyRepetition {
+                let count = input.repetitionCount(at: source)
                 guard count > 0 else { continue }
                 for r in 1...count {
-                    let rep = input.repetition(r, of: field)
+                    let rep = input.repetition(r, of: source)
                     apply(rule, at: cursor, source: rep, into: &object, input: &input)
                 }
             } else {
-                let source = rule.source.flatMap { input.cursor($0, at: cursor) }
-                if rule.source != nil && source == nil { continue }
                 apply(rule, at: cursor, source: source, into: &object, input: &input)
             }
         }
@@ -84,7 +118,7 @@ struct RuleRunner {
             for map in maps {
                 let datatype = plan.datatypes[map]
                 if datatype.makesResource {
-                    guard let reference = make(datatype, at: source, input: &input) else { continue }
+                    guard let reference = make(datatype, index: map, at: source, input: &input) else { continue }
                     emit(reference, rule, into: &object)
                     return
                 }
@@ -144,8 +178,24 @@ struct RuleRunner {
         return nil
     }
 
-    /// Builds the resource a datatype map makes, keeps it (once), and returns a reference to it.
-    private func make<I: MappingInput>(_ datatype: DatatypeMap, at source: I.Cursor, input: inout I) -> JSONValue? {
+    /// Builds the resource a datatype map makes, keeps it (once), and returns a reference to it. The same map over
+    /// the same text again in this input gives the same reference without building it again; the places it read
+    /// are marked used all the same.
+    private func make<I: MappingInput>(_ datatype: DatatypeMap, index: Int, at source: I.Cursor, input: inout I) -> JSONValue? {
+        let key = input.memoText(at: source).map { MadeResources.Key(datatype: index, text: $0) }
+        if let key, let hit = input.made.memo[key] {
+            input.replay(hit.marks, at: source)
+            input.reads += hit.reads
+            return hit.result
+        }
+        let marksBefore = input.markCount
+        let readsBefore = input.reads
+        let result = build(datatype, at: source, input: &input)
+        if let key { input.made.memo[key] = .init(result: result, marks: input.marks(since: marksBefore), reads: input.reads - readsBefore) }
+        return result
+    }
+
+    private func build<I: MappingInput>(_ datatype: DatatypeMap, at source: I.Cursor, input: inout I) -> JSONValue? {
         var built = JSONObject()
         built.appendUnchecked("resourceType", .string(datatype.type))
         built.appendUnchecked("id", .string(""))
@@ -257,7 +307,7 @@ struct RuleRunner {
         let rest = steps.dropFirst()
         switch step.index {
         case .none:
-            if let stem = step.choiceStem, object.keys.contains(where: { $0 != step.name && isChoice($0, of: stem) }) { return }
+            if let stem = step.choiceStem, object.members.contains(where: { $0.key != step.name && isChoice($0.key, of: stem) }) { return }
             if rest.isEmpty {
                 switch (object[step.name], value) {
                 case (nil, _):

@@ -14,8 +14,9 @@ struct V2Input: MappingInput {
 
     let message: Message
     let zone: String?
-    /// segment position << 20 | field << 10 | component: what rules read, for the coverage report.
-    var used: Set<Int> = []
+    /// segment position << 20 | field << 10 | component: what rules read, for the coverage report (in the order read,
+    /// repeats included; sorted once at the end).
+    var used: [Int] = []
     var made = MadeResources()
     var reads = 0
     let namespaceFallback: String
@@ -61,6 +62,40 @@ struct V2Input: MappingInput {
         }
     }
 
+    func cursor(of rule: Rule, at c: Cursor) -> Cursor? {
+        guard let p = rule.v2 else { return nil }
+        switch p.kind {
+        case .segment, .header:
+            var out = Cursor(segment: p.kind == .header ? 0 : c.segment)
+            out.field = p.first
+            out.component = p.second
+            out.subcomponent = p.third
+            out.depth = p.count
+            return out
+        case .relative:
+            guard p.count > 0 else { return c }
+            var out = c
+            switch c.depth {
+            case 1:
+                out.component = p.first
+                out.depth = 2
+                if p.count > 1 {
+                    out.subcomponent = p.second
+                    out.depth = 3
+                }
+            case 2:
+                guard p.count == 1 else { return nil }
+                out.subcomponent = p.first
+                out.depth = 3
+            case 3:
+                guard p.count == 1, p.first == 1 else { return nil }
+            default:
+                return nil
+            }
+            return out
+        }
+    }
+
     mutating func value(at c: Cursor) -> String? {
         guard c.depth >= 1 else { return nil }
         let segment = message.segment(at: c.segment)
@@ -69,9 +104,19 @@ struct V2Input: MappingInput {
                 field: c.field, repetition: c.repetition, component: max(c.component, 1), subcomponent: max(c.subcomponent, 1)),
             !v.isEmpty, v != "\"\"", v.utf8.contains(where: { $0 != 0x20 })
         else { return nil }
-        used.insert(c.segment << 20 | c.field << 10 | max(c.component, 1))
+        used.append(c.segment << 20 | c.field << 10 | max(c.component, 1))
         reads += 1
         return v
+    }
+
+    func memoText(at c: Cursor) -> String? { c.depth == 1 || c.depth == 2 ? text(at: c) : nil }
+    var markCount: Int { used.count }
+    func marks(since count: Int) -> [Int] { used[count...].map { $0 & 0x3FF } }
+
+    /// Marks at `c`'s segment and field; a value that is a component (depth 2) is read in that component only.
+    mutating func replay(_ marks: [Int], at c: Cursor) {
+        let base = c.segment << 20 | c.field << 10
+        for m in marks { used.append(base | (c.depth == 2 ? max(c.component, 1) : m)) }
     }
 
     func text(at c: Cursor) -> String {

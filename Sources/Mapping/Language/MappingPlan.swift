@@ -61,6 +61,9 @@ final class Rule: Sendable {
     }
 
     let source: SourcePath?
+    /// `source` as numbers, when it is an HL7 v2 path.
+    let v2: V2Path?
+    let hasSource: Bool
     let target: TargetPath
     let condition: Condition?
     let value: Value
@@ -86,6 +89,8 @@ final class Rule: Sendable {
         base64: Bool = false
     ) {
         self.source = source
+        v2 = V2Path(source)
+        hasSource = source != nil
         self.target = target
         self.condition = condition
         self.value = value

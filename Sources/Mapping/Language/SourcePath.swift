@@ -90,6 +90,42 @@ enum SourcePath: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// An HL7 v2 path as plain numbers, kept beside a rule's ``SourcePath`` so the runner finds its place without
+/// touching the path's heap storage (the hot loop of mapping a message).
+struct V2Path: Sendable {
+    enum Kind: UInt8, Sendable {
+        /// A field of the segment being mapped.
+        case segment
+        /// A field of MSH, from any segment.
+        case header
+        /// A component or subcomponent of the value a datatype map maps (no levels: the value itself).
+        case relative
+    }
+
+    var kind: Kind
+    /// 1 to 3 levels (0 for `.`); unused ones are 0.
+    var count: Int
+    var first = 0, second = 0, third = 0
+
+    init?(_ path: SourcePath?) {
+        let levels: [Int]
+        switch path {
+        case .segment(let id, let l)?:
+            kind = id == "MSH" ? .header : .segment
+            levels = l
+        case .relative(let l)?:
+            kind = .relative
+            levels = l
+        default:
+            return nil
+        }
+        count = levels.count
+        if count > 0 { first = levels[0] }
+        if count > 1 { second = levels[1] }
+        if count > 2 { third = levels[2] }
+    }
+}
+
 struct PathError: Error {
     var message: String
     init(_ message: String) { self.message = message }
