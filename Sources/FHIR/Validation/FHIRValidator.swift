@@ -43,6 +43,12 @@ public struct FHIRValidator: Sendable {
         FHIRPrimitiveFormat.isValid(text, as: type)
     }
 
+    /// The same check by a format resolved beforehand (``FHIRTypeTable/Primitive/resolvedFormat``).
+    public static func isValidPrimitive(_ text: String, format: FHIRTypeTable.Primitive.Format) -> Bool {
+        var copy = text
+        return copy.withUTF8 { FHIRPrimitiveFormat.isValid($0, as: format) }
+    }
+
     /// The issues as a FHIR `OperationOutcome` (an `information` issue when there are none).
     public static func operationOutcome(_ issues: [Issue]) -> JSONObject {
         var outcome = JSONObject()

@@ -53,12 +53,12 @@ struct InstanceSet {
     /// Writes every `refs:` and `parent:` reference, once all instances have their ids.
     mutating func link(_ definitions: [ResourceDefinition]) {
         for i in all.indices {
-            let definition = definitions[all[i].definition]
-            for (target, name) in definition.refs {
+            let d = all[i].definition
+            for (target, name) in definitions[d].refs {
                 guard let other = nearest(name, to: all[i].position), other != i else { continue }
                 RuleRunner.write(all[other].reference, target.steps[...], into: &all[i].object)
             }
-            if let parent = definition.parent, let p = nearest(parent.resource, to: all[i].position), p != i {
+            if let parent = definitions[d].parent, let p = nearest(parent.resource, to: all[i].position), p != i {
                 RuleRunner.write(all[i].reference, parent.target.steps[...], into: &all[p].object)
             }
         }

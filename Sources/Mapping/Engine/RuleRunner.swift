@@ -142,9 +142,9 @@ struct RuleRunner {
         if rule.base64 { text = Data(text.utf8).base64EncodedString() }
         let value: JSONValue?
         if let v = rule.vocabulary {
-            value = translate(text, plan.vocabularies[v], type: rule.target.type, zone: input.zone)
+            value = translate(text, plan.vocabularies[v], kind: rule.kind, zone: input.zone)
         } else {
-            value = ValueConversion.convert(text, to: rule.target.type, zone: input.zone)
+            value = ValueConversion.convert(text, as: rule.kind, zone: input.zone)
         }
         guard let value else { return }
         if let allowed = rule.target.requiredCodes, case .string(let code) = value, !allowed.contains(code) { return }
@@ -262,14 +262,32 @@ struct RuleRunner {
             }
         }
         guard filled else { return nil }
-        while out.contains("  ") { out = out.replacingOccurrences(of: "  ", with: " ") }
-        var s = Substring(out)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return s.isEmpty ? nil : String(s)
+        return Self.collapsingSpaces(out)
     }
 
-    func translate(_ code: String, _ vocabulary: Vocabulary, type: String, zone: String?) -> JSONValue? {
+    /// Runs of spaces as one, none at the ends (a template's empty placeholders leave no gaps); nil when nothing is left.
+    static func collapsingSpaces(_ text: String) -> String? {
+        let bytes = text.utf8
+        var needed = bytes.first == 0x20 || bytes.last == 0x20
+        if !needed {
+            var previous: UInt8 = 0
+            for b in bytes {
+                if b == 0x20 && previous == 0x20 {
+                    needed = true
+                    break
+                }
+                previous = b
+            }
+        }
+        guard needed else { return text.isEmpty ? nil : text }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for b in bytes where !(b == 0x20 && (out.isEmpty || out.last == 0x20)) { out.append(b) }
+        if out.last == 0x20 { out.removeLast() }
+        return out.isEmpty ? nil : String(decoding: out, as: UTF8.self)
+    }
+
+    func translate(_ code: String, _ vocabulary: Vocabulary, kind: ValueConversion.Kind, zone: String?) -> JSONValue? {
         var system = vocabulary.system
         var mapped: (code: String, display: String?)
         if let hit = vocabulary.codes[code] {
@@ -290,13 +308,13 @@ struct RuleRunner {
                 system = keepSystem
             }
         }
-        switch type {
-        case "Coding":
+        switch kind {
+        case .coding:
             return .object(JSONObject.coding(system: system, code: mapped.code, display: mapped.display))
-        case "CodeableConcept":
+        case .concept:
             return .object(JSONObject.concept(system: system, code: mapped.code, display: mapped.display))
         default:
-            return ValueConversion.convert(mapped.code, to: type, zone: zone)
+            return ValueConversion.convert(mapped.code, as: kind, zone: zone)
         }
     }
 

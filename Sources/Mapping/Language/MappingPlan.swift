@@ -28,7 +28,7 @@ public struct MappingPlan: Sendable {
     public var documentRoots: [String] { documentIndex.keys.sorted() }
 }
 
-struct Vocabulary: Sendable {
+final class Vocabulary: Sendable {
     enum Unmapped: Sendable {
         /// Keep the code as sent, under `system` when the target is a Coding.
         case keep(system: String?)
@@ -40,12 +40,24 @@ struct Vocabulary: Sendable {
         case format(String)
     }
 
-    var name: String
-    var system: String?
-    var codes: [String: (code: String, display: String?, system: String?)]
+    let name: String
+    let system: String?
+    let codes: [String: (code: String, display: String?, system: String?)]
     /// Codes starting with `prefix` become `format` with `{rest}` replaced by what follows the prefix.
-    var prefixes: [(prefix: String, format: String)]
-    var unmapped: Unmapped
+    let prefixes: [(prefix: String, format: String)]
+    let unmapped: Unmapped
+
+    init(
+        name: String, system: String?, codes: [String: (code: String, display: String?, system: String?)],
+        prefixes: [(prefix: String, format: String)],
+        unmapped: Unmapped
+    ) {
+        self.name = name
+        self.system = system
+        self.codes = codes
+        self.prefixes = prefixes
+        self.unmapped = unmapped
+    }
 }
 
 /// One rule, compiled. A class: the runner walks thousands of rules per message, and a reference is cheaper to pass
@@ -65,6 +77,8 @@ final class Rule: Sendable {
     let v2: V2Path?
     let hasSource: Bool
     let target: TargetPath
+    /// How a value becomes the target's type.
+    let kind: ValueConversion.Kind
     let condition: Condition?
     let value: Value
     /// A datatype map applied to the value at `source`; with several (`map: [A, B]`), the first that gives something.
@@ -92,6 +106,7 @@ final class Rule: Sendable {
         v2 = V2Path(source)
         hasSource = source != nil
         self.target = target
+        kind = ValueConversion.Kind(target.type)
         self.condition = condition
         self.value = value
         self.map = map
