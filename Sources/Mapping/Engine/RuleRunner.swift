@@ -319,7 +319,8 @@ struct RuleRunner {
     }
 
     /// Writes `value` at the path. An element already written is kept (rules are listed in order of preference);
-    /// `[]` appends, `[n]` addresses an existing element (appending when there is none yet).
+    /// `[]` appends (a whole element equal to one already in the list is not added again), `[n]` addresses an
+    /// existing element (appending when there is none yet).
     static func write(_ value: JSONValue, _ steps: ArraySlice<TargetPath.Step>, into object: inout JSONObject) {
         guard let step = steps.first else { return }
         let rest = steps.dropFirst()
@@ -345,6 +346,12 @@ struct RuleRunner {
         case .append:
             var array = object.take(step.name)?.arrayValue ?? []
             if rest.isEmpty {
+                // A whole element equal to one already there (the same placer number from ORC-2 and OBR-2) is not
+                // written twice.
+                if case .object = value, array.contains(value) {
+                    object.put(step.name, .array(array))
+                    return
+                }
                 array.append(value)
             } else {
                 var child = JSONObject()
