@@ -27,9 +27,9 @@ public struct JSONWriter: Sendable {
 
     func write(_ value: JSONValue, to out: inout [UInt8], indent: Int) {
         switch value {
-        case .null: out += Array("null".utf8)
-        case .bool(let b): out += Array((b ? "true" : "false").utf8)
-        case .number(let n): out += Array(n.utf8)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: n.utf8)
         case .string(let s): Self.appendString(s, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -59,27 +59,47 @@ public struct JSONWriter: Sendable {
     private func newline(_ out: inout [UInt8], _ indent: Int) {
         guard style == .pretty else { return }
         out.append(0x0A)
-        for _ in 0..<indent { out += [0x20, 0x20] }
+        out.append(contentsOf: repeatElement(0x20, count: 2 * indent))
     }
 
-    /// Escapes `"`, `\` and control characters (short forms where JSON has them); everything else as UTF-8.
-    static func appendString(_ s: String, to out: inout [UInt8]) {
+    /// Escapes `"`, `\` and control characters (short forms where JSON has them); everything else as UTF-8. The runs
+    /// between escapes are copied whole (most strings have none).
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x08: out += [0x5C, UInt8(ascii: "b")]
-            case 0x0C: out += [0x5C, UInt8(ascii: "f")]
-            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-            case 0x09: out += [0x5C, UInt8(ascii: "t")]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            var start = 0
+            for i in 0..<bytes.count {
+                let b = bytes[i]
+                guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
+                if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
+                escape(b, to: &out)
+                start = i + 1
             }
+            if start < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...])) }
         }
         out.append(0x22)
+    }
+
+    private static func escape(_ b: UInt8, to out: inout [UInt8]) {
+        out.append(0x5C)
+        switch b {
+        case 0x22: out.append(0x22)
+        case 0x5C: out.append(0x5C)
+        case 0x08: out.append(UInt8(ascii: "b"))
+        case 0x0C: out.append(UInt8(ascii: "f"))
+        case 0x0A: out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(UInt8(ascii: "t"))
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            out.append(UInt8(ascii: "u"))
+            out.append(0x30)
+            out.append(0x30)
+            hex.withUTF8Buffer { h in
+                out.append(h[Int(b >> 4)])
+                out.append(h[Int(b & 0xF)])
+            }
+        }
     }
 }
