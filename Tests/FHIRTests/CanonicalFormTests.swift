@@ -42,6 +42,19 @@ struct CanonicalFormTests {
         #expect(FHIRCanonicalForm.sha256Hex(resource).count == 64)
     }
 
+    @Test("keys sort by UTF-16 code units (RFC 8785), also where that differs from UTF-8 order, and strings escape as JSON")
+    func keyOrderAndEscapes() {
+        // U+10000 is a surrogate pair (D800 DC00): before U+E000 in UTF-16, after it in UTF-8.
+        let keys = ["b", "\u{E000}", "a", "\u{10000}", "ab", "é", "\u{FFFF}", "\u{1F600}", "A", ""]
+        let object = JSONObject(keys.map { ($0, JSONValue.number("1")) })
+        let text = String(decoding: JSONWriter(style: .canonical).write(.object(object)), as: UTF8.self)
+        let expected = keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+        #expect(text == "{" + expected.map { "\"\($0)\":1" }.joined(separator: ",") + "}")
+        #expect(expected.firstIndex(of: "\u{10000}")! < expected.firstIndex(of: "\u{E000}")!)
+        let escaped = String(decoding: JSONWriter().write(.string("a\"b\\c\nd\u{01}é\u{7F}")), as: UTF8.self)
+        #expect(escaped == #""a\"b\\c\nd\u0001é"# + "\u{7F}\"")
+    }
+
     @Test("a known vector: the documented example hashes to its documented value")
     func vector() throws {
         let resource = try FHIRJSON().parse(#"{"resourceType":"Patient","id":"p1","birthDate":"1970-01-01","active":true}"#)

@@ -42,7 +42,7 @@ public struct JSONWriter: Sendable {
             out.append(UInt8(ascii: "]"))
         case .object(let object):
             out.append(UInt8(ascii: "{"))
-            let members = style == .canonical ? object.members.sorted { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) } : object.members
+            let members = style == .canonical ? object.members.sorted { Self.precedesInUTF16($0.key, $1.key) } : object.members
             for (k, member) in members.enumerated() {
                 if k > 0 { out.append(UInt8(ascii: ",")) }
                 newline(&out, indent + 1)
@@ -60,6 +60,23 @@ public struct JSONWriter: Sendable {
         guard style == .pretty else { return }
         out.append(0x0A)
         out.append(contentsOf: repeatElement(0x20, count: 2 * indent))
+    }
+
+    /// Whether `a` sorts before `b` by UTF-16 code units (RFC 8785's order), compared as UTF-8 bytes: the two orders
+    /// agree except between U+E000–U+FFFF and characters beyond U+FFFF, whose lead bytes (EE–EF, F0–F4) are where
+    /// such strings first differ; only then are the UTF-16 code units compared.
+    static func precedesInUTF16(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        let byBytes: Bool? = a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<min(x.count, y.count) where x[i] != y[i] {
+                    if x[i] >= 0xEE && y[i] >= 0xEE && (x[i] >= 0xF0) != (y[i] >= 0xF0) { return nil }
+                    return x[i] < y[i]
+                }
+                return x.count < y.count
+            }
+        }
+        return byBytes ?? a.utf16.lexicographicallyPrecedes(b.utf16)
     }
 
     /// Escapes `"`, `\` and control characters (short forms where JSON has them); everything else as UTF-8. The runs
