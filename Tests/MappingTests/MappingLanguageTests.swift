@@ -263,14 +263,19 @@ struct MappingLanguageTests {
         #expect(r[0]["id"] != r[1]["id"])
     }
 
-    @Test("the coverage report lists what no rule read: unread fields, components, and whole segments no resource is built from")
+    @Test(
+        "the coverage report lists what no rule read: unread fields, components, repetitions, and whole segments no resource is built from"
+    )
     func coverage() throws {
         let mapper = try Self.load(Self.basic)
-        let m = try Self.message(Self.msh, "PID|1||A1^^^HOSP||Roe^Ann||19700102|F||2106-3", "ZPI|1|secret", "PV1|1|I")
+        let m = try Self.message(Self.msh, "PID|1||A1^^^HOSP||Roe^Ann~Doe^Annie||19700102|F||2106-3", "ZPI|1|secret", "PV1|1|I")
         let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: "x"))
         let report = try #require(result.coverage)
-        // PV1-2 too: the visit is built only with a PV1-19, so nothing read its class.
-        #expect(report.unmapped == ["MSH-5", "MSH-6", "MSH-11", "MSH-12", "PID-1", "PID-10", "PV1-1", "PV1-2", "ZPI"], "\(report.unmapped)")
+        // PV1-2 too: the visit is built only with a PV1-19, so nothing read its class. The rules read PID-5's first
+        // name only: the second is a value of its own, not mapped.
+        #expect(
+            report.unmapped == ["MSH-5", "MSH-6", "MSH-11", "MSH-12", "PID-1", "PID-5[2]", "PID-5[2].2", "PID-10", "PV1-1", "PV1-2", "ZPI"],
+            "\(report.unmapped)")
         #expect(report.values > report.mappedValues && report.mappedValues > 0)
     }
 
@@ -315,6 +320,9 @@ struct MappingLanguageTests {
         let participants = try #require(r[0]["participant"]?.arrayValue)
         #expect(participants.count == 2, "an empty PV1-9 makes no participant")
         #expect(participants[0].objectValue?["individual"] == participants[1].objectValue?["individual"])
+        // The second doctor is the first one's resource again, and PV1-8 counts as read all the same.
+        let covered = try #require(try mapper.mapWithCoverage(m, context: MappingContext(sender: "x")).coverage)
+        #expect(!covered.unmapped.contains { $0.hasPrefix("PV1-7") || $0.hasPrefix("PV1-8") }, "\(covered.unmapped)")
         let byName = try Self.message(Self.msh, "PV1|1|I||||||^Nobody")
         let r2 = try mapper.map(byName, context: MappingContext(sender: "x"))
         #expect(r2.count == 2 && r2[1]["name"] != nil && r2[1]["identifier"] == nil, "no id number: the second map of the list")

@@ -28,9 +28,9 @@ struct MessageExecutor {
         let namespaceFallback = facility ?? context.sender
         var input = V2Input(message: message, namespaceFallback: namespaceFallback)
         // What the engine itself reads: the sender, the time zone, the type and the control id.
-        for field in [3, 4, 7, 9, 10] { input.used.append(field << 10 | 1) }
-        input.used.append(9 << 10 | 2)
-        input.used.append(9 << 10 | 3)
+        for field in [3, 4, 7, 9, 10] { input.used.append(V2Mark.make(segment: 0, field: field, repetition: 1, component: 1)) }
+        input.used.append(V2Mark.make(segment: 0, field: 9, repetition: 1, component: 2))
+        input.used.append(V2Mark.make(segment: 0, field: 9, repetition: 1, component: 3))
         let runner = RuleRunner(plan: plan)
 
         var positions: [String: [Int]] = [:]
@@ -118,11 +118,12 @@ struct MessageExecutor {
     private func coverage(_ message: Message, used marks: [Int], mapped: Set<String>) -> CoverageReport {
         var report = CoverageReport()
         let sorted = marks.sorted()
-        // Per segment, what rules read: a bit per field and component below 64, a set for the rest.
+        // Per segment, what rules read: a bit per field and component below 64 of a field's first repetition, a set
+        // for the rest (every repetition is a value of its own: a second OBX-5 nobody read is not mapped).
         var bits = [UInt64](repeating: 0, count: 64)
         var beyond: Set<Int> = []
         var k = 0
-        // Unmapped places as segment-name index << 20 | field << 10 | component, named once at the end.
+        // Unmapped places as marks with the segment name's index for the position, named once at the end.
         var names: [String] = []
         var nameIndex: [String: Int] = [:]
         var unmapped: Set<Int> = []
@@ -130,10 +131,15 @@ struct MessageExecutor {
         for p in 0..<message.segmentCount {
             for i in bits.indices { bits[i] = 0 }
             beyond.removeAll(keepingCapacity: true)
-            while k < sorted.count, sorted[k] >> 20 < p { k += 1 }
-            while k < sorted.count, sorted[k] >> 20 == p {
-                let field = sorted[k] >> 10 & 0x3FF, component = sorted[k] & 0x3FF
-                if field < 64 && component < 64 { bits[field] |= 1 << UInt64(component) } else { beyond.insert(sorted[k] & 0xFFFFF) }
+            while k < sorted.count, V2Mark.segment(sorted[k]) < p { k += 1 }
+            while k < sorted.count, V2Mark.segment(sorted[k]) == p {
+                let m = sorted[k]
+                let field = V2Mark.field(m), repetition = V2Mark.repetition(m), component = V2Mark.component(m)
+                if field < 64 && component < 64 && repetition == 1 {
+                    bits[field] |= 1 << UInt64(component)
+                } else {
+                    beyond.insert(V2Mark.make(segment: 0, field: field, repetition: repetition, component: component))
+                }
                 k += 1
             }
             let segment = message.segment(at: p)
@@ -141,9 +147,12 @@ struct MessageExecutor {
             let built = mapped.contains(id) || p == 0
             var name = -1
             var any = false
-            segment.forEachValuedComponent { field, _, component in
+            segment.forEachValuedComponent { field, repetition, component in
                 report.values += 1
-                let read = field < 64 && component < 64 ? bits[field] & (1 << UInt64(component)) != 0 : beyond.contains(field << 10 | component)
+                let read =
+                    field < 64 && component < 64 && repetition == 1
+                    ? bits[field] & (1 << UInt64(component)) != 0
+                    : beyond.contains(V2Mark.make(segment: 0, field: field, repetition: repetition, component: component))
                 if read {
                     report.mappedValues += 1
                 } else if built {
@@ -156,7 +165,7 @@ struct MessageExecutor {
                             names.append(id)
                         }
                     }
-                    unmapped.insert(name << 20 | field << 10 | component)
+                    unmapped.insert(V2Mark.make(segment: name, field: field, repetition: repetition, component: component))
                 } else {
                     any = true
                 }
@@ -165,21 +174,29 @@ struct MessageExecutor {
         }
         var places = unmappedSegments
         for u in unmapped {
-            let id = names[u >> 20], field = u >> 10 & 0x3FF, component = u & 0x3FF
-            places.insert(component == 1 ? "\(id)-\(field)" : "\(id)-\(field).\(component)")
+            let id = names[V2Mark.segment(u)], field = V2Mark.field(u), repetition = V2Mark.repetition(u), component = V2Mark.component(u)
+            let r = repetition > 1 ? "[\(repetition)]" : ""
+            places.insert(component == 1 ? "\(id)-\(field)\(r)" : "\(id)-\(field)\(r).\(component)")
         }
         report.unmapped = Self.sortedPlaces(places)
         return report
     }
 
-    /// PID-2 before PID-10, PID-3 before PID-3.4.
+    /// PID-2 before PID-10; PID-3, PID-3.4, then PID-3[2] and PID-3[2].4 (PID-3's second repetition).
     static func placeOrder(_ a: String, _ b: String) -> Bool { placeKey(a) < placeKey(b) }
 
-    static func placeKey(_ s: String) -> (String, Int, Int) {
+    static func placeKey(_ s: String) -> (String, Int, Int, Int) {
         let parts = s.split(separator: "-", maxSplits: 1)
-        guard parts.count == 2 else { return (s, 0, 0) }
-        let nums = parts[1].split(separator: ".").compactMap { Int($0) }
-        return (String(parts[0]), nums.first ?? 0, nums.count > 1 ? nums[1] : 0)
+        guard parts.count == 2 else { return (s, 0, 0, 0) }
+        let levels = parts[1].split(separator: ".")
+        var fieldText = levels.first ?? ""
+        var repetition = 1
+        if let open = fieldText.firstIndex(of: "["), fieldText.last == "]" {
+            repetition = Int(fieldText[fieldText.index(after: open)..<fieldText.index(before: fieldText.endIndex)]) ?? 1
+            fieldText = fieldText[..<open]
+        }
+        let component = levels.count > 1 ? Int(levels[1]) ?? 0 : 0
+        return (String(parts[0]), Int(fieldText) ?? 0, repetition, component)
     }
 
     /// Sorted in place order, each key computed once.

@@ -14,8 +14,8 @@ struct V2Input: MappingInput {
 
     let message: Message
     let zone: String?
-    /// segment position << 20 | field << 10 | component: what rules read, for the coverage report (in the order read,
-    /// repeats included; sorted once at the end).
+    /// What rules read (``V2Mark``s), for the coverage report: in the order read, repeats included; sorted once at
+    /// the end.
     var used: [Int] = []
     var made = MadeResources()
     var reads = 0
@@ -104,19 +104,21 @@ struct V2Input: MappingInput {
                 field: c.field, repetition: c.repetition, component: max(c.component, 1), subcomponent: max(c.subcomponent, 1)),
             !v.isEmpty, v != "\"\"", v.utf8.contains(where: { $0 != 0x20 })
         else { return nil }
-        used.append(c.segment << 20 | c.field << 10 | max(c.component, 1))
+        used.append(V2Mark.make(segment: c.segment, field: c.field, repetition: c.repetition, component: max(c.component, 1)))
         reads += 1
         return v
     }
 
     func memoText(at c: Cursor) -> String? { c.depth == 1 || c.depth == 2 ? text(at: c) : nil }
     var markCount: Int { used.count }
-    func marks(since count: Int) -> [Int] { used[count...].map { $0 & 0x3FF } }
+    func marks(since count: Int) -> [Int] { used[count...].map(V2Mark.component) }
 
-    /// Marks at `c`'s segment and field; a value that is a component (depth 2) is read in that component only.
+    /// Marks at `c`'s segment, field and repetition; a value that is a component (depth 2) is read in that component
+    /// only.
     mutating func replay(_ marks: [Int], at c: Cursor) {
-        let base = c.segment << 20 | c.field << 10
-        for m in marks { used.append(base | (c.depth == 2 ? max(c.component, 1) : m)) }
+        for m in marks {
+            used.append(V2Mark.make(segment: c.segment, field: c.field, repetition: c.repetition, component: c.depth == 2 ? max(c.component, 1) : m))
+        }
     }
 
     func text(at c: Cursor) -> String {
@@ -138,4 +140,17 @@ struct V2Input: MappingInput {
         out.repetition = r
         return out
     }
+}
+
+/// A place in a message rules read, as one number: segment position, field, repetition and component (fields and
+/// components up to 1,023, repetitions up to 16,383: larger ones share the last).
+enum V2Mark {
+    static func make(segment: Int, field: Int, repetition: Int, component: Int) -> Int {
+        segment << 34 | min(field, 0x3FF) << 24 | min(repetition, 0x3FFF) << 10 | min(component, 0x3FF)
+    }
+
+    static func segment(_ m: Int) -> Int { m >> 34 }
+    static func field(_ m: Int) -> Int { m >> 24 & 0x3FF }
+    static func repetition(_ m: Int) -> Int { m >> 10 & 0x3FFF }
+    static func component(_ m: Int) -> Int { m & 0x3FF }
 }
