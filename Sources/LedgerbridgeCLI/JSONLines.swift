@@ -7,7 +7,7 @@ enum JSONLines {
         var out: [UInt8] = []
         out.reserveCapacity(message.bytes.count * 2 + 64)
         out += Array("{\"file\":".utf8)
-        appendString(file, to: &out)
+        JSONWriter.appendString(file, to: &out)
         out += Array(",\"index\":\(index),\"segments\":[".utf8)
         var writer = Writer(message: message, out: out)
         message.walk(&writer)
@@ -26,9 +26,9 @@ enum JSONLines {
             firstSegment = false
             let text = message.rawText(in: id)
             out += Array("{\"id\":".utf8)
-            appendString(text, to: &out)
+            JSONWriter.appendString(text, to: &out)
             out += Array(",\"fields\":[[[[".utf8)
-            appendString(text, to: &out)
+            JSONWriter.appendString(text, to: &out)
             out += Array("]]]".utf8)
         }
 
@@ -50,13 +50,11 @@ enum JSONLines {
             } else {
                 out.append(UInt8(ascii: ","))
             }
-            appendString(message.text(in: range), to: &out)
+            JSONWriter.appendString(message.text(in: range), to: &out)
         }
 
         var pendingField = false
         mutating func beginField(number: Int) { pendingField = true }
         mutating func endField() { out += Array("]]]".utf8) }
     }
-
-    static func appendString(_ s: String, to out: inout [UInt8]) { JSONWriter.appendString(s, to: &out) }
 }

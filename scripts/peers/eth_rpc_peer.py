@@ -14,9 +14,9 @@ Prints "READY <rpc port> <control port>" when serving. Exits after --lifetime se
 import argparse
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from peer_common import answer, serve_until_done, stop_on_sigterm
+from peer_common import answer, serve_in_background, serve_until_done, stop_on_sigterm
 
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionNotFound, BlockNotFound
@@ -131,10 +131,8 @@ class RPCPort:
 
     def start(self):
         if self.server is None:
-            ThreadingHTTPServer.allow_reuse_address = True
-            self.server = ThreadingHTTPServer(("127.0.0.1", self.port), RPCHandler)
+            self.server = serve_in_background(RPCHandler, self.port, reuse_address=True)
             self.port = self.server.server_address[1]
-            threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
         if self.server is not None:
@@ -185,8 +183,7 @@ def main():
             else:
                 self.send_error(404)
 
-    control = ThreadingHTTPServer(("127.0.0.1", 0), Control)
-    threading.Thread(target=control.serve_forever, daemon=True).start()
+    control = serve_in_background(Control)
     print(f"READY {rpc_port.port} {control.server_address[1]}", flush=True)
     serve_until_done(args.lifetime)
 

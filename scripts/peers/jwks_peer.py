@@ -7,9 +7,9 @@ Prints "READY <port>" when serving. Exits after --lifetime seconds, or when its 
 import argparse
 import os
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from peer_common import answer, serve_until_done, stop_on_sigterm
+from peer_common import answer, serve_in_background, serve_until_done, stop_on_sigterm
 
 
 def main():
@@ -33,8 +33,7 @@ def main():
                 return
             answer(self, open(os.path.join(d, "jwks.json"), "rb").read())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_in_background(Handler)
     print(f"READY {server.server_address[1]}", flush=True)
     serve_until_done(args.lifetime)
 

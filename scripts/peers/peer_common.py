@@ -2,7 +2,9 @@
 import os
 import signal
 import sys
+import threading
 import time
+from http.server import ThreadingHTTPServer
 
 
 def stop_on_sigterm():
@@ -26,3 +28,12 @@ def answer(handler, body, content_type="application/json", status=200):
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
+
+
+def serve_in_background(handler, port=0, reuse_address=False):
+    """Starts a threaded HTTP server for `handler` on 127.0.0.1 (`port` 0: any free one) and returns it."""
+    if reuse_address:
+        ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -13,9 +13,9 @@ import os
 import subprocess
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from peer_common import answer, serve_until_done, stop_on_sigterm
+from peer_common import answer, serve_in_background, serve_until_done, stop_on_sigterm
 
 CONFIG = """
 [ tsa ]
@@ -90,9 +90,7 @@ def main():
                     log.write((query[at + 2:at + 34].hex() if at >= 0 else "?") + "\n")
             answer(self, reply, "application/timestamp-reply")
 
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_in_background(Handler, args.port, reuse_address=True)
     print(f"READY {server.server_address[1]}", flush=True)
     serve_until_done(args.lifetime)
 

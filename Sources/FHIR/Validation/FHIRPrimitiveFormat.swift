@@ -38,8 +38,12 @@ extension FHIRPrimitiveFormat {
     /// expressions (checked against them in the tests), plus the 32-bit range of the integer types.
     static func isValid(_ text: String, as type: String) -> Bool {
         guard let primitive = FHIRTypeTable.r4.primitives[type] else { return true }
+        return isValid(text, format: primitive.resolvedFormat)
+    }
+
+    static func isValid(_ text: String, format: FHIRTypeTable.Primitive.Format) -> Bool {
         var copy = text
-        return copy.withUTF8 { isValid($0, as: primitive.resolvedFormat) }
+        return copy.withUTF8 { isValid($0, as: format) }
     }
 
     static func isValid(_ b: UnsafeBufferPointer<UInt8>, as format: FHIRTypeTable.Primitive.Format) -> Bool {

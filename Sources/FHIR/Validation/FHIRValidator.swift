@@ -45,8 +45,7 @@ public struct FHIRValidator: Sendable {
 
     /// The same check by a format resolved beforehand (``FHIRTypeTable/Primitive/resolvedFormat``).
     public static func isValidPrimitive(_ text: String, format: FHIRTypeTable.Primitive.Format) -> Bool {
-        var copy = text
-        return copy.withUTF8 { FHIRPrimitiveFormat.isValid($0, as: format) }
+        FHIRPrimitiveFormat.isValid(text, format: format)
     }
 
     /// The issues as a FHIR `OperationOutcome` (an `information` issue when there are none).

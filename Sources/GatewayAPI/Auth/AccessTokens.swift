@@ -253,16 +253,13 @@ final class RemoteJWKS: Sendable {
 
     /// The keys are older than `refresh` (or were never fetched) and no fetch was tried within `retry`.
     func stale(now: ContinuousClock.Instant) -> Bool {
-        state.withLock { s in
-            guard let fetched = s.fetched else { return s.attempted.map { now - $0 >= retry } ?? true }
-            return now - fetched >= refresh && s.attempted.map { now - $0 >= retry } ?? true
-        }
+        state.withLock { s in mayRetry(s, now) && (s.fetched.map { now - $0 >= refresh } ?? true) }
     }
 
     /// No fetch was tried within `retry`: a token with an unknown key may cause one.
-    func mayRetry(now: ContinuousClock.Instant) -> Bool {
-        state.withLock { s in s.attempted.map { now - $0 >= retry } ?? true }
-    }
+    func mayRetry(now: ContinuousClock.Instant) -> Bool { state.withLock { mayRetry($0, now) } }
+
+    private func mayRetry(_ s: State, _ now: ContinuousClock.Instant) -> Bool { s.attempted.map { now - $0 >= retry } ?? true }
 
     func fetch() async throws(AccessTokenVerifier.Refusal) {
         state.withLock { $0.attempted = .now }

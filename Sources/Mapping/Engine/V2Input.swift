@@ -27,43 +27,12 @@ struct V2Input: MappingInput {
         zone = V2Time.zone(of: message.segment(at: 0).value(field: 7))
     }
 
-    func cursor(_ path: SourcePath, at c: Cursor) -> Cursor? {
-        switch path {
-        case .segment(let id, let levels):
-            var out = Cursor(segment: id == "MSH" ? 0 : c.segment)
-            out.field = levels[0]
-            if levels.count > 1 { out.component = levels[1] }
-            if levels.count > 2 { out.subcomponent = levels[2] }
-            out.depth = levels.count
-            return out
-        case .relative(let levels):
-            if levels.isEmpty { return c }
-            var out = c
-            switch c.depth {
-            case 1:
-                out.component = levels[0]
-                out.depth = 2
-                if levels.count > 1 {
-                    out.subcomponent = levels[1]
-                    out.depth = 3
-                }
-            case 2:
-                guard levels.count == 1 else { return nil }
-                out.subcomponent = levels[0]
-                out.depth = 3
-            case 3:
-                guard levels == [1] else { return nil }
-            default:
-                return nil
-            }
-            return out
-        case .column, .xml:
-            return nil
-        }
-    }
+    func cursor(_ path: SourcePath, at c: Cursor) -> Cursor? { V2Path(path).flatMap { cursor($0, at: c) } }
 
-    func cursor(of rule: Rule, at c: Cursor) -> Cursor? {
-        guard let p = rule.v2 else { return nil }
+    func cursor(of rule: Rule, at c: Cursor) -> Cursor? { rule.v2.flatMap { cursor($0, at: c) } }
+
+    /// A table column or an XML path names no place here (nil).
+    private func cursor(_ p: V2Path, at c: Cursor) -> Cursor? {
         switch p.kind {
         case .segment, .header:
             var out = Cursor(segment: p.kind == .header ? 0 : c.segment)

@@ -73,7 +73,8 @@ final class Rule: Sendable {
     }
 
     let source: SourcePath?
-    /// `source` as numbers, when it is an HL7 v2 path.
+    /// `source` as numbers, when it is an HL7 v2 path, and whether there is a source: both read once per rule and
+    /// input place, without copying the path out of the rule.
     let v2: V2Path?
     let hasSource: Bool
     let target: TargetPath
