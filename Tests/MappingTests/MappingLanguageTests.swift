@@ -151,6 +151,62 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("no element 'family'") }, "\(found)")
     }
 
+    @Test("into: [a, b] adds each segment to whichever was built nearest above it (an NTE after the OBR notes the order, after an OBX the result)")
+    func intoNearestOfSeveral() throws {
+        var files = Self.basic
+        files["messages/adt.yaml"] = """
+            messages: [ADT^A01]
+            resources:
+              - name: patient
+                segment: PID
+                map: PID-Patient
+                id: {value: [PID-3.1], required: true}
+              - name: order
+                segment: ORC
+                resource: ServiceRequest
+                id: {value: [ORC-2.1]}
+                rules: [{to: status, constant: active}, {to: intent, constant: order}]
+              - name: observation
+                segment: OBX
+                resource: Observation
+                id: {value: [OBX-3.1]}
+                rules: [{from: OBX-3.1, to: code.text}, {to: status, constant: final}]
+              - segment: NTE
+                into: [observation, order]
+                element: "note[]"
+                rules: [{from: NTE-3, to: text}]
+            """
+        let mapper = try Self.load(files)
+        let m = try Self.message(
+            Self.msh, "PID|1||A1", "ORC|NW|O1", "NTE|1||about order 1", "OBX|1|ST|K1", "NTE|1||about K1", "NTE|2||more on K1",
+            "ORC|NW|O2", "NTE|1||about order 2")
+        let resources = try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+        func notes(_ type: String, _ at: Int) -> String {
+            JSONWriter().string(resources.filter { $0["resourceType"]?.stringValue == type }[at]["note"] ?? .null)
+        }
+        #expect(notes("ServiceRequest", 0) == #"[{"text":"about order 1"}]"#)
+        #expect(notes("Observation", 0) == #"[{"text":"about K1"},{"text":"more on K1"}]"#)
+        #expect(notes("ServiceRequest", 1) == #"[{"text":"about order 2"}]"#, "the second order's note is not the result's above it")
+
+        files["messages/adt.yaml"] = """
+            messages: [ADT^A01]
+            resources:
+              - name: patient
+                segment: PID
+                map: PID-Patient
+                id: {value: [PID-3.1], required: true}
+              - {name: order, segment: ORC, resource: ServiceRequest, rules: [{to: intent, constant: order}]}
+              - {name: report, segment: OBR, resource: DiagnosticReport, rules: [{to: status, constant: final}]}
+              - {segment: NTE, into: [report, order], rules: [{from: NTE-3, to: "note[].text"}]}
+              - {segment: NTE, into: [order, report], element: "note[]", rules: [{from: NTE-3, to: text}]}
+              - {segment: NTE, into: [order, nothing], element: "note[]", rules: [{from: NTE-3, to: text}]}
+            """
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("takes element:") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("not the same element in DiagnosticReport") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:11") && $0.contains("'nothing' names no resource") }, "\(found)")
+    }
+
     @Test("ids come from identifiers: a resend and a later update address the same resources; another authority does not")
     func stableIDs() throws {
         let mapper = try Self.load(Self.basic)

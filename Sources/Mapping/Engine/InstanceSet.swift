@@ -29,6 +29,17 @@ struct InstanceSet {
         return list.last { all[$0].position <= position } ?? list.first
     }
 
+    /// The instance of one of `names` nearest before `position` (none when every one comes after): an NTE listed
+    /// `into: [observation, order]` after an OBR notes the order, not the result above the order.
+    func nearestBefore(_ names: [String], to position: Int) -> Int? {
+        var best: Int? = nil
+        for name in names {
+            guard let i = byName[name]?.last(where: { all[$0].position <= position }) else { continue }
+            if best.map({ all[i].position > all[$0].position }) ?? true { best = i }
+        }
+        return best
+    }
+
     /// `id`, or, when this input already made a `type` with that id (the same OBX code twice), one derived from it.
     mutating func unique(_ id: String, type: String) -> String {
         var id = id

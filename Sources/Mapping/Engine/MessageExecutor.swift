@@ -55,7 +55,10 @@ struct MessageExecutor {
                         reason: "\(definition.name) needs this value")
                 }
                 if let into = definition.into {
-                    guard let target = instances.nearest(into, to: position) else { continue }
+                    // The nearest of the names above the segment; else, as for every name, the first (an OUL's OBR comes before
+                    // its ORC).
+                    guard let target = instances.nearestBefore(definition.intoAny, to: position) ?? instances.nearest(into, to: position)
+                    else { continue }
                     if let element = definition.element {
                         var built = JSONObject()
                         runner.apply(definition.rules, at: cursor, into: &built, input: &input)

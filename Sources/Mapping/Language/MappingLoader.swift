@@ -502,14 +502,26 @@ private struct Compiler {
         var resource: String
         var rules: [Rule] = []
         let intoNode = f.optional("into")
-        let into = try intoNode?.string("into")
-        var intoTarget: ResourceDefinition? = nil
-        if let into {
-            guard let t = known.last(where: { $0.name == into && $0.into == nil }) else {
-                throw intoNode!.problem("into: '\(into)' names no resource defined above this one")
+        // `into: name`, or in a message map `into: [name, other]` (the nearest built above the segment).
+        var intoNames: [String] = []
+        if let intoNode {
+            if intoNode.isSequence && !table {
+                for item in intoNode.items() { intoNames.append(try item.string("a resource name")) }
+                guard !intoNames.isEmpty else { throw intoNode.problem("into: [] names no resource") }
+            } else {
+                intoNames = [try intoNode.string("into")]
             }
-            intoTarget = t
         }
+        let into = intoNames.first
+        var intoTarget: ResourceDefinition? = nil
+        var intoTargets: [ResourceDefinition] = []
+        for name in intoNames {
+            guard let t = known.last(where: { $0.name == name && $0.into == nil }) else {
+                throw intoNode!.problem("into: '\(name)' names no resource defined above this one")
+            }
+            intoTargets.append(t)
+        }
+        intoTarget = intoTargets.first
         let dialect: SourcePath.Dialect
         if table {
             dialect = kind == .document ? .xml : .table
@@ -561,6 +573,14 @@ private struct Compiler {
             case .failure(let why):
                 throw e.problem(why.message)
             }
+            // Every resource listed must have this element, of the same type (the rules are checked against it once).
+            for other in intoTargets.dropFirst() {
+                guard case .success(let t) = TargetPath.parse(text, from: other.resource), t.type == element?.type else {
+                    throw e.problem("element: '\(text)' is not the same element in \(other.resource) ('\(other.name)') as in \(intoTarget.resource)")
+                }
+            }
+        } else if intoTargets.count > 1 {
+            throw intoNode!.problem("into: with several resources takes element: (the element they share, note[])")
         }
         if let r = f.optional("rules") { rules += try self.rules(r, root: element?.type ?? resource, dialect: dialect) }
         let name = try f.optionalString("name") ?? into ?? ""
@@ -620,6 +640,7 @@ private struct Compiler {
         definition.each = each
         definition.stored = stored
         definition.element = element
+        definition.intoAny = intoNames
         return definition
     }
 
