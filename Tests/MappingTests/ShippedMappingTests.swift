@@ -133,6 +133,42 @@ struct ShippedMappingTests {
         }
     }
 
+    @Test("the guide's less obvious rules: table 0189 ethnicity as its OMB code, and the insurer as one Organization with its address and contact")
+    func guideRules() throws {
+        let mapper = try Self.folder.load()
+        let msh = "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1"
+        func mapped(_ segments: String...) throws -> [JSONObject] {
+            let text = ([msh] + segments).joined(separator: "\r")
+            return try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "APP^FAC"))
+        }
+        func ethnicity(_ pid22: String) throws -> String {
+            let resources = try mapped("PID|1||M1^^^FAC^MR||Roe^Ann||19700101|F" + String(repeating: "|", count: 14) + pid22)
+            let patient = try #require(resources.first { $0["resourceType"]?.stringValue == "Patient" })
+            let ext = patient["extension"]?.arrayValue?.first { $0.objectValue?["url"]?.stringValue?.hasSuffix("us-core-ethnicity") == true }
+            return JSONWriter().string(ext?.objectValue?["extension"] ?? .null)
+        }
+        #expect(
+            try ethnicity("N^Not Hispanic^HL70189")
+                == #"[{"valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2186-5","display":"Not Hispanic or Latino"},"url":"ombCategory"},{"valueString":"Not Hispanic","url":"text"}]"#
+        )
+        #expect(try ethnicity("H").contains(#""code":"2135-2""#))
+        #expect(
+            try ethnicity("A^White - British^NHS") == #"[{"valueString":"White - British","url":"text"}]"#, "another system's code is no OMB category"
+        )
+        #expect(try ethnicity("ETHNICITY") == #"[{"valueString":"ETHNICITY","url":"text"}]"#, "a code outside table 0189 is kept as the text")
+
+        let withInsurance = try mapped(
+            "PID|1||M1^^^FAC^MR||Roe^Ann||19700101|F", "PV1|1|I|||||||||||||||||V1",
+            "IN1|1|P1^Plan|IC-1^^^BCBS|Blue Cross|1 Main St^^Springfield^IL|Roth^Henry|^WPN^PH^^^217^5550100|G1")
+        let insurers = withInsurance.filter { $0["resourceType"]?.stringValue == "Organization" && $0["name"]?.stringValue == "Blue Cross" }
+        #expect(insurers.count == 1)
+        let insurer = try #require(insurers.first)
+        #expect(JSONWriter().string(insurer["address"] ?? .null).contains("Springfield"))
+        #expect(JSONWriter().string(insurer["contact"] ?? .null).contains(#""family":"Roth""#))
+        let coverage = try #require(withInsurance.first { $0["resourceType"]?.stringValue == "Coverage" })
+        #expect(JSONWriter().string(coverage["payor"] ?? .null) == #"[{"reference":"Organization/\#(insurer["id"]!.stringValue!)"}]"#)
+    }
+
     struct Verdict: Decodable {
         var file: String
         var valid: Bool
