@@ -202,7 +202,7 @@ struct MappingLanguageTests {
               - {segment: NTE, into: [order, nothing], element: "note[]", rules: [{from: NTE-3, to: text}]}
             """
         let found = Self.diagnostics(files).map(\.description)
-        #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("takes element:") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("lists a DiagnosticReport and a ServiceRequest") }, "\(found)")
         #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("not the same element in DiagnosticReport") }, "\(found)")
         #expect(found.contains { $0.contains("adt.yaml:11") && $0.contains("'nothing' names no resource") }, "\(found)")
     }

@@ -167,6 +167,18 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(insurer["contact"] ?? .null).contains(#""family":"Roth""#))
         let coverage = try #require(withInsurance.first { $0["resourceType"]?.stringValue == "Coverage" })
         #expect(JSONWriter().string(coverage["payor"] ?? .null) == #"[{"reference":"Organization/\#(insurer["id"]!.stringValue!)"}]"#)
+
+        // RDE: the RXO's order as placed and the RXE's encoded order, each with the route (RXR) below it.
+        let rde = try mapper.map(
+            try Message(
+                parsing: [
+                    msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: "RDE^O11^RDE_O11"), "PID|1||M1^^^FAC^MR||Roe^Ann",
+                    "ORC|NW|P1", "RXO|111^Drug A^NDC", "RXR|PO^Oral^HL70162", "RXE||222^Drug B^NDC", "RXR|IV^Intravenous^HL70162",
+                ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        let routes = rde.filter { $0["resourceType"]?.stringValue == "MedicationRequest" }.map { r in
+            "\(r["intent"]?.stringValue ?? "") \(JSONWriter().string(r["dosageInstruction"] ?? .null).contains(#""code":"PO""#) ? "PO" : "IV")"
+        }
+        #expect(routes.sorted() == ["order IV", "original-order PO"], "\(routes)")
     }
 
     struct Verdict: Decodable {

@@ -579,8 +579,9 @@ private struct Compiler {
                     throw e.problem("element: '\(text)' is not the same element in \(other.resource) ('\(other.name)') as in \(intoTarget.resource)")
                 }
             }
-        } else if intoTargets.count > 1 {
-            throw intoNode!.problem("into: with several resources takes element: (the element they share, note[])")
+        } else if let other = intoTargets.first(where: { $0.resource != intoTargets[0].resource }) {
+            throw intoNode!.problem(
+                "into: lists a \(intoTargets[0].resource) and a \(other.resource) ('\(other.name)'): give element: (the element they share, note[])")
         }
         if let r = f.optional("rules") { rules += try self.rules(r, root: element?.type ?? resource, dialect: dialect) }
         let name = try f.optionalString("name") ?? into ?? ""
