@@ -207,6 +207,70 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:11") && $0.contains("'nothing' names no resource") }, "\(found)")
     }
 
+    @Test("rules: inside a rule build an element per repetition from the value and the segment; 'repeats' tells a repeating field")
+    func elementRulesPerRepetition() throws {
+        var files = Self.basic
+        files["segments/obx.yaml"] = """
+            name: OBX-Observation
+            segment: OBX
+            resource: Observation
+            rules:
+              - {from: OBX-3.1, to: code.text}
+              - {from: OBX-5, to: valueQuantity.value, when: "not OBX-5 repeats"}
+              - from: OBX-5
+                to: "component[]"
+                when: "OBX-5 repeats"
+                rules:
+                  - {from: OBX-3.1, to: code.text}
+                  - {from: ., to: valueQuantity.value}
+                  - {from: OBX-6.1, to: valueQuantity.unit}
+                  - {from: .2, to: valueQuantity.comparator, when: ".2 == '<'"}
+              - {to: status, constant: final}
+            """
+        files["messages/adt.yaml"] = """
+            messages: [ADT^A01]
+            resources:
+              - name: patient
+                segment: PID
+                map: PID-Patient
+                id: {value: [PID-3.1], required: true}
+              - {name: observation, segment: OBX, map: OBX-Observation, id: {value: [OBX-3.1]}}
+            """
+        let mapper = try Self.load(files)
+        let m = try Self.message(Self.msh, "PID|1||A1", "OBX|1|NM|BP||120~80|mm[Hg]", "OBX|2|NM|HR||60|/min")
+        let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: "APP^FAC"))
+        let observations = result.resources.filter { $0["resourceType"]?.stringValue == "Observation" }
+        #expect(observations.count == 2)
+        let bp = JSONWriter().string(.object(observations[0]))
+        #expect(
+            bp.contains(
+                #""component":[{"code":{"text":"BP"},"valueQuantity":{"value":120,"unit":"mm[Hg]"}},{"code":{"text":"BP"},"valueQuantity":{"value":80,"unit":"mm[Hg]"}}]"#
+            ), "\(bp)")
+        #expect(observations[0]["valueQuantity"] == nil, "a repeating value is in the components, not the observation's own value")
+        #expect(JSONWriter().string(observations[1]["valueQuantity"] ?? .null) == #"{"value":60}"#)
+        #expect(observations[1]["component"] == nil)
+        let coverage = try #require(result.coverage)
+        #expect(!coverage.unmapped.contains("OBX-5[2]"), "the second repetition was read: \(coverage.unmapped)")
+
+        files["segments/obx.yaml"] = """
+            name: OBX-Observation
+            segment: OBX
+            resource: Observation
+            rules:
+              - {from: OBX-5, to: "component[]", rules: [{from: PID-3, to: code.text}]}
+              - {to: "component[]", rules: [{to: code.text, constant: x}]}
+              - {from: OBX-5, to: "note[].text", rules: [{from: ., to: text}]}
+              - {from: OBX-5, to: valueString, when: "OBX-5.1 repeats"}
+            """
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.contains("obx.yaml:5") && $0.contains("reads segment PID") }, "\(found)")
+        #expect(found.contains { $0.contains("obx.yaml:6") && $0.contains("needs from:") }, "\(found)")
+        #expect(
+            found.contains { $0.contains("obx.yaml:7") && $0.contains("is a markdown") || $0.contains("obx.yaml:7") && $0.contains("is a string") },
+            "\(found)")
+        #expect(found.contains { $0.contains("obx.yaml:8") && $0.contains("'repeats' asks about a field") }, "\(found)")
+    }
+
     @Test("ids come from identifiers: a resend and a later update address the same resources; another authority does not")
     func stableIDs() throws {
         let mapper = try Self.load(Self.basic)

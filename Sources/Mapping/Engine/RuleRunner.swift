@@ -227,6 +227,7 @@ struct RuleRunner {
             // An XML element is there when it is there, text or not (`when: value` for <value code="…"/>).
             return input.cursor(.xml(x), at: x.steps.isEmpty ? cursor : fallback) != nil
         case .present(let p): return read(p) != nil
+        case .repeats(let p): return input.cursor(p, at: fallback).map { input.repetitionCount(at: $0) > 1 } ?? false
         case .equals(let p, let v): return read(p) == v
         case .notEquals(let p, let v): return read(p) != v
         case .oneOf(let p, let vs): return read(p).map { vs.contains($0) } ?? false

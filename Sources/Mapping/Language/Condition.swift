@@ -12,6 +12,8 @@ indirect enum Condition: Sendable, Hashable {
     case equals(SourcePath, String)
     case notEquals(SourcePath, String)
     case oneOf(SourcePath, Set<String>)
+    /// `OBX-5 repeats`: the field has more than one repetition.
+    case repeats(SourcePath)
     case not(Condition)
     case and(Condition, Condition)
     case or(Condition, Condition)
@@ -19,7 +21,7 @@ indirect enum Condition: Sendable, Hashable {
     /// Every path the condition reads.
     var paths: [SourcePath] {
         switch self {
-        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _): [p]
+        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p): [p]
         case .not(let c): c.paths
         case .and(let a, let b), .or(let a, let b): a.paths + b.paths
         }
@@ -142,6 +144,12 @@ private struct ConditionParser {
             repeat { values.insert(try literal()) } while take(",")
             guard take("]") else { throw PathError("missing ']' in condition '\(text)'") }
             return .oneOf(path, values)
+        }
+        if take("repeats") {
+            guard case .segment(_, let levels) = path, levels.count == 1 else {
+                throw PathError("'repeats' asks about a field (OBX-5), not \(path) (condition '\(text)')")
+            }
+            return .repeats(path)
         }
         return .present(path)
     }

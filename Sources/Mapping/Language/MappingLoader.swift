@@ -294,7 +294,21 @@ private struct Compiler {
             throw node.problem("a rule needs from:, constant: or format:")
         }
         var map: [Int]? = nil
-        if let list = f.optional("map") {
+        // `rules:` on a rule: the element its target names is built by these rules at each value of its `from:` (a
+        // component per repetition of OBX-5), as if by a datatype map written in place; they read the value by
+        // relative paths (.1) and the segment by absolute ones (OBX-3).
+        if let nested = f.optional("rules") {
+            guard case .segment(let own) = dialect else { throw nested.problem("rules: inside a rule belongs in a segment map") }
+            guard source != nil, case .read = value else { throw nested.problem("rules: inside a rule needs from: (the value it builds from)") }
+            guard f.optional("map") == nil, !f.has("vocabulary") else { throw nested.problem("a rule has either rules:, map: or vocabulary:") }
+            guard !FHIRTypeTable.r4.isPrimitive(target.type), !FHIRTypeTable.r4.isResource(target.type) else {
+                throw nested.problem("rules: build an element with parts of its own; \(target) is a \(target.type)")
+            }
+            let inner = try rules(nested, root: target.type, dialect: .value(segment: own))
+            map = [datatypes.count]
+            datatypes.append(DatatypeMap(name: "\(own) \(target) (rules at line \(nested.line))", datatype: "", type: target.type, rules: inner))
+        }
+        if map == nil, let list = f.optional("map") {
             var indices: [Int] = []
             for m in list.items() {
                 let name = try m.string("map")
@@ -358,7 +372,7 @@ private struct Compiler {
             base64 = true
         }
         diagnostics += f.unknownKeys(allowed: [
-            "from", "to", "when", "constant", "format", "map", "vocabulary", "extension", "on", "also", "encode", "note", "source",
+            "from", "to", "when", "constant", "format", "map", "vocabulary", "extension", "on", "also", "encode", "note", "source", "rules",
         ])
         var every = false
         if case .segment(_, let levels) = source, levels.count == 1, target.appends || extensionOwner != nil { every = true }

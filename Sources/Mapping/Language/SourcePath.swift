@@ -28,6 +28,9 @@ enum SourcePath: Hashable, Sendable, CustomStringConvertible {
         case segment(String)
         /// A datatype map: relative paths.
         case datatype
+        /// The `rules:` of a rule in a segment map of segment `id`: relative paths read the rule's value (each
+        /// repetition of its `from:`), absolute ones the segment.
+        case value(segment: String)
         /// A message map: absolute paths into any segment (the segment a resource is built from).
         case message
         /// A table map: column names.
@@ -64,6 +67,8 @@ enum SourcePath: Hashable, Sendable, CustomStringConvertible {
             return .success(p)
         case .message:
             return absolute(t)
+        case .value(let own):
+            return t.hasPrefix(".") ? parse(t, dialect: .datatype) : parse(t, dialect: .segment(own))
         }
     }
 
