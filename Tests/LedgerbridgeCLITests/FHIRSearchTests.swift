@@ -156,6 +156,14 @@ struct FHIRSearchTests {
         #expect("\(search["entity"] ?? "")".contains(Data("code=718-7".utf8).base64EncodedString()))
         #expect(events.contains { agent($0) == "anonymous" && $0["outcome"] as? String == "4" }, "a refused read is audited too")
         #expect(events.contains { subtype($0) == "create" && ($0["outcomeDesc"] as? String)?.contains("/feeds/hl7v2") == true })
+        // Ids are time-ordered (the millisecond clock first, as in UUIDv7), so the store's indexes grow at their end.
+        let stamped = events.compactMap { e -> (id: String, at: String)? in
+            guard let id = e["id"] as? String, let at = e["recorded"] as? String else { return nil }
+            return (id, at)
+        }
+        #expect(stamped.count == events.count && stamped.allSatisfy { $0.id.count == 32 && $0.id.allSatisfy(\.isHexDigit) })
+        let timesByID = stamped.sorted { $0.id < $1.id }.map(\.at)
+        #expect(timesByID == timesByID.sorted(), "ids sort as their recorded times")
         // Stored like any record: a version with a ledger entry, so its integrity is known.
         let id = try #require(read["id"] as? String)
         let served = try await g.process.response("GET", "/fhir/AuditEvent/\(id)", headers: g.admin)

@@ -131,16 +131,21 @@ public final class AuditTrail: Service, Sendable {
             path: request.uri.path, status: status)
     }
 
-    /// 128 random bits as 32 lower-case hex digits (a UUID's bits without its dashes; Foundation's string rewriting
-    /// was a twentieth of an event's cost).
-    static func randomID() -> String {
+    /// A time-ordered id, as UUIDv7 orders them: the millisecond clock (48 bits) then 80 random bits, as 32 lower-case
+    /// hex digits. Ids in time order go in at the end of the store's indexes, so a commit of a hundred events touches
+    /// a few index pages instead of a hundred scattered ones (random ids had made the audit trail the largest cost
+    /// of a FHIR read: its commits' page writes and fsyncs).
+    static func timeOrderedID(at millis: Int64 = StoreTime.nowMillis()) -> String {
         var g = SystemRandomNumberGenerator()
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        let time = UInt64(max(0, millis)) & 0xFFFF_FFFF_FFFF
+        let high: UInt64 = g.next()
+        let low: UInt64 = g.next() & 0xFFFF
+        let random = (high, low)
         return String(unsafeUninitializedCapacity: 32) { out in
-            for half in 0..<2 {
-                let bits = g.next() as UInt64
-                for i in 0..<16 { out[half * 16 + i] = digits[Int(bits >> (60 - 4 * UInt64(i)) & 0xF)] }
-            }
+            for i in 0..<12 { out[i] = digits[Int(time >> (44 - 4 * UInt64(i)) & 0xF)] }
+            for i in 0..<16 { out[12 + i] = digits[Int(random.0 >> (60 - 4 * UInt64(i)) & 0xF)] }
+            for i in 0..<4 { out[28 + i] = digits[Int(random.1 >> (12 - 4 * UInt64(i)) & 0xF)] }
             return 32
         }
     }
@@ -148,7 +153,7 @@ public final class AuditTrail: Service, Sendable {
     static func event(_ a: Access) -> JSONObject {
         var e = JSONObject()
         e["resourceType"] = .string("AuditEvent")
-        e["id"] = .string(randomID())
+        e["id"] = .string(timeOrderedID(at: a.at))
         e["type"] = .object(
             JSONObject.coding(system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest", display: "RESTful Operation"))
         e["subtype"] = .array([.object(JSONObject.coding(system: "http://hl7.org/fhir/restful-interaction", code: a.interaction))])
