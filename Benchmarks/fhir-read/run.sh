@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FHIR reads of one Patient from the release gateway, beside nginx serving the same bytes as a static file, in one run.
 #
-#   Benchmarks/fhir-read/run.sh            (DURATION=10 CONNECTIONS=32 RATE=1000 to change the load)
+#   Benchmarks/fhir-read/run.sh            (DURATION=10 CONNECTIONS=32 RATE=1000 to change the load; BIN=… another binary)
 #
 # The gateway (SQLite, the embedded default) stores the fixture admission; the Patient's JSON, as the gateway serves
 # it, is written to a file nginx serves. wrk (2 threads, CONNECTIONS keep-alive connections, DURATION s) drives each in
@@ -15,8 +15,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 RATE=${RATE:-1000}
 need wrk nginx
-swift build -c release --product ledgerbridge >&2
-BIN=$PWD/.build/release/ledgerbridge
+# BIN=another-build to measure another binary (an A/B run against a previous commit's build).
+if [ -z "${BIN:-}" ]; then swift build -c release --product ledgerbridge >&2; BIN=$PWD/.build/release/ledgerbridge; fi
 python="$(scripts/python-env.sh)"
 WORK=$(mktemp -d /tmp/lb-read-XXXXXX)
 HTTP=$(free_port); NGINX=$(free_port)
