@@ -2,6 +2,7 @@ import FHIR
 import Foundation
 import Hummingbird
 import Ingest
+import Ledger
 import Logging
 import ServiceLifecycle
 import Store
@@ -136,18 +137,12 @@ public final class AuditTrail: Service, Sendable {
     /// a few index pages instead of a hundred scattered ones (random ids had made the audit trail the largest cost
     /// of a FHIR read: its commits' page writes and fsyncs).
     static func timeOrderedID(at millis: Int64 = StoreTime.nowMillis()) -> String {
+        let time = UInt64(max(0, millis))
         var g = SystemRandomNumberGenerator()
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        let time = UInt64(max(0, millis)) & 0xFFFF_FFFF_FFFF
-        let high: UInt64 = g.next()
-        let low: UInt64 = g.next() & 0xFFFF
-        let random = (high, low)
-        return String(unsafeUninitializedCapacity: 32) { out in
-            for i in 0..<12 { out[i] = digits[Int(time >> (44 - 4 * UInt64(i)) & 0xF)] }
-            for i in 0..<16 { out[12 + i] = digits[Int(random.0 >> (60 - 4 * UInt64(i)) & 0xF)] }
-            for i in 0..<4 { out[28 + i] = digits[Int(random.1 >> (12 - 4 * UInt64(i)) & 0xF)] }
-            return 32
-        }
+        let random: (UInt64, UInt64) = (g.next(), g.next())
+        var bytes = (0..<6).map { UInt8(truncatingIfNeeded: time >> (40 - 8 * UInt64($0))) }
+        withUnsafeBytes(of: random) { bytes += $0.prefix(10) }
+        return Hex.encode(bytes)
     }
 
     static func event(_ a: Access) -> JSONObject {
