@@ -57,7 +57,7 @@ struct MessageExecutor {
                 if let into = definition.into {
                     // The nearest of the names above the segment; else, as for every name, the first (an OUL's OBR comes before
                     // its ORC).
-                    guard let target = instances.nearestBefore(definition.intoAny, to: position) ?? instances.nearest(into, to: position)
+                    guard let target = instances.nearestBefore(definition.intoNames, to: position) ?? instances.nearest(into, to: position)
                     else { continue }
                     if let element = definition.element {
                         var built = JSONObject()

@@ -527,7 +527,6 @@ private struct Compiler {
             }
         }
         let into = intoNames.first
-        var intoTarget: ResourceDefinition? = nil
         var intoTargets: [ResourceDefinition] = []
         for name in intoNames {
             guard let t = known.last(where: { $0.name == name && $0.into == nil }) else {
@@ -535,7 +534,7 @@ private struct Compiler {
             }
             intoTargets.append(t)
         }
-        intoTarget = intoTargets.first
+        let intoTarget = intoTargets.first
         let dialect: SourcePath.Dialect
         if table {
             dialect = kind == .document ? .xml : .table
@@ -649,13 +648,12 @@ private struct Compiler {
             "needs", "stored", "description",
         ])
         var definition = ResourceDefinition(
-            name: name, segment: segment, resource: resource, rules: rules, into: into, id: id, condition: condition, required: required,
+            name: name, segment: segment, resource: resource, rules: rules, intoNames: intoNames, id: id, condition: condition, required: required,
             requiredPaths: requiredPaths, refs: refs, parent: parent)
         definition.needs = needs
         definition.each = each
         definition.stored = stored
         definition.element = element
-        definition.intoAny = intoNames
         return definition
     }
 

@@ -185,10 +185,11 @@ struct ResourceDefinition: Sendable {
     var resource: String
     var rules: [Rule]
     /// Merge into the nearest instance of this name instead of making a new resource (PD1 into the PID's Patient).
-    var into: String?
-    /// `into: [observation, order]`: every name listed (the first is `into`); the segment adds to whichever of them was
-    /// built nearest above it (an NTE after an OBX notes the result, after the OBR the order). HL7 v2 message maps only.
-    var intoAny: [String] = []
+    /// `into: [observation, order]` lists several: the segment adds to whichever was built nearest above it (an NTE
+    /// after an OBX notes the result, after the OBR the order). HL7 v2 message maps only.
+    var intoNames: [String]
+    /// The first of ``intoNames``; nil when the definition makes resources of its own.
+    var into: String? { intoNames.first }
     /// With `into`: the rules build one new element appended here in that resource (an NK1 → a Patient.contact).
     var element: TargetPath? = nil
     var id: IDSpec?
