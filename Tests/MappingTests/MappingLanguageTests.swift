@@ -27,6 +27,19 @@ struct MappingLanguageTests {
 
     static let msh = "MSH|^~\\&|APP|FAC|LB|LB|20260102030405+0100||ADT^A01^ADT_A01|CTRL1|P|2.5.1"
 
+    /// An ADT^A01 message map: the PID's Patient (lines 1–6), then `entries` (from line 7, indented as list items).
+    static func adtMap(_ entries: String) -> String {
+        """
+        messages: [ADT^A01]
+        resources:
+          - name: patient
+            segment: PID
+            map: PID-Patient
+            id: {value: [PID-3.1], required: true}
+
+        """ + entries
+    }
+
     /// A small set: PID → Patient with an identifier datatype map, a vocabulary, conditions and constants.
     static let basic: [String: String] = [
         "vocabularies/sex.yaml": """
@@ -105,13 +118,8 @@ struct MappingLanguageTests {
     @Test("into: with element: each segment builds one new element of the resource (an NK1 → a Patient.contact); misuse is refused")
     func elementPerSegment() throws {
         var files = Self.basic
-        files["messages/adt.yaml"] = """
-            messages: [ADT^A01]
-            resources:
-              - name: patient
-                segment: PID
-                map: PID-Patient
-                id: {value: [PID-3.1], required: true}
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
               - segment: NK1
                 into: patient
                 element: "contact[]"
@@ -120,7 +128,7 @@ struct MappingLanguageTests {
                   - {from: NK1-2.1, to: name.family}
                   - {from: NK1-5, to: "telecom[].value", also: {system: phone}}
                   - {from: NK1-15, to: gender, vocabulary: sex}
-            """
+            """)
         let mapper = try Self.load(files)
         let m = try Self.message(Self.msh, "PID|1||A1", "NK1|1|Roe^Bob|||555-1~555-2||||||||||M", "NK1|2|||||||||||||||F", "NK1|3|Doe^Eve")
         let patient = try #require(try mapper.map(m, context: MappingContext(sender: "APP^FAC")).first)
@@ -131,18 +139,13 @@ struct MappingLanguageTests {
             "one contact per NK1 with details; the NK1 with only a sex is left out: \(text)")
         #expect(FHIRValidator().validate(patient).filter { $0.severity == .error }.isEmpty)
 
-        files["messages/adt.yaml"] = """
-            messages: [ADT^A01]
-            resources:
-              - name: patient
-                segment: PID
-                map: PID-Patient
-                id: {value: [PID-3.1], required: true}
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
               - {segment: NK1, element: "contact[]", resource: Patient, rules: [{from: NK1-2.1, to: name.family}]}
               - {segment: NK1, into: patient, element: "contact", rules: [{from: NK1-2.1, to: name.family}]}
               - {segment: NK1, into: patient, element: "contact[]", map: NK1-Patient}
               - {segment: NK1, into: patient, element: "contact[]", rules: [{from: NK1-2.1, to: family}]}
-            """
+            """)
         files["segments/nk1.yaml"] = "name: NK1-Patient\nsegment: NK1\nresource: Patient\nrules:\n  - {from: NK1-2.1, to: \"name[0].family\"}\n"
         let found = Self.diagnostics(files).map(\.description)
         #expect(found.contains { $0.contains("adt.yaml:7") && $0.contains("element: goes with into:") }, "\(found)")
@@ -154,13 +157,8 @@ struct MappingLanguageTests {
     @Test("into: [a, b] adds each segment to whichever was built nearest above it (an NTE after the OBR notes the order, after an OBX the result)")
     func intoNearestOfSeveral() throws {
         var files = Self.basic
-        files["messages/adt.yaml"] = """
-            messages: [ADT^A01]
-            resources:
-              - name: patient
-                segment: PID
-                map: PID-Patient
-                id: {value: [PID-3.1], required: true}
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
               - name: order
                 segment: ORC
                 resource: ServiceRequest
@@ -175,7 +173,7 @@ struct MappingLanguageTests {
                 into: [observation, order]
                 element: "note[]"
                 rules: [{from: NTE-3, to: text}]
-            """
+            """)
         let mapper = try Self.load(files)
         let m = try Self.message(
             Self.msh, "PID|1||A1", "ORC|NW|O1", "NTE|1||about order 1", "OBX|1|ST|K1", "NTE|1||about K1", "NTE|2||more on K1",
@@ -188,19 +186,14 @@ struct MappingLanguageTests {
         #expect(notes("Observation", 0) == #"[{"text":"about K1"},{"text":"more on K1"}]"#)
         #expect(notes("ServiceRequest", 1) == #"[{"text":"about order 2"}]"#, "the second order's note is not the result's above it")
 
-        files["messages/adt.yaml"] = """
-            messages: [ADT^A01]
-            resources:
-              - name: patient
-                segment: PID
-                map: PID-Patient
-                id: {value: [PID-3.1], required: true}
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
               - {name: order, segment: ORC, resource: ServiceRequest, rules: [{to: intent, constant: order}]}
               - {name: report, segment: OBR, resource: DiagnosticReport, rules: [{to: status, constant: final}]}
               - {segment: NTE, into: [report, order], rules: [{from: NTE-3, to: "note[].text"}]}
               - {segment: NTE, into: [order, report], element: "note[]", rules: [{from: NTE-3, to: text}]}
               - {segment: NTE, into: [order, nothing], element: "note[]", rules: [{from: NTE-3, to: text}]}
-            """
+            """)
         let found = Self.diagnostics(files).map(\.description)
         #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("lists a DiagnosticReport and a ServiceRequest") }, "\(found)")
         #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("not the same element in DiagnosticReport") }, "\(found)")
@@ -227,15 +220,10 @@ struct MappingLanguageTests {
                   - {from: .2, to: valueQuantity.comparator, when: ".2 == '<'"}
               - {to: status, constant: final}
             """
-        files["messages/adt.yaml"] = """
-            messages: [ADT^A01]
-            resources:
-              - name: patient
-                segment: PID
-                map: PID-Patient
-                id: {value: [PID-3.1], required: true}
-              - {name: observation, segment: OBX, map: OBX-Observation, id: {value: [OBX-3.1]}}
+        files["messages/adt.yaml"] = Self.adtMap(
             """
+              - {name: observation, segment: OBX, map: OBX-Observation, id: {value: [OBX-3.1]}}
+            """)
         let mapper = try Self.load(files)
         let m = try Self.message(Self.msh, "PID|1||A1", "OBX|1|NM|BP||120~80|mm[Hg]", "OBX|2|NM|HR||60|/min")
         let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: "APP^FAC"))
