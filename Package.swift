@@ -67,6 +67,8 @@ let package = Package(
                 "FHIR",
                 "Ledger",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API itself, for the point reads a FHIR read makes (SQLitePointReaders.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

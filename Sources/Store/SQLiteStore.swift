@@ -10,7 +10,7 @@ import Glibc
 /// The embedded default store: one SQLite file (WAL, `synchronous=FULL`, so a commit is on disk before it returns).
 public final class SQLiteStore: RecordStore {
     let pool: DatabasePool
-    let pointReaders: PointReaders
+    let pointReaders: SQLitePointReaders
 
     public init(path: String) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -31,7 +31,7 @@ public final class SQLiteStore: RecordStore {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            pointReaders = PointReaders(path: path)
+            pointReaders = SQLitePointReaders(path: path)
         } catch {
             throw StoreError.unavailable("cannot open \(path): \(error)")
         }
@@ -138,7 +138,8 @@ public final class SQLiteStore: RecordStore {
         for v in plan.currentRows {
             let (type, id) = (v.write.resourceType, v.write.id)
             try upsert.execute(arguments: [type, id, v.versionId, v.lastUpdated, v.write.isDelete, v.recordHash])
-            try deleteKeys.execute(arguments: [type, id])
+            // A first version has no keys to replace (most writes of a load, and every AuditEvent).
+            if v.versionId > 1 { try deleteKeys.execute(arguments: [type, id]) }
             for k in v.searchKeys { try insertKey.execute(arguments: [type, id, k.parameter, k.system, k.value]) }
         }
         if plan.nextLeaf != state.nextLeaf {
@@ -166,33 +167,16 @@ public final class SQLiteStore: RecordStore {
             body: [UInt8]((row[10] as Data?) ?? Data()), leafIndex: row[11])
     }
 
-    // Point reads (one indexed SELECT) run on the calling thread, on connections of their own (PointReaders): the
-    // lookup takes microseconds, less than the two thread hops of the pool's asynchronous read, which were most of a
-    // FHIR read's cost.
+    // Point reads (one indexed SELECT) run on the calling thread, on connections of their own (SQLitePointReaders):
+    // the lookup takes microseconds, less than the two thread hops of the pool's asynchronous read.
 
     public func currentVersion(type: String, id: String) async throws -> StoredVersion? {
-        try readHere { db in
-            try Row.fetchOne(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT \(Self.versionColumns) FROM resource_versions v WHERE resource_type = ? AND resource_id = ? \
-                        ORDER BY version_id DESC LIMIT 1
-                        """), arguments: [type, id]
-            ).map(Self.version)
-        }
+        try pointReaders.read(.current, type: type, id: id)
     }
 
     public func version(type: String, id: String, versionId: Int) async throws -> StoredVersion? {
-        try readHere { db in
-            try Row.fetchOne(
-                try db.cachedStatement(
-                    sql: "SELECT \(Self.versionColumns) FROM resource_versions WHERE resource_type = ? AND resource_id = ? AND version_id = ?"),
-                arguments: [type, id, versionId]
-            ).map(Self.version)
-        }
+        try pointReaders.read(.version(versionId), type: type, id: id)
     }
-
-    private func readHere<T>(_ body: (Database) throws -> T) throws -> T { try pointReaders.read(body) }
 
     public func history(type: String, id: String) async throws -> [StoredVersion] {
         try await pool.read { db in
@@ -348,44 +332,5 @@ extension SQLiteStore {
     /// Runs SQL outside the store's logic: tests use it to tamper with rows and to break commits on purpose.
     func rawExecute(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }
-    }
-}
-
-/// Read-only connections for point reads on the calling thread, outside the pool: a free list, a new connection
-/// when every one is in use. A caller never waits for a connection, so a task on Swift's cooperative pool that reads
-/// here cannot wait on work that itself needs that pool (GRDB's pool, read synchronously from there, deadlocks when
-/// its readers are held by asynchronous reads). There are at most as many connections as threads that read at once.
-final class PointReaders: Sendable {
-    private let path: String
-    private let free = Mutex<[DatabaseQueue]>([])
-
-    init(path: String) { self.path = path }
-
-    /// One SELECT's worth of work: no transaction around it (a single statement sees one snapshot).
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        let queue = try free.withLock { $0.popLast() } ?? open()
-        defer { free.withLock { $0.append(queue) } }
-        return try queue.unsafeRead(body)
-    }
-
-    /// Closes the idle connections (those in use close when their owner lets go of them).
-    func close() throws {
-        for queue in free.withLock({ q in
-            defer { q.removeAll() }
-            return q
-        }) {
-            try queue.close()
-        }
-    }
-
-    private func open() throws -> DatabaseQueue {
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
-        do {
-            return try DatabaseQueue(path: path, configuration: configuration)
-        } catch {
-            throw StoreError.unavailable("cannot open \(path): \(error)")
-        }
     }
 }

@@ -1,0 +1,128 @@
+import GRDBSQLite
+import Synchronization
+
+/// Read-only connections for the point reads of a FHIR read (the current version, or one version, of one resource),
+/// on the calling thread and on SQLite's C API with two statements prepared once per connection.
+///
+/// They sit outside GRDB's pool: a free list, and a new connection when every one is in use, so a caller never waits
+/// for a connection and a task on Swift's cooperative pool that reads here cannot wait on work that itself needs that
+/// pool (GRDB's pool, read synchronously from there, deadlocks when its readers are held by asynchronous reads). There
+/// are at most as many connections as threads that read at once. GRDB's serial queue and row decoding had been half
+/// of a read's store time; a read here is one `sqlite3_step` and copies of its columns.
+final class SQLitePointReaders: Sendable {
+    enum Lookup {
+        case current
+        case version(Int)
+    }
+
+    private let path: String
+    private let free = Mutex<[PointConnection]>([])
+
+    init(path: String) { self.path = path }
+
+    func read(_ lookup: Lookup, type: String, id: String) throws(StoreError) -> StoredVersion? {
+        let connection: PointConnection
+        if let idle = free.withLock({ $0.popLast() }) { connection = idle } else { connection = try PointConnection(path: path) }
+        // A connection whose statement failed is closed rather than kept: the next read opens a fresh one.
+        let found = try connection.read(lookup, type: type, id: id)
+        free.withLock { $0.append(connection) }
+        return found
+    }
+
+    /// Closes the idle connections (those in use close when their owner lets go of them).
+    func close() throws {
+        free.withLock { $0.removeAll() }
+    }
+}
+
+/// One read-only connection and its statements. Used by one thread at a time: it is out of the free list while in use.
+private final class PointConnection: @unchecked Sendable {
+    private var db: OpaquePointer?
+    private var current: OpaquePointer?
+    private var byVersion: OpaquePointer?
+
+    private static let columns = """
+        resource_type, resource_id, version_id, last_updated, is_delete, source, source_reference, mapping_version, \
+        inbound_id, record_hash, body, leaf_index
+        """
+
+    init(path: String) throws(StoreError) {
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
+            let why = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            db = nil
+            throw StoreError.unavailable("cannot open \(path): \(why)")
+        }
+        sqlite3_busy_timeout(db, 10_000)
+        current = try prepare(
+            "SELECT \(Self.columns) FROM resource_versions WHERE resource_type = ?1 AND resource_id = ?2 ORDER BY version_id DESC LIMIT 1")
+        byVersion = try prepare(
+            "SELECT \(Self.columns) FROM resource_versions WHERE resource_type = ?1 AND resource_id = ?2 AND version_id = ?3")
+    }
+
+    deinit {
+        sqlite3_finalize(current)
+        sqlite3_finalize(byVersion)
+        sqlite3_close_v2(db)
+    }
+
+    private func prepare(_ sql: String) throws(StoreError) -> OpaquePointer? {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK else {
+            throw StoreError.unavailable("SQLite: \(String(cString: sqlite3_errmsg(db)))")
+        }
+        return statement
+    }
+
+    func read(_ lookup: SQLitePointReaders.Lookup, type: String, id: String) throws(StoreError) -> StoredVersion? {
+        let statement: OpaquePointer?
+        switch lookup {
+        case .current:
+            statement = current
+        case .version(let v):
+            statement = byVersion
+            sqlite3_bind_int64(statement, 3, Int64(v))
+        }
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        bindText(statement, 1, type)
+        bindText(statement, 2, id)
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW:
+            return row(statement)
+        case SQLITE_DONE:
+            return nil
+        case let code:
+            throw StoreError.unavailable("SQLite read failed (\(code)): \(String(cString: sqlite3_errmsg(db)))")
+        }
+    }
+
+    private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            // SQLITE_TRANSIENT: SQLite copies the bytes before this returns.
+            _ = sqlite3_bind_text(
+                statement, index, UnsafeRawPointer(utf8.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(utf8.count),
+                unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        }
+    }
+
+    private func row(_ s: OpaquePointer?) -> StoredVersion {
+        func isNull(_ i: Int32) -> Bool { sqlite3_column_type(s, i) == SQLITE_NULL }
+        func text(_ i: Int32) -> String {
+            guard let p = sqlite3_column_text(s, i) else { return "" }
+            return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i))), as: UTF8.self)
+        }
+        func int(_ i: Int32) -> Int64 { sqlite3_column_int64(s, i) }
+        var body: [UInt8] = []
+        if let p = sqlite3_column_blob(s, 10) {
+            body = Array(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, 10))))
+        }
+        return StoredVersion(
+            resourceType: text(0), id: text(1), versionId: Int(int(2)), lastUpdated: int(3), isDelete: int(4) != 0, source: text(5),
+            sourceReference: isNull(6) ? nil : text(6), mappingVersion: isNull(7) ? nil : text(7), inboundID: isNull(8) ? nil : int(8),
+            recordHash: text(9), body: body, leafIndex: isNull(11) ? nil : int(11))
+    }
+}
