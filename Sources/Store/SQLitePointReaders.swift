@@ -30,7 +30,7 @@ final class SQLitePointReaders: Sendable {
     }
 
     /// Closes the idle connections (those in use close when their owner lets go of them).
-    func close() throws {
+    func close() {
         free.withLock { $0.removeAll() }
     }
 }
@@ -41,11 +41,6 @@ private final class PointConnection: @unchecked Sendable {
     private var current: OpaquePointer?
     private var byVersion: OpaquePointer?
 
-    private static let columns = """
-        resource_type, resource_id, version_id, last_updated, is_delete, source, source_reference, mapping_version, \
-        inbound_id, record_hash, body, leaf_index
-        """
-
     init(path: String) throws(StoreError) {
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
             let why = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -55,9 +50,10 @@ private final class PointConnection: @unchecked Sendable {
         }
         sqlite3_busy_timeout(db, 10_000)
         current = try prepare(
-            "SELECT \(Self.columns) FROM resource_versions WHERE resource_type = ?1 AND resource_id = ?2 ORDER BY version_id DESC LIMIT 1")
+            "SELECT \(SQLiteStore.versionColumns) FROM resource_versions WHERE resource_type = ?1 AND resource_id = ?2 ORDER BY version_id DESC LIMIT 1"
+        )
         byVersion = try prepare(
-            "SELECT \(Self.columns) FROM resource_versions WHERE resource_type = ?1 AND resource_id = ?2 AND version_id = ?3")
+            "SELECT \(SQLiteStore.versionColumns) FROM resource_versions WHERE resource_type = ?1 AND resource_id = ?2 AND version_id = ?3")
     }
 
     deinit {
@@ -115,6 +111,7 @@ private final class PointConnection: @unchecked Sendable {
             guard let p = sqlite3_column_text(s, i) else { return "" }
             return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i))), as: UTF8.self)
         }
+        // The columns of `SQLiteStore.versionColumns`, in its order.
         func int(_ i: Int32) -> Int64 { sqlite3_column_int64(s, i) }
         var body: [UInt8] = []
         if let p = sqlite3_column_blob(s, 10) {

@@ -323,7 +323,7 @@ public final class SQLiteStore: RecordStore {
     }
 
     public func close() async throws {
-        try pointReaders.close()
+        pointReaders.close()
         try pool.close()
     }
 }

@@ -223,38 +223,33 @@ public struct StoredVersion: Sendable, Hashable {
     /// Whether a compact JSON object has a member named `meta` (a key right after `{` or `,` at depth 1).
     static func hasTopLevelMeta(_ json: [UInt8]) -> Bool {
         json.withUnsafeBufferPointer { bytes in
-            // `"meta":` as the bytes that follow the opening quote.
-            let key: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0x6D, 0x65, 0x74, 0x61, 0x22, 0x3A)
             var depth = 0
             var inString = false
             var escaped = false
             var previous: UInt8 = 0
-            var i = 0
-            let n = bytes.count
-            while i < n {
+            for i in bytes.indices {
                 let b = bytes[i]
-                i += 1
                 if inString {
                     if escaped {
                         escaped = false
-                    } else if b == 0x5C {
+                    } else if b == UInt8(ascii: "\\") {
                         escaped = true
-                    } else if b == 0x22 {
+                    } else if b == UInt8(ascii: "\"") {
                         inString = false
                         previous = b
                     }
                     continue
                 }
                 switch b {
-                case 0x22:
-                    if depth == 1, previous == 0x7B || previous == 0x2C, i + 6 <= n, bytes[i] == key.0, bytes[i + 1] == key.1,
-                        bytes[i + 2] == key.2, bytes[i + 3] == key.3, bytes[i + 4] == key.4, bytes[i + 5] == key.5
+                case UInt8(ascii: "\""):
+                    if depth == 1, previous == UInt8(ascii: "{") || previous == UInt8(ascii: ","),
+                        bytes[i...].starts(with: metaKey)
                     {
                         return true
                     }
                     inString = true
-                case 0x7B, 0x5B: depth += 1
-                case 0x7D, 0x5D: depth -= 1
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
                 default: break
                 }
                 previous = b
@@ -262,6 +257,8 @@ public struct StoredVersion: Sendable, Hashable {
             return false
         }
     }
+
+    private static let metaKey = Array(#""meta":"#.utf8)
 
     /// The resource with `meta.versionId` and `meta.lastUpdated` filled in, as served.
     public func resource() throws -> JSONObject {
