@@ -154,6 +154,49 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("no element 'family'") }, "\(found)")
     }
 
+    @Test("include: a group's resources are compiled in place in each map that includes it; a bad include is refused where it is written")
+    func groupsAreIncludedInPlace() throws {
+        var files = Self.basic
+        files["groups/visit.yaml"] = """
+            # The visit, with refs resolved in the including map.
+            group: visit
+            resources:
+              - name: visit
+                segment: PV1
+                resource: Encounter
+                when: PV1-19
+                id: {value: [PV1-19.1]}
+                rules:
+                  - {to: status, constant: in-progress}
+                refs: {subject: patient}
+              - {segment: PV2, into: visit, rules: [{from: PV2-3.2, to: "reasonCode[].text"}]}
+            """
+        files["messages/adt.yaml"] = Self.adtMap("  - include: visit\n")
+        files["messages/orders.yaml"] =
+            "messages: [ORM^O01]\nresources:\n  - {name: patient, segment: PID, map: PID-Patient, id: {value: [PID-3.1]}}\n  - include: visit\n"
+        let mapper = try Self.load(files)
+        for type in ["ADT^A01", "ORM^O01"] {
+            let m = try Self.message(
+                Self.msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: type), "PID|1||A1", "PV1|1|I|||||||||||||||||V9", "PV2|||^Chest pain")
+            let resources = try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+            let visit = try #require(resources.first { $0["resourceType"]?.stringValue == "Encounter" }, "\(type)")
+            let patient = try #require(resources.first { $0["resourceType"]?.stringValue == "Patient" })
+            #expect(JSONWriter().string(visit["subject"] ?? .null) == #"{"reference":"Patient/\#(patient["id"]?.stringValue ?? "")"}"#)
+            #expect(JSONWriter().string(visit["reasonCode"] ?? .null) == #"[{"text":"Chest pain"}]"#, "\(type)")
+        }
+
+        files["messages/adt.yaml"] = Self.adtMap("  - include: vistt\n  - {include: visit, when: PV1-2}\n")
+        files["groups/nested.yaml"] = "group: nested\nresources:\n  - include: visit\n"
+        files["groups/again.yaml"] = "group: visit\nresources: []\n"
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(
+            found.contains { $0.contains("adt.yaml:7") && $0.contains("no resource group named 'vistt'") && $0.contains("known: nested, visit") },
+            "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:8") && $0.contains("unknown key 'when' in an include") }, "\(found)")
+        #expect(found.contains { $0.contains("nested.yaml:3") && $0.contains("cannot include another group") }, "\(found)")
+        #expect(found.contains { $0.contains("group 'visit' is defined twice") }, "\(found)")
+    }
+
     @Test("into: [a, b] adds each segment to whichever was built nearest above it (an NTE after the OBR notes the order, after an OBX the result)")
     func intoNearestOfSeveral() throws {
         var files = Self.basic

@@ -67,6 +67,10 @@ def score(expected, produced):
 
 MISSED = collections.Counter()
 WATCH = None
+# With --examples PATH: (message, value we miss, what we have at that path) for the watched type's leaf PATH.
+EXAMPLE_PATH = None
+EXAMPLES = []
+CURRENT = ""
 
 
 def compare(expected_bundle, produced_bundle):
@@ -98,10 +102,15 @@ def compare(expected_bundle, produced_bundle):
             missing = collections.Counter(exp_leaves[i][1]) - collections.Counter(got_leaves[j][1])
             for (path, value), n in missing.items():
                 MISSED[path] += n
+                if path == EXAMPLE_PATH:
+                    ours = sorted({v for q, v in got_leaves[j][1] if q == path})
+                    EXAMPLES.append((CURRENT, value, ours))
     if WATCH:
         for i, (t, el) in enumerate(exp_leaves):
             if t == WATCH and i not in used_e:
                 MISSED["(no matching resource)"] += len(el)
+                if EXAMPLE_PATH == "(no matching resource)":
+                    EXAMPLES.append((CURRENT, "; ".join(f"{q}={v}" for q, v in el[:8]), []))
     return by_type
 
 
@@ -116,9 +125,11 @@ def main():
     p.add_argument("--json", default=None, help="write the figures here")
     p.add_argument("--by-type", action="store_true")
     p.add_argument("--missed", default=None, help="list the expected leaf paths of this resource type we miss most")
+    p.add_argument("--examples", default=None, help="with --missed: examples of one missed leaf path (or '(no matching resource)')")
     args = p.parse_args()
-    global WATCH
+    global WATCH, EXAMPLE_PATH, CURRENT
     WATCH = args.missed
+    EXAMPLE_PATH = args.examples
     expected_dir = args.expected or os.path.join(args.corpus, "hl7v2-expected")
     messages_dir = args.messages or os.path.join(args.corpus, "hl7v2")
     per_message = collections.defaultdict(lambda: [0, 0])
@@ -139,6 +150,7 @@ def main():
         else:
             failures.append(f"{name}: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}")
         expected = json.load(open(path))
+        CURRENT = name
         message_type = name.rsplit("-", 1)[0] if name[-1].isdigit() and "-" in name else name
         for t, (m, n) in compare(expected, produced).items():
             per_message[message_type][0] += m
@@ -162,6 +174,8 @@ def main():
         print(f"most missed leaves of {WATCH}:")
         for path, n in MISSED.most_common(40):
             print(f"  {n:6} {path}")
+        for name, value, ours in EXAMPLES[:40]:
+            print(f"  {name}: expected {value}; ours {ours}")
     print(f"overall agreement: {100 * matched / max(total, 1):.1f}% ({matched}/{total} leaves)")
     if args.json:
         json.dump(

@@ -54,8 +54,10 @@ private struct Compiler {
     var vocabularyIndex: [String: Int] = [:]
     var datatypeIndex: [String: Int] = [:]
     var segmentIndex: [String: Int] = [:]
+    /// Resource groups by name: the `resources:` items of a `group:` file, compiled where a message map includes them.
+    var groups: [String: [YAMLNode]] = [:]
 
-    enum Kind { case vocabulary, datatype, segment, message, table, document }
+    enum Kind { case vocabulary, datatype, segment, message, table, document, group }
 
     mutating func run(_ files: [MappingLoader.File]) {
         var parsed: [(kind: Kind, node: YAMLNode)] = []
@@ -76,9 +78,11 @@ private struct Compiler {
                     kind = .table
                 } else if keys.contains("document") {
                     kind = .document
+                } else if keys.contains("group") {
+                    kind = .group
                 } else {
                     throw node.problem(
-                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource:), messages:, table:, document:")
+                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource:), messages:, table:, document:, group:")
                 }
                 parsed.append((kind, node))
             } catch {
@@ -97,6 +101,7 @@ private struct Compiler {
                     declaredTypes[i] = (try? fields.optionalString("type")) ?? nil
                 }
             case .segment: declare(name, in: \.segmentIndex, node: node, what: "segment map")
+            case .group: declareGroup(node)
             default: break
             }
         }
@@ -105,7 +110,7 @@ private struct Compiler {
         datatypes = Array(repeating: DatatypeMap(name: "", datatype: "", type: "", rules: []), count: datatypeIndex.count)
         segmentMaps = Array(repeating: SegmentMap(name: "", segment: "", resource: "", rules: []), count: segmentIndex.count)
         // Bodies in dependency order: vocabularies and datatype maps, then segment maps, then what uses them.
-        let order: [Kind: Int] = [.vocabulary: 0, .datatype: 0, .segment: 1, .message: 2, .table: 2, .document: 2]
+        let order: [Kind: Int] = [.vocabulary: 0, .datatype: 0, .segment: 1, .message: 2, .table: 2, .document: 2, .group: 3]
         for (kind, node) in parsed.sorted(by: { order[$0.kind]! < order[$1.kind]! }) {
             do {
                 switch kind {
@@ -121,6 +126,7 @@ private struct Compiler {
                 case .message: try messageMap(node)
                 case .table: try tableMap(node)
                 case .document: try documentMap(node)
+                case .group: break  // compiled where it is included
                 }
             } catch {
                 diagnostics.append(error)
@@ -144,6 +150,58 @@ private struct Compiler {
         case .datatype, .segment: return try f.requiredString("name")
         default: return ""
         }
+    }
+
+    /// Reads a `group:` file: its name and its resource items, which may not include another group.
+    mutating func declareGroup(_ node: YAMLNode) {
+        do throws(MappingDiagnostic) {
+            var f = try YAMLNode.Fields(node, what: "a resource group")
+            let nameNode = try f.required("group")
+            let name = try nameNode.string("group")
+            let items = try f.required("resources").items()
+            diagnostics += f.unknownKeys(allowed: ["group", "resources", "description"])
+            for item in items where Self.includeName(item) != nil {
+                diagnostics.append(item.problem("a group cannot include another group: list its resources here instead"))
+            }
+            guard groups[name] == nil else { throw nameNode.problem("resource group '\(name)' is defined twice") }
+            groups[name] = items.filter { Self.includeName($0) == nil }
+        } catch {
+            diagnostics.append(error)
+        }
+    }
+
+    /// The group an item includes (`- include: NAME`), nil for any other item.
+    static func includeName(_ item: YAMLNode) -> YAMLNode? {
+        guard item.isMapping, let entries = try? item.entries("a resource") else { return nil }
+        return entries.first { $0.key.scalar == "include" }?.value
+    }
+
+    /// A message map's resource items, each `- include: NAME` replaced in place by the group's items (compiled as if
+    /// written there: names and refs resolve in the including map; errors point at the group's file).
+    mutating func expandingIncludes(_ items: [YAMLNode]) -> [YAMLNode] {
+        var out: [YAMLNode] = []
+        for item in items {
+            guard let nameNode = Self.includeName(item) else {
+                out.append(item)
+                continue
+            }
+            do throws(MappingDiagnostic) {
+                var f = try YAMLNode.Fields(item, what: "an include")
+                _ = f.optional("include")
+                diagnostics += f.unknownKeys(allowed: ["include"])
+                let name = try nameNode.string("include")
+                guard let group = groups[name] else {
+                    let known = groups.keys.sorted()
+                    throw nameNode.problem(
+                        "no resource group named '\(name)'"
+                            + (known.isEmpty ? " (a group is a file with group: NAME)" : " (known: \(known.joined(separator: ", ")))"))
+                }
+                out += group
+            } catch {
+                diagnostics.append(error)
+            }
+        }
+        return out
     }
 
     mutating func declare(_ name: String, in index: WritableKeyPath<Compiler, [String: Int]>, node: YAMLNode, what: String) {
@@ -453,7 +511,7 @@ private struct Compiler {
         let name = try f.optionalString("name") ?? node.file
         let resourcesNode = try f.required("resources")
         var resources: [ResourceDefinition] = []
-        for item in resourcesNode.items() {
+        for item in expandingIncludes(resourcesNode.items()) {
             do {
                 resources.append(try resourceDefinition(item, known: resources, kind: .message))
             } catch {
