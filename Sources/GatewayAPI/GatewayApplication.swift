@@ -55,6 +55,8 @@ public struct GatewayServices: Sendable {
     public var integrity: IntegrityScanner? = nil
     /// Where the metrics are kept (Prometheus text at `/metrics`); nil: no metrics endpoint.
     public var metrics: PrometheusCollectorRegistry? = nil
+    /// FHIR requests by interaction and status (`ledgerbridge_fhir_requests_total`).
+    let requestsCounted = LabeledCounters(label: "ledgerbridge_fhir_requests_total", dimensions: ["interaction", "status"])
 
     public init(
         hl7: HL7Ingestor, fhir: FHIRIngestor, store: any RecordStore, configuration: HTTPConfiguration, ledger: LedgerServices? = nil,

@@ -1,7 +1,7 @@
 import FHIR
 import HTTPTypes
 import Hummingbird
-import Metrics
+import Ingest
 import Store
 
 extension GatewayServices {
@@ -17,8 +17,7 @@ extension GatewayServices {
         }
         let access = AuditTrail.access(request, context, subject: subject, status: Int(response.status.code))
         audit?.record(access)
-        Counter(label: "ledgerbridge_fhir_requests_total", dimensions: [("interaction", access.interaction), ("status", String(access.status))])
-            .increment()
+        requestsCounted.increment(access.interaction, String(access.status))
         return response
     }
 

@@ -1,7 +1,6 @@
 import FHIR
 import HL7v2
 import Mapping
-import Metrics
 import Store
 
 /// HL7 v2 in: ER7 bytes (one message, several, or an FHS/BHS batch) → one store unit per message → ACKs.
@@ -14,6 +13,7 @@ public struct HL7Ingestor: Sendable {
     public let queue: CommitQueue
     public let mappers: MapperHolder
     public var parser = ER7Parser()
+    private let messagesCounted = LabeledCounters(label: "ledgerbridge_hl7_messages_total", dimensions: ["outcome", "channel"])
 
     public init(queue: CommitQueue, mappers: MapperHolder) {
         self.queue = queue
@@ -47,7 +47,7 @@ public struct HL7Ingestor: Sendable {
         }
         let timestamp = HL7Time.now()
         for r in results {
-            Counter(label: "ledgerbridge_hl7_messages_total", dimensions: [("outcome", r.outcome.rawValue), ("channel", channel)]).increment()
+            messagesCounted.increment(r.outcome.rawValue, channel)
         }
         return zip(prepared, results).map { p, r in
             MessageOutcome(
