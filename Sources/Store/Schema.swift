@@ -30,6 +30,12 @@ enum Schema {
             version: 4, name: "0004 versions by type and time, for type-level history",
             sqlite: ["CREATE INDEX versions_by_type_time ON resource_versions (resource_type, last_updated)"],
             postgres: ["CREATE INDEX versions_by_type_time ON resource_versions (resource_type, last_updated)"]),
+        // No query reads versions by time alone (type-level history uses versions_by_type_time) or by inbound message;
+        // each index cost every stored version an index entry and its WAL.
+        Migration(
+            version: 5, name: "0005 drop the unused version indexes by time alone and by inbound message",
+            sqlite: ["DROP INDEX IF EXISTS versions_last_updated", "DROP INDEX IF EXISTS versions_inbound"],
+            postgres: ["DROP INDEX IF EXISTS versions_last_updated", "DROP INDEX IF EXISTS versions_inbound"]),
     ]
 
     /// Tree heads the gateway sealed, and one outbox row per head and backend (see `AnchorStore`).
