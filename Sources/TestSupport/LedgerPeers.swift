@@ -183,18 +183,19 @@ public final class GatewayProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         httpURL = "http://127.0.0.1:\(httpPort)"
-        // Polls /health with short requests. The deadline is checked after each attempt, not before, so a poll that
-        // was itself delayed (a loaded machine) still gets its answer from a gateway that is up by then.
+        // Polls /health with short requests. The deadline is checked after each attempt, never between a wait and
+        // the next attempt: with CPU-bound tests holding the concurrency pool, the 200 ms wait itself can end a
+        // minute late, and the gateway, up long since, must still get its poll.
         let deadline = Date().addingTimeInterval(timeout)
         var health = URLRequest(url: URL(string: httpURL + "/health")!)
         health.timeoutInterval = 5
-        repeat {
+        while true {
             if let (_, response) = try? await TestHTTP.data(for: health), response.statusCode == 200 {
                 return
             }
-            guard process.isRunning else { break }
+            guard process.isRunning, Date() < deadline else { break }
             try await Task.sleep(for: .milliseconds(200))
-        } while Date() < deadline
+        }
         stop()
         throw TestEnvironment.PeerError(
             description: "ledgerbridge serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
