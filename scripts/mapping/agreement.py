@@ -44,7 +44,9 @@ def same_instant(text):
     return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def leaves(value, path=""):
+def leaves(value, path="", departed=None):
+    """The leaves (path, value) of a resource. With `departed` ({kind: Counter}), the leaves that are peer
+    departures (PEER_DEPARTURES) are also counted there by kind, in the same walk."""
     out = []
     if isinstance(value, dict):
         if "url" in value and str(value.get("url", "")).startswith("http://example.com/"):
@@ -52,10 +54,15 @@ def leaves(value, path=""):
         for k, v in value.items():
             if k in IGNORED_KEYS or (path == "" and k == "resourceType"):
                 continue
-            out += leaves(v, f"{path}.{k}" if path else k)
+            got = leaves(v, f"{path}.{k}" if path else k, departed)
+            if departed is not None:
+                kind = departure(value, path, k)
+                if kind:
+                    departed[kind].update(got)
+            out += got
     elif isinstance(value, list):
         for v in value:
-            out += leaves(v, path)
+            out += leaves(v, path, departed)
     elif isinstance(value, str) and value.startswith(OWN_PREFIX):
         pass
     else:
@@ -92,29 +99,16 @@ def load_r4_displays(path):
     return found
 
 
-def departures(resource):
-    """The leaves of an expected resource that are peer departures, by kind: {kind: Counter of leaves}."""
-    found = collections.defaultdict(collections.Counter)
-    if resource.get("resourceType") == "Location" and "description" in resource:
-        found["Location.description"].update(leaves(resource["description"], "description"))
-
-    def walk(o, path):
-        if isinstance(o, dict):
-            if "url" in o and str(o.get("url", "")).startswith(OWN_PREFIX):
-                return
-            system, code = o.get("system"), o.get("code")
-            r4 = R4_DISPLAYS.get(system, {}).get(code) if isinstance(system, str) and isinstance(code, str) else None
-            if isinstance(o.get("display"), str) and r4 is not None and r4 != o["display"]:
-                found["display not R4's"].update(leaves(o["display"], f"{path}.display" if path else "display"))
-            for k, v in o.items():
-                if k not in IGNORED_KEYS and not (path == "" and k == "resourceType"):
-                    walk(v, f"{path}.{k}" if path else k)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v, path)
-
-    walk(resource, "")
-    return found
+def departure(owner, path, key):
+    """The kind of peer departure member `key` of object `owner` (at `path`) is, or None."""
+    if key == "description" and path == "" and owner.get("resourceType") == "Location":
+        return "Location.description"
+    if key == "display" and isinstance(owner["display"], str):
+        system, code = owner.get("system"), owner.get("code")
+        r4 = R4_DISPLAYS.get(system, {}).get(code) if isinstance(system, str) and isinstance(code, str) else None
+        if r4 is not None and r4 != owner["display"]:
+            return "display not R4's"
+    return None
 
 
 def score(expected, produced):
@@ -144,12 +138,13 @@ def compare(expected_bundle, produced_bundle):
     exp_leaves = []
     kept_leaves = []
     for i, r in enumerate(exp):
-        el = leaves(r)
+        departed = collections.defaultdict(collections.Counter) if R4_DISPLAYS else None
+        el = leaves(r, departed=departed)
         exp_leaves.append((r["resourceType"], el))
         by_type[r["resourceType"]][1] += len(el)
         if R4_DISPLAYS:
             gone = collections.Counter()
-            for kind, c in departures(r).items():
+            for kind, c in departed.items():
                 DEPARTED[kind] += sum(c.values())
                 gone += c
             kept_leaves.append(collections.Counter(el) - gone)

@@ -160,11 +160,16 @@ private struct Compiler {
             let name = try nameNode.string("group")
             let items = try f.required("resources").items()
             diagnostics += f.unknownKeys(allowed: ["group", "resources", "description"])
-            for item in items where Self.includeName(item) != nil {
-                diagnostics.append(item.problem("a group cannot include another group: list its resources here instead"))
+            var resources: [YAMLNode] = []
+            for item in items {
+                if Self.includeName(item) != nil {
+                    diagnostics.append(item.problem("a group cannot include another group: list its resources here instead"))
+                } else {
+                    resources.append(item)
+                }
             }
             guard groups[name] == nil else { throw nameNode.problem("resource group '\(name)' is defined twice") }
-            groups[name] = items.filter { Self.includeName($0) == nil }
+            groups[name] = resources
         } catch {
             diagnostics.append(error)
         }
