@@ -130,3 +130,34 @@ extension PathTests {
         #expect(m.segment("MSH")!.componentCount(field: 2) == 1)
     }
 }
+
+extension PathTests {
+    @Test("emptiness without reading: absent, empty between delimiters, or valued, at each level")
+    func emptiness() throws {
+        let m = try Message(parsing: "MSH|^~\\&|A||||||ADT^A01|1\rPID|1||123^^^HOSP&&ISO^MR~||DOE|^^\r")
+        let pid = try #require(m.segment("PID"))
+        #expect(!pid.isEmpty(field: 3))
+        #expect(pid.isEmpty(field: 2))
+        #expect(pid.isEmpty(field: 30))
+        #expect(!pid.isEmpty(field: 3, repetition: 1))
+        #expect(pid.isEmpty(field: 3, repetition: 2))
+        #expect(pid.isEmpty(field: 3, repetition: 3))
+        #expect(pid.isEmpty(field: 3, repetition: 1, component: 2))
+        #expect(!pid.isEmpty(field: 3, repetition: 1, component: 4))
+        #expect(!pid.isEmpty(field: 3, repetition: 1, component: 4, subcomponent: 1))
+        #expect(pid.isEmpty(field: 3, repetition: 1, component: 4, subcomponent: 2))
+        #expect(!pid.isEmpty(field: 3, repetition: 1, component: 4, subcomponent: 3))
+        #expect(pid.isEmpty(field: 3, repetition: 1, component: 9))
+        // Delimiters without text: the field is there, but every component of it is empty.
+        #expect(!pid.isEmpty(field: 6))
+        #expect(pid.isEmpty(field: 6, repetition: 1, component: 1))
+        // Each answer agrees with reading the raw text.
+        for f in 1...7 {
+            for r in 1...3 {
+                for c in 1...5 {
+                    #expect(pid.isEmpty(field: f, repetition: r, component: c) == (pid.rawValue(field: f, repetition: r, component: c) ?? "").isEmpty)
+                }
+            }
+        }
+    }
+}

@@ -34,6 +34,21 @@ public struct Segment: Sendable {
         return message.rawText(r)
     }
 
+    /// Whether a field, repetition, component or subcomponent has no text at all (absent, or empty between its
+    /// delimiters), addressed as ``rawValue(field:repetition:component:subcomponent:)`` addresses it: cheaper than
+    /// reading it, as nothing is decoded or copied.
+    public func isEmpty(field: Int, repetition: Int? = nil, component: Int? = nil, subcomponent: Int? = nil) -> Bool {
+        guard let slot = message.index.fieldSlot(segment: position, number: field) else { return true }
+        guard slot.start < slot.end else { return true }
+        guard let repetition else { return false }
+        guard
+            let r = message.index.locate(in: slot, repetition: repetition, component: component, subcomponent: component == nil ? nil : subcomponent)
+        else {
+            return true
+        }
+        return r.isEmpty
+    }
+
     /// The number of repetitions of a field (0 when the field is absent).
     public func repetitionCount(field: Int) -> Int {
         guard let slot = message.index.fieldSlot(segment: position, number: field) else { return 0 }

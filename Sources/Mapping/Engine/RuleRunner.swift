@@ -32,11 +32,15 @@ protocol MappingInput {
     /// The value at a place as sent (ER7 with its delimiters, or the column's text): what a made resource without an
     /// identifier is known by.
     func text(at cursor: Cursor) -> String
+    /// Whether the place has no text at all, so nothing within it can be read (false where that is not cheap to
+    /// know: an XML element's text says nothing of its children's).
+    func isEmpty(at cursor: Cursor) -> Bool
 }
 
 extension MappingInput {
     mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor? { rule.source.flatMap { self.cursor($0, at: cursor) } }
     func memoText(at cursor: Cursor) -> String? { nil }
+    func isEmpty(at cursor: Cursor) -> Bool { false }
     var markCount: Int { 0 }
     func marks(since count: Int) -> [Int] { [] }
     mutating func replay(_ marks: [Int], at cursor: Cursor) {}
@@ -115,8 +119,15 @@ struct RuleRunner {
         }
         if let maps = rule.map {
             guard let source else { return }
+            // A datatype map reads only within the value it maps: over an empty value it can make nothing, and most
+            // of the fields a segment map names are empty in any one message.
+            var empty: Bool? = nil
             for map in maps {
                 let datatype = plan.datatypes[map]
+                if datatype.readsWithinValue {
+                    if empty == nil { empty = input.isEmpty(at: source) }
+                    if empty == true { continue }
+                }
                 if datatype.makesResource {
                     guard let reference = make(datatype, index: map, at: source, input: &input) else { continue }
                     emit(reference, rule, into: &object)

@@ -100,6 +100,16 @@ struct V2Input: MappingInput {
         }
     }
 
+    func isEmpty(at c: Cursor) -> Bool {
+        let segment = message.segment(at: c.segment)
+        switch c.depth {
+        case 0: return false
+        case 1: return segment.isEmpty(field: c.field, repetition: c.repetition)
+        case 2: return segment.isEmpty(field: c.field, repetition: c.repetition, component: c.component)
+        default: return segment.isEmpty(field: c.field, repetition: c.repetition, component: c.component, subcomponent: c.subcomponent)
+        }
+    }
+
     func repetitionCount(at c: Cursor) -> Int {
         message.segment(at: c.segment).repetitionCount(field: c.field)
     }

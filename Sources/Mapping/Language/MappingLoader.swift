@@ -369,7 +369,10 @@ private struct Compiler {
             }
             let inner = try rules(nested, root: target.type, dialect: .value(segment: own))
             map = [datatypes.count]
-            datatypes.append(DatatypeMap(name: "\(own) \(target) (rules at line \(nested.line))", datatype: "", type: target.type, rules: inner))
+            datatypes.append(
+                DatatypeMap(
+                    name: "\(own) \(target) (rules at line \(nested.line))", datatype: "", type: target.type, rules: inner,
+                    readsWithinValue: false))
         }
         if map == nil, let list = f.optional("map") {
             var indices: [Int] = []

@@ -143,8 +143,12 @@ final class DatatypeMap: Sendable {
     let makesResource: Bool
     /// `emit: false`: only the reference is written (to a resource another message makes: MRG-1's prior patient).
     let emits: Bool
+    /// Whether its rules read only within the value it is applied to (relative paths: a declared datatype map), so
+    /// that over an empty value it makes nothing. The `rules:` of a rule in a segment map also read the segment.
+    let readsWithinValue: Bool
 
-    init(name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil, emits: Bool = true) {
+    init(name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil, emits: Bool = true, readsWithinValue: Bool = true) {
+        self.readsWithinValue = readsWithinValue
         self.name = name
         self.datatype = datatype
         self.type = type
