@@ -40,9 +40,11 @@ public struct JSONWriter: Sendable {
             }
             if !items.isEmpty { newline(&out, indent) }
             out.append(UInt8(ascii: "]"))
+        case .object(let object) where style == .canonical:
+            writeCanonical(object.members, to: &out)
         case .object(let object):
             out.append(UInt8(ascii: "{"))
-            let members = style == .canonical ? object.members.sorted { Self.precedesInUTF16($0.key, $1.key) } : object.members
+            let members = object.members
             for (k, member) in members.enumerated() {
                 if k > 0 { out.append(UInt8(ascii: ",")) }
                 newline(&out, indent + 1)
@@ -56,6 +58,31 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// An object's members in key order, by sorting their positions rather than the members (no copies of keys and
+    /// values, no retains): insertion sort, as objects have a handful of members.
+    private func writeCanonical(_ members: [(key: String, value: JSONValue)], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        let n = members.count
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { order in
+            for i in 0..<n {
+                var j = i
+                while j > 0 && Self.precedesInUTF16(members[i].key, members[order[j - 1]].key) {
+                    order[j] = order[j - 1]
+                    j -= 1
+                }
+                order[j] = i
+            }
+            for k in 0..<n {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                let member = members[order[k]]
+                Self.appendString(member.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                write(member.value, to: &out, indent: 0)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     private func newline(_ out: inout [UInt8], _ indent: Int) {
         guard style == .pretty else { return }
         out.append(0x0A)
@@ -66,17 +93,14 @@ public struct JSONWriter: Sendable {
     /// agree except between U+E000–U+FFFF and characters beyond U+FFFF, whose lead bytes (EE–EF, F0–F4) are where
     /// such strings first differ; only then are the UTF-16 code units compared.
     static func precedesInUTF16(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        let byBytes: Bool? = a.withUTF8 { x in
-            b.withUTF8 { y in
-                for i in 0..<min(x.count, y.count) where x[i] != y[i] {
-                    if x[i] >= 0xEE && y[i] >= 0xEE && (x[i] >= 0xF0) != (y[i] >= 0xF0) { return nil }
-                    return x[i] < y[i]
-                }
-                return x.count < y.count
-            }
+        var x = a.utf8.makeIterator(), y = b.utf8.makeIterator()
+        while true {
+            guard let p = x.next() else { return y.next() != nil }
+            guard let q = y.next() else { return false }
+            if p == q { continue }
+            if p >= 0xEE && q >= 0xEE && (p >= 0xF0) != (q >= 0xF0) { return a.utf16.lexicographicallyPrecedes(b.utf16) }
+            return p < q
         }
-        return byBytes ?? a.utf16.lexicographicallyPrecedes(b.utf16)
     }
 
     /// Escapes `"`, `\` and control characters (short forms where JSON has them); everything else as UTF-8. The runs
