@@ -1,8 +1,10 @@
 import ArgumentParser
 import FHIR
 import Foundation
+import GatewayAPI
 import HL7v2
 import Ingest
+import LedgerAnchors
 import Mapping
 import NIOCore
 import NIOPosix
@@ -11,7 +13,7 @@ import NIOPosix
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load generators used by Benchmarks/*/run.sh.", shouldDisplay: false,
-        subcommands: [MLLPLoad.self, MapTiming.self])
+        subcommands: [MLLPLoad.self, MapTiming.self, AuditTiming.self])
 
     /// Times, in process, parsing every message of a file, mapping each (the resources of its bundle), and writing
     /// each bundle as JSON, and prints the seconds of each stage as JSON (file reading and loading the mappings excluded).
@@ -64,6 +66,49 @@ struct BenchCommand: AsyncParsableCommand {
             print(
                 "{\"messages\":\(messages.count),\"failures\":\(failures),\"resources\":\(resources),\"jsonBytes\":\(written),"
                     + "\"parseSeconds\":\(seconds(parse)),\"mapSeconds\":\(seconds(map)),\"writeSeconds\":\(seconds(write))}")
+        }
+    }
+
+    /// Stores AuditEvents as a busy FHIR API makes them (a read of one Patient each, flushed in the trail's batches),
+    /// through the configured store, commit queue and ledger tree, and prints the process's CPU time per event as JSON.
+    struct AuditTiming: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "audit")
+
+        @Option(name: .shortAndLong, help: "The gateway's configuration file (its store is written to).") var config: String?
+        @Option(help: "Events in all.") var events = 50_000
+        @Option(help: "Events per flush (the trail's batch).") var batch = 100
+
+        func run() async throws {
+            let configuration = try GatewayConfiguration.load(path: config)
+            let logger = LogSetup.bootstrap(level: "warning")
+            let gateway = try await IngestPipeline.open(configuration, logger: logger)
+            let anchoring = try gateway.anchorService(configuration, logger: logger)
+            await gateway.queue.setCommitObserver { results in anchoring.committed(results) }
+            let audit = AuditTrail(queue: gateway.queue, batch: batch, logger: logger)
+            let id = "e369ebba4a4982f948b996a7542ea7bc"
+            let cpuStart = Self.cpuSeconds()
+            let start = ContinuousClock.now
+            for i in 0..<events {
+                audit.record(
+                    .init(
+                        subject: "bench", address: "127.0.0.1", interaction: "read", entities: ["Patient/\(id)"], query: nil,
+                        path: "/fhir/Patient/\(id)", status: 200))
+                if i % batch == batch - 1 { await audit.flush() }
+            }
+            await audit.flush()
+            let elapsed = start.duration(to: .now)
+            let cpu = Self.cpuSeconds() - cpuStart
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print(
+                #"{"events": \#(audit.stored), "seconds": \#(String(format: "%.3f", seconds)), "#
+                    + #""cpu_us_per_event": \#(String(format: "%.1f", cpu * 1e6 / Double(max(1, audit.stored))))}"#)
+        }
+
+        /// User and system CPU time of the process so far.
+        static func cpuSeconds() -> Double {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         }
     }
 
