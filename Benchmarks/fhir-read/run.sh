@@ -19,10 +19,11 @@ need wrk nginx
 if [ -z "${BIN:-}" ]; then swift build -c release --product ledgerbridge >&2; BIN=$PWD/.build/release/ledgerbridge; fi
 python="$(scripts/python-env.sh)"
 WORK=$(mktemp -d /tmp/lb-read-XXXXXX)
-HTTP=$(free_port); NGINX=$(free_port)
-GW=""; NG=""
+HTTP=$(free_port); NGINX=$(free_port); FLOOR=$(free_port)
+GW=""; NG=""; FL=""
 cleanup() {
     [ -n "$GW" ] && kill "$GW" 2>/dev/null && wait "$GW" 2>/dev/null || true
+    [ -n "$FL" ] && kill "$FL" 2>/dev/null && wait "$FL" 2>/dev/null || true
     [ -n "$NG" ] && nginx -c "$WORK/nginx.conf" -p "$WORK" -s quit 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -61,6 +62,10 @@ http {
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"; NG=1
+# The floor of the HTTP stack itself: a bare Hummingbird application serving the same bytes from memory.
+"$BIN" bench http-floor --port "$FLOOR" --file "$WORK/www/patient.json" 2>>"$WORK/gateway.log" &
+FL=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$FLOOR/patient.json" >/dev/null && break; sleep 0.1; done
 sleep 0.5
 wrk_rps() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 wrk -t2 -c"$CONNECTIONS" -d2s -H "$AUTH" "$URL" >/dev/null   # warm-up
@@ -71,14 +76,17 @@ rate_nginx=$("$python" Benchmarks/fhir-read/rate_load.py "http://127.0.0.1:$NGIN
 # Throughput last: a saturating run leaves seconds of audit events to write and seal, which the latency run would feel.
 ours=$(wrk_rps -H "$AUTH" "$URL")
 theirs=$(wrk_rps "http://127.0.0.1:$NGINX/patient.json")
+floor=$(wrk_rps "http://127.0.0.1:$FLOOR/patient.json")
 bytes=$(stat -c %s "$WORK/www/patient.json")
-"$python" - "$ours" "$theirs" "$rate" "$bytes" "$CONNECTIONS" "$DURATION" "$rate_nginx" <<'PY'
+"$python" - "$ours" "$theirs" "$rate" "$bytes" "$CONNECTIONS" "$DURATION" "$rate_nginx" "$floor" <<'PY'
 import json, sys
 ours, theirs, rate, size, c, d = float(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 peer = json.loads(sys.argv[7])
+floor = float(sys.argv[8])
 print(f"GET one Patient ({size} bytes), wrk 2 threads, {c} connections, {d} s each, same run:")
 print(f"| server | requests/s | x nginx |\n|---|---:|---:|")
 print(f"| ledgerbridge (token check, read, integrity status) | {ours:,.0f} | {ours / theirs:.2f} |")
+print(f"| bare Hummingbird (the same bytes from memory: the HTTP stack's floor) | {floor:,.0f} | {floor / theirs:.2f} |")
 print(f"| nginx 1.22 (the same bytes, a static file) | {theirs:,.0f} | 1.00 |")
 print(f"open loop at {rate['rate']:.0f} requests/s for {d} s: {rate['ok']}/{rate['sent']} ok, p50 {rate['p50_ms']} ms, p99 {rate['p99_ms']} ms, max {rate['max_ms']} ms")
 print(f"  the same against nginx (the generator's floor): p50 {peer['p50_ms']} ms, p99 {peer['p99_ms']} ms, max {peer['max_ms']} ms")

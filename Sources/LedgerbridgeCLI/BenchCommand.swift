@@ -3,6 +3,7 @@ import FHIR
 import Foundation
 import GatewayAPI
 import HL7v2
+import Hummingbird
 import Ingest
 import LedgerAnchors
 import Mapping
@@ -13,7 +14,7 @@ import NIOPosix
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load generators used by Benchmarks/*/run.sh.", shouldDisplay: false,
-        subcommands: [MLLPLoad.self, MapTiming.self, AuditTiming.self])
+        subcommands: [MLLPLoad.self, MapTiming.self, AuditTiming.self, HTTPFloor.self])
 
     /// Times, in process, parsing every message of a file, mapping each (the resources of its bundle), and writing
     /// each bundle as JSON, and prints the seconds of each stage as JSON (file reading and loading the mappings excluded).
@@ -109,6 +110,25 @@ struct BenchCommand: AsyncParsableCommand {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+    }
+
+    /// Serves one file's bytes at every path with a bare Hummingbird application (no middleware, no token, no store):
+    /// the floor of the HTTP stack the gateway is built on, measured beside the FHIR reads in Benchmarks/fhir-read.
+    struct HTTPFloor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "http-floor")
+
+        @Option var port: Int
+        @Option(help: "The file whose bytes every response carries.") var file: String
+        @Option var contentType = "application/fhir+json"
+
+        func run() async throws {
+            let body = ByteBuffer(bytes: try Data(contentsOf: URL(fileURLWithPath: file)))
+            let headers: HTTPFields = [.contentType: contentType]
+            let router = Router()
+            router.get("**") { _, _ in Response(status: .ok, headers: headers, body: .init(byteBuffer: body)) }
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "floor"))
+            try await app.runService()
         }
     }
 
