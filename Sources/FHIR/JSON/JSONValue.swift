@@ -80,6 +80,18 @@ public struct JSONObject: Sendable, Hashable {
         return value
     }
 
+    /// The position of a member in ``members``, or nil.
+    public func index(of key: String) -> Int? {
+        members.firstIndex { $0.key == key }
+    }
+
+    /// Changes the value of the member at `index` (from ``index(of:)``) in place: one search for a read-modify-write
+    /// instead of the two of ``take(_:)`` and ``put(_:_:)``. The value passed in is uniquely held when the object is,
+    /// so an array or object inside can be changed without a copy after moving it out (`value = .null`).
+    public mutating func modifyValue<R>(at index: Int, _ body: (inout JSONValue) throws -> R) rethrows -> R {
+        try body(&members[index].value)
+    }
+
     /// Sets a member: in its place when it exists, else at the end.
     public mutating func put(_ key: String, _ value: JSONValue) {
         if let i = members.firstIndex(where: { $0.key == key }) {

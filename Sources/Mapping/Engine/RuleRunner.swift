@@ -340,62 +340,96 @@ struct RuleRunner {
         case .none:
             if let stem = step.choiceStem, object.members.contains(where: { $0.key != step.name && isChoice($0.key, of: stem) }) { return }
             if rest.isEmpty {
-                switch (object[step.name], value) {
-                case (nil, _):
+                guard let i = object.index(of: step.name) else {
                     object.appendUnchecked(step.name, value)
-                case (.object(var existing)?, .object(let more)):
-                    // Two rules building one element (a quantity's value, then its unit): fill in what is missing.
-                    for (k, v) in more.members where existing[k] == nil { existing.appendUnchecked(k, v) }
-                    object.put(step.name, .object(existing))
-                default:
-                    break
+                    return
+                }
+                // Two rules building one element (a quantity's value, then its unit): fill in what is missing.
+                guard case .object(let more) = value else { return }
+                object.modifyValue(at: i) { existing in
+                    guard case .object(var element) = existing else { return }
+                    existing = .null
+                    for (k, v) in more.members where element.index(of: k) == nil { element.appendUnchecked(k, v) }
+                    existing = .object(element)
                 }
                 return
             }
-            var child = object.take(step.name)?.objectValue ?? JSONObject()
-            write(value, rest, into: &child)
-            object.put(step.name, .object(child))
+            withObject(step.name, in: &object) { child in write(value, rest, into: &child) }
         case .append:
-            var array = object.take(step.name)?.arrayValue ?? []
-            if rest.isEmpty {
-                // A whole element equal to one already there (the same placer number from ORC-2 and OBR-2) is not
-                // written twice.
-                if case .object = value, array.contains(value) {
-                    object.put(step.name, .array(array))
-                    return
+            withArray(step.name, in: &object) { array in
+                if rest.isEmpty {
+                    // A whole element equal to one already there (the same placer number from ORC-2 and OBR-2) is
+                    // not written twice.
+                    if case .object = value, array.contains(value) { return }
+                    array.append(value)
+                } else {
+                    var child = JSONObject()
+                    write(value, rest, into: &child)
+                    array.append(.object(child))
                 }
-                array.append(value)
-            } else {
-                var child = JSONObject()
-                write(value, rest, into: &child)
-                array.append(.object(child))
             }
-            object.put(step.name, .array(array))
         case .at(let n):
-            var array = object.take(step.name)?.arrayValue ?? []
-            if n < array.count {
-                if !rest.isEmpty {
+            withArray(step.name, in: &object) { array in
+                if n < array.count {
+                    guard !rest.isEmpty else { return }
                     var child = array[n].objectValue ?? JSONObject()
                     array[n] = .null
                     write(value, rest, into: &child)
                     array[n] = .object(child)
+                } else if rest.isEmpty {
+                    array.append(value)
+                } else {
+                    var child = JSONObject()
+                    write(value, rest, into: &child)
+                    array.append(.object(child))
                 }
-            } else if rest.isEmpty {
-                array.append(value)
-            } else {
-                var child = JSONObject()
-                write(value, rest, into: &child)
-                array.append(.object(child))
             }
-            object.put(step.name, .array(array))
+        }
+    }
+
+    /// Changes the object member `name` in place (one search, no copy), made empty when it is missing or not an
+    /// object.
+    private static func withObject(_ name: String, in object: inout JSONObject, _ body: (inout JSONObject) -> Void) {
+        guard let i = object.index(of: name) else {
+            var child = JSONObject()
+            body(&child)
+            object.appendUnchecked(name, .object(child))
+            return
+        }
+        object.modifyValue(at: i) { member in
+            var child = JSONObject()
+            if case .object(let o) = member { child = o }
+            member = .null
+            body(&child)
+            member = .object(child)
+        }
+    }
+
+    /// Changes the array member `name` in place (one search, no copy), made empty when it is missing or not an array.
+    private static func withArray(_ name: String, in object: inout JSONObject, _ body: (inout [JSONValue]) -> Void) {
+        guard let i = object.index(of: name) else {
+            var array: [JSONValue] = []
+            body(&array)
+            object.appendUnchecked(name, .array(array))
+            return
+        }
+        object.modifyValue(at: i) { member in
+            var array: [JSONValue] = []
+            if case .array(let a) = member { array = a }
+            member = .null
+            body(&array)
+            member = .array(array)
         }
     }
 }
 
 /// Whether `key` is one of the typed names of choice `stem` (`valueString` of `value`).
 private func isChoice(_ key: String, of stem: String) -> Bool {
-    guard key.count > stem.count, key.hasPrefix(stem) else { return false }
-    return key[key.index(key.startIndex, offsetBy: stem.count)].isUppercase
+    // FHIR element names are ASCII: compare bytes (String's count and Character are slow here, in the hot loop).
+    let k = key.utf8, s = stem.utf8
+    guard k.count > s.count, k.starts(with: s) else { return false }
+    let next = k[k.index(k.startIndex, offsetBy: s.count)]
+    return next >= 0x41 && next <= 0x5A
 }
 
 extension String {
