@@ -238,6 +238,11 @@ struct MappingsCommand: ParsableCommand {
             out.write(
                 "\(directory): \(mapper.plan.files.count) files load; \(mapper.plan.messageTypes.count) message types, \(mapper.plan.tableNames.count) tables; version \(mapper.version.prefix(12))\n"
             )
+            for w in mapper.plan.warnings {
+                var w = w
+                w.file = directory + "/" + w.file
+                out.write("warning: \(w)\n")
+            }
             var failed = 0
             let fixtures = MappingFolder(path: directory).fixtures()
             for fixture in fixtures {

@@ -36,6 +36,13 @@ struct MappingCommandTests {
         let ok = try Self.run(["mappings", "check", Self.shipped])
         #expect(ok.status == 0, "\(ok.out)\(ok.err)")
         #expect(ok.out.contains("4 of 4 fixtures pass"))
+        #expect(!ok.out.contains("warning:"), "the shipped set includes every group it defines: \(ok.out)")
+
+        let spare = try Self.copyOfMappings()
+        try "group: spare\nresources: []\n".write(toFile: spare + "/groups/spare.yaml", atomically: true, encoding: .utf8)
+        let warned = try Self.run(["mappings", "check", spare])
+        #expect(warned.status == 0, "a warning does not fail the check: \(warned.out)\(warned.err)")
+        #expect(warned.out.contains("warning: \(spare)/groups/spare.yaml:1:8: resource group 'spare' is not included"), "\(warned.out)")
 
         let copy = try Self.copyOfMappings()
         let pid = copy + "/segments/PID-Patient.yaml"

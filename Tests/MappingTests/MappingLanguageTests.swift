@@ -175,6 +175,14 @@ struct MappingLanguageTests {
         files["messages/orders.yaml"] =
             "messages: [ORM^O01]\nresources:\n  - {name: patient, segment: PID, map: PID-Patient, id: {value: [PID-3.1]}}\n  - include: visit\n"
         let mapper = try Self.load(files)
+        #expect(mapper.plan.warnings.isEmpty, "\(mapper.plan.warnings)")
+        var spare = files
+        spare["groups/spare.yaml"] = "# Not included anywhere yet.\ngroup: spare\nresources: []\n"
+        let warnings = try Self.load(spare).plan.warnings.map(\.description)
+        #expect(
+            warnings == [
+                "groups/spare.yaml:2:8: resource group 'spare' is not included by any message map: add '- include: spare' to one, or remove the file"
+            ])
         for type in ["ADT^A01", "ORM^O01"] {
             let m = try Self.message(
                 Self.msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: type), "PID|1||A1", "PV1|1|I|||||||||||||||||V9", "PV2|||^Chest pain")

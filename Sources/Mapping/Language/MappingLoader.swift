@@ -37,6 +37,7 @@ public enum MappingLoader {
             segments: compiler.segmentMaps, messages: compiler.messages, tables: compiler.tables, messageIndex: messageIndex,
             tableIndex: tableIndex)
         plan.documents = compiler.documents
+        plan.warnings = compiler.warnings.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
         for (i, d) in compiler.documents.enumerated() { plan.documentIndex[d.root] = i }
         return plan
     }
@@ -56,6 +57,11 @@ private struct Compiler {
     var segmentIndex: [String: Int] = [:]
     /// Resource groups by name: the `resources:` items of a `group:` file, compiled where a message map includes them.
     var groups: [String: [YAMLNode]] = [:]
+    /// Where each group is named (for a warning when no map includes it), and the groups some map included.
+    var groupNames: [String: YAMLNode] = [:]
+    var includedGroups: Set<String> = []
+    /// What does not stop the set from loading but is probably a mistake: a group no message map includes.
+    var warnings: [MappingDiagnostic] = []
 
     enum Kind { case vocabulary, datatype, segment, message, table, document, group }
 
@@ -141,6 +147,10 @@ private struct Compiler {
                 seenTypes[t] = m.file
             }
         }
+        for (name, node) in groupNames where !includedGroups.contains(name) {
+            warnings.append(
+                node.problem("resource group '\(name)' is not included by any message map: add '- include: \(name)' to one, or remove the file"))
+        }
     }
 
     static func name(of node: YAMLNode, kind: Kind) throws(MappingDiagnostic) -> String {
@@ -170,6 +180,7 @@ private struct Compiler {
             }
             guard groups[name] == nil else { throw nameNode.problem("resource group '\(name)' is defined twice") }
             groups[name] = resources
+            groupNames[name] = nameNode
         } catch {
             diagnostics.append(error)
         }
@@ -201,6 +212,7 @@ private struct Compiler {
                         "no resource group named '\(name)'"
                             + (known.isEmpty ? " (a group is a file with group: NAME)" : " (known: \(known.joined(separator: ", ")))"))
                 }
+                includedGroups.insert(name)
                 out += group
             } catch {
                 diagnostics.append(error)
