@@ -178,11 +178,13 @@ struct MappingLanguageTests {
         #expect(mapper.plan.warnings.isEmpty, "\(mapper.plan.warnings)")
         var spare = files
         spare["groups/spare.yaml"] = "# Not included anywhere yet.\ngroup: spare\nresources: []\n"
+        spare["segments/spare.yaml"] = "name: NK1-Spare\nsegment: NK1\nresource: Patient\nrules:\n  - {from: NK1-2.1, to: \"name[0].family\"}\n"
         let warnings = try Self.load(spare).plan.warnings.map(\.description)
         #expect(
             warnings == [
-                "groups/spare.yaml:2:8: resource group 'spare' is not included by any message map: add '- include: spare' to one, or remove the file"
-            ])
+                "groups/spare.yaml:2:8: resource group 'spare' is not included by any message map: add '- include: spare' to one, or remove the file",
+                "segments/spare.yaml:1:1: segment map 'NK1-Spare' is not used: no message map has a resource entry with 'map: NK1-Spare'",
+            ], "\(warnings)")
         for type in ["ADT^A01", "ORM^O01"] {
             let m = try Self.message(
                 Self.msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: type), "PID|1||A1", "PV1|1|I|||||||||||||||||V9", "PV2|||^Chest pain")

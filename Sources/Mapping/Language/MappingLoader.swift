@@ -60,7 +60,12 @@ private struct Compiler {
     /// Where each group is named (for a warning when no map includes it), and the groups some map included.
     var groupNames: [String: YAMLNode] = [:]
     var includedGroups: Set<String> = []
-    /// What does not stop the set from loading but is probably a mistake: a group no message map includes.
+    /// Where each segment map is defined, by index, and those some resource entry named. (Datatype maps are a
+    /// library: one nothing uses yet is not a mistake.)
+    var segmentFiles: [Int: YAMLNode] = [:]
+    var usedSegments: Set<Int> = []
+    /// What does not stop the set from loading but is probably a mistake: a group no message map includes, a segment
+    /// map no resource entry names.
     var warnings: [MappingDiagnostic] = []
 
     enum Kind { case vocabulary, datatype, segment, message, table, document, group }
@@ -106,7 +111,9 @@ private struct Compiler {
                     var fields = fields
                     declaredTypes[i] = (try? fields.optionalString("type")) ?? nil
                 }
-            case .segment: declare(name, in: \.segmentIndex, node: node, what: "segment map")
+            case .segment:
+                declare(name, in: \.segmentIndex, node: node, what: "segment map")
+                if let i = segmentIndex[name], segmentFiles[i] == nil { segmentFiles[i] = node }
             case .group: declareGroup(node)
             default: break
             }
@@ -150,6 +157,10 @@ private struct Compiler {
         for (name, node) in groupNames where !includedGroups.contains(name) {
             warnings.append(
                 node.problem("resource group '\(name)' is not included by any message map: add '- include: \(name)' to one, or remove the file"))
+        }
+        for (i, node) in segmentFiles where !usedSegments.contains(i) {
+            let name = segmentMaps[i].name
+            warnings.append(node.problem("segment map '\(name)' is not used: no message map has a resource entry with 'map: \(name)'"))
         }
     }
 
@@ -627,6 +638,7 @@ private struct Compiler {
             if let m = f.optional("map") {
                 let name = try m.string("map")
                 guard let i = segmentIndex[name] else { throw m.problem("no segment map named '\(name)'") }
+                usedSegments.insert(i)
                 let map = segmentMaps[i]
                 if !map.segment.isEmpty {
                     guard map.segment == s else { throw m.problem("'\(name)' maps \(map.segment) segments, not \(s)") }

@@ -7,7 +7,7 @@ public struct MappingPlan: Sendable {
     public let version: String
     /// The files it was loaded from (relative paths), sorted.
     public let files: [String]
-    /// What loaded but is probably a mistake (a resource group no message map includes), with file:line:column.
+    /// What loaded but is probably a mistake (a resource group no message map includes, a segment map nothing uses), with file:line:column.
     public internal(set) var warnings: [MappingDiagnostic] = []
 
     var vocabularies: [Vocabulary]
