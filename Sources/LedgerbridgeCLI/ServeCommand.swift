@@ -59,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
                 metadata: [
                     "lb.folder": "\(configuration.mappings)", "lb.version": "\(loaded.version.prefix(12))", "lb.files": "\(loaded.plan.files.count)",
                 ])
+            MappingWatcher.logWarnings(loaded, logger)
         }
         let app = GatewayApplication.make(gatewayServices, logger: logger) { port in
             logger.info("HTTP listening", metadata: ["http.host": "\(configuration.http.host)", "http.port": "\(port)"])

@@ -194,5 +194,14 @@ struct MappingCommandTests {
         let reloaded = try await waitFor { $0["rejected"] == nil }
         #expect(reloaded["version"] as? String == edited)
         #expect(gateway.log.contains("SIGHUP: reloading mappings"))
+        #expect((reloaded["warnings"] as? [String])?.isEmpty == true, "\(reloaded)")
+
+        // A group no map includes loads, with a warning on the admin endpoint and in the log.
+        try "group: spare\nresources: []\n".write(toFile: mappings + "/groups/spare.yaml", atomically: true, encoding: .utf8)
+        let warned = try await waitFor { !(($0["warnings"] as? [String]) ?? []).isEmpty }
+        let warnings = warned["warnings"] as? [String] ?? []
+        #expect(warnings.contains { $0.hasPrefix("groups/spare.yaml:1:8:") && $0.contains("not included") }, "\(warned)")
+        #expect(warned["rejected"] == nil && (warned["version"] as? String) != edited)
+        #expect(gateway.log.contains("mapping warning"))
     }
 }

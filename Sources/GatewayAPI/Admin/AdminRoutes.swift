@@ -121,6 +121,7 @@ struct AdminRoutes: Sendable {
             out["files"] = .number(String(status.files))
             out["loadedAt"] = .string(status.loadedAt)
             out["messageTypes"] = .array(status.messageTypes.map(JSONValue.string))
+            out["warnings"] = .array(status.warnings.map(JSONValue.string))
             if let errors = status.rejectedErrors {
                 out["rejected"] = .object(
                     JSONObject([("at", .string(status.rejectedAt ?? "")), ("errors", .array(errors.map(JSONValue.string)))]))

@@ -16,6 +16,8 @@ public final class MappingWatcher: Service, Sendable {
         public var files: Int
         public var messageTypes: [String]
         public var loadedAt: String
+        /// What the set in force loaded with but is probably a mistake (file:line:column: an unused group…).
+        public var warnings: [String]
         /// The last refused edit: its errors (file:line:column) and when it was seen.
         public var rejectedErrors: [String]?
         public var rejectedAt: String?
@@ -35,11 +37,16 @@ public final class MappingWatcher: Service, Sendable {
         self.logger = logger
         let status = Status(
             folder: folder.path, version: mapper.version, files: mapper.plan.files.count, messageTypes: mapper.plan.messageTypes,
-            loadedAt: Self.now(), rejectedErrors: nil, rejectedAt: nil)
+            loadedAt: Self.now(), warnings: mapper.plan.warnings.map(\.description), rejectedErrors: nil, rejectedAt: nil)
         state = Mutex((folder.fingerprint(), status))
     }
 
     public var status: Status { state.withLock { $0.status } }
+
+    /// Logs what a loaded set is probably wrong about (it loads all the same).
+    public static func logWarnings(_ mapper: DeclarativeMapper, _ logger: Logger) {
+        for w in mapper.plan.warnings { logger.warning("mapping warning", metadata: ["lb.warning": "\(w)"]) }
+    }
 
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
@@ -74,9 +81,10 @@ public final class MappingWatcher: Service, Sendable {
                 $0.fingerprint = fingerprint
                 $0.status = Status(
                     folder: folder.path, version: mapper.version, files: mapper.plan.files.count, messageTypes: mapper.plan.messageTypes,
-                    loadedAt: Self.now(), rejectedErrors: nil, rejectedAt: nil)
+                    loadedAt: Self.now(), warnings: mapper.plan.warnings.map(\.description), rejectedErrors: nil, rejectedAt: nil)
             }
             logger.notice("mappings loaded", metadata: ["lb.version": "\(mapper.version.prefix(12))", "lb.files": "\(mapper.plan.files.count)"])
+            Self.logWarnings(mapper, logger)
             return true
         } catch {
             let errors = (error as? MappingLoadError)?.diagnostics.map(\.description) ?? ["\(error)"]
