@@ -238,11 +238,7 @@ struct MappingsCommand: ParsableCommand {
             out.write(
                 "\(directory): \(mapper.plan.files.count) files load; \(mapper.plan.messageTypes.count) message types, \(mapper.plan.tableNames.count) tables; version \(mapper.version.prefix(12))\n"
             )
-            for w in mapper.plan.warnings {
-                var w = w
-                w.file = directory + "/" + w.file
-                out.write("warning: \(w)\n")
-            }
+            for w in mapper.plan.warnings { out.write("warning: \(w.inFolder(directory))\n") }
             var failed = 0
             let fixtures = MappingFolder(path: directory).fixtures()
             for fixture in fixtures {
@@ -269,11 +265,7 @@ struct MappingsCommand: ParsableCommand {
         do {
             return try MappingFolder(path: directory).load()
         } catch let e as MappingLoadError {
-            let lines = e.diagnostics.map { d in
-                var d = d
-                d.file = directory + "/" + d.file
-                return d.description
-            }
+            let lines = e.diagnostics.map { $0.inFolder(directory).description }
             throw CLIError("the mapping folder does not load (\(lines.count) errors):\n" + lines.joined(separator: "\n"))
         } catch let e as MappingFolderError {
             throw CLIError("\(e.description) (set 'mappings:' in the configuration, or LEDGERBRIDGE_MAPPINGS)")
@@ -286,11 +278,7 @@ struct MappingsCommand: ParsableCommand {
             return try MappingFolder(path: directory).load()
         } catch let e as MappingLoadError {
             var err = BufferedOutput(fd: 2)
-            for d in e.diagnostics {
-                var d = d
-                d.file = directory + "/" + d.file
-                err.write("\(d)\n")
-            }
+            for d in e.diagnostics { err.write("\(d.inFolder(directory))\n") }
             err.write("\(e.diagnostics.count) error\(e.diagnostics.count == 1 ? "" : "s") in \(directory)\n")
             err.flush()
             throw ExitCode(1)
@@ -374,5 +362,14 @@ enum JSONDiff {
     static func short(_ v: JSONValue) -> String {
         let text = JSONWriter().string(v)
         return text.count > 120 ? String(text.prefix(117)) + "…" : text
+    }
+}
+
+extension MappingDiagnostic {
+    /// The same problem with its file named from the working directory (`Mappings/segments/PID-Patient.yaml:12:9`).
+    func inFolder(_ directory: String) -> MappingDiagnostic {
+        var d = self
+        d.file = directory + "/" + file
+        return d
     }
 }

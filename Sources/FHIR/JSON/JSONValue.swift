@@ -56,9 +56,9 @@ public struct JSONObject: Sendable, Hashable {
     public var keys: [String] { members.map(\.key) }
 
     public subscript(key: String) -> JSONValue? {
-        get { members.first { $0.key == key }?.value }
+        get { index(of: key).map { members[$0].value } }
         set {
-            if let i = members.firstIndex(where: { $0.key == key }) {
+            if let i = index(of: key) {
                 if let newValue { members[i].value = newValue } else { members.remove(at: i) }
             } else if let newValue {
                 members.append((key, newValue))
@@ -74,7 +74,7 @@ public struct JSONObject: Sendable, Hashable {
     /// Takes a member's value out, leaving `null` in its place, so the caller can change it without a copy and
     /// ``put(_:_:)`` it back where it was.
     public mutating func take(_ key: String) -> JSONValue? {
-        guard let i = members.firstIndex(where: { $0.key == key }) else { return nil }
+        guard let i = index(of: key) else { return nil }
         let value = members[i].value
         members[i].value = .null
         return value
@@ -94,7 +94,7 @@ public struct JSONObject: Sendable, Hashable {
 
     /// Sets a member: in its place when it exists, else at the end.
     public mutating func put(_ key: String, _ value: JSONValue) {
-        if let i = members.firstIndex(where: { $0.key == key }) {
+        if let i = index(of: key) {
             members[i].value = value
         } else {
             members.append((key, value))

@@ -21,6 +21,16 @@ public final class MappingWatcher: Service, Sendable {
         /// The last refused edit: its errors (file:line:column) and when it was seen.
         public var rejectedErrors: [String]?
         public var rejectedAt: String?
+
+        /// A set just loaded from `folder`, with no refused edit.
+        init(loaded mapper: DeclarativeMapper, from folder: MappingFolder) {
+            self.folder = folder.path
+            version = mapper.version
+            files = mapper.plan.files.count
+            messageTypes = mapper.plan.messageTypes
+            loadedAt = MappingWatcher.now()
+            warnings = mapper.plan.warnings.map(\.description)
+        }
     }
 
     private let folder: MappingFolder
@@ -35,10 +45,7 @@ public final class MappingWatcher: Service, Sendable {
         self.holder = holder
         self.interval = interval
         self.logger = logger
-        let status = Status(
-            folder: folder.path, version: mapper.version, files: mapper.plan.files.count, messageTypes: mapper.plan.messageTypes,
-            loadedAt: Self.now(), warnings: mapper.plan.warnings.map(\.description), rejectedErrors: nil, rejectedAt: nil)
-        state = Mutex((folder.fingerprint(), status))
+        state = Mutex((folder.fingerprint(), Status(loaded: mapper, from: folder)))
     }
 
     public var status: Status { state.withLock { $0.status } }
@@ -79,9 +86,7 @@ public final class MappingWatcher: Service, Sendable {
             holder.replace(with: mapper)
             state.withLock {
                 $0.fingerprint = fingerprint
-                $0.status = Status(
-                    folder: folder.path, version: mapper.version, files: mapper.plan.files.count, messageTypes: mapper.plan.messageTypes,
-                    loadedAt: Self.now(), warnings: mapper.plan.warnings.map(\.description), rejectedErrors: nil, rejectedAt: nil)
+                $0.status = Status(loaded: mapper, from: folder)
             }
             logger.notice("mappings loaded", metadata: ["lb.version": "\(mapper.version.prefix(12))", "lb.files": "\(mapper.plan.files.count)"])
             Self.logWarnings(mapper, logger)

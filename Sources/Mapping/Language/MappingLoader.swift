@@ -21,7 +21,7 @@ public enum MappingLoader {
         let sorted = files.sorted { $0.path < $1.path }
         compiler.run(sorted)
         if !compiler.diagnostics.isEmpty {
-            throw MappingLoadError(diagnostics: compiler.diagnostics.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) })
+            throw MappingLoadError(diagnostics: inFileOrder(compiler.diagnostics))
         }
         var hasher = SHA256()
         for f in sorted {
@@ -37,9 +37,14 @@ public enum MappingLoader {
             segments: compiler.segmentMaps, messages: compiler.messages, tables: compiler.tables, messageIndex: messageIndex,
             tableIndex: tableIndex)
         plan.documents = compiler.documents
-        plan.warnings = compiler.warnings.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
+        plan.warnings = inFileOrder(compiler.warnings)
         for (i, d) in compiler.documents.enumerated() { plan.documentIndex[d.root] = i }
         return plan
+    }
+
+    /// By file, then line and column: the order an engineer reads them in.
+    private static func inFileOrder(_ diagnostics: [MappingDiagnostic]) -> [MappingDiagnostic] {
+        diagnostics.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
     }
 }
 
@@ -55,10 +60,10 @@ private struct Compiler {
     var vocabularyIndex: [String: Int] = [:]
     var datatypeIndex: [String: Int] = [:]
     var segmentIndex: [String: Int] = [:]
-    /// Resource groups by name: the `resources:` items of a `group:` file, compiled where a message map includes them.
-    var groups: [String: [YAMLNode]] = [:]
-    /// Where each group is named (for a warning when no map includes it), and the groups some map included.
-    var groupNames: [String: YAMLNode] = [:]
+    /// Resource groups by name: where the name is written (for a warning when no map includes it) and the
+    /// `resources:` items of the `group:` file, compiled where a message map includes them.
+    var groups: [String: (nameNode: YAMLNode, items: [YAMLNode])] = [:]
+    /// The groups some map included.
     var includedGroups: Set<String> = []
     /// Where each segment map is defined, by index, and those some resource entry named. (Datatype maps are a
     /// library: one nothing uses yet is not a mistake.)
@@ -154,9 +159,10 @@ private struct Compiler {
                 seenTypes[t] = m.file
             }
         }
-        for (name, node) in groupNames where !includedGroups.contains(name) {
+        for (name, group) in groups where !includedGroups.contains(name) {
             warnings.append(
-                node.problem("resource group '\(name)' is not included by any message map: add '- include: \(name)' to one, or remove the file"))
+                group.nameNode.problem(
+                    "resource group '\(name)' is not included by any message map: add '- include: \(name)' to one, or remove the file"))
         }
         for (i, node) in segmentFiles where !usedSegments.contains(i) {
             let name = segmentMaps[i].name
@@ -190,8 +196,7 @@ private struct Compiler {
                 }
             }
             guard groups[name] == nil else { throw nameNode.problem("resource group '\(name)' is defined twice") }
-            groups[name] = resources
-            groupNames[name] = nameNode
+            groups[name] = (nameNode, resources)
         } catch {
             diagnostics.append(error)
         }
@@ -224,7 +229,7 @@ private struct Compiler {
                             + (known.isEmpty ? " (a group is a file with group: NAME)" : " (known: \(known.joined(separator: ", ")))"))
                 }
                 includedGroups.insert(name)
-                out += group
+                out += group.items
             } catch {
                 diagnostics.append(error)
             }
