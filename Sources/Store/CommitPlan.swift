@@ -68,12 +68,12 @@ struct CommitPlan {
         Set(units.compactMap { u in u.replayOf == nil ? u.inbound.key.map { InboundIdentity(sender: u.inbound.sender, key: $0) } : nil })
     }
 
-    /// Resources to look up before planning.
+    /// Resources to look up before planning (not those with fresh random ids, which have no earlier version).
     static func resourceKeys(_ units: [IngestUnit]) -> Set<ResourceKey> {
         var keys = Set<ResourceKey>()
         for u in units {
             if case .accept(let writes) = u.disposition {
-                for w in writes { keys.insert(ResourceKey(type: w.resourceType, id: w.id)) }
+                for w in writes where !w.freshID { keys.insert(ResourceKey(type: w.resourceType, id: w.id)) }
             }
         }
         return keys

@@ -55,8 +55,6 @@ public struct InboundMessage: Sendable, Hashable {
 public struct ResourceWrite: Sendable, Hashable {
     public let resourceType: String
     public let id: String
-    /// The resource as JSON; `meta.versionId` and `meta.lastUpdated` are set by the store when it is read.
-    public let resource: JSONObject
     /// A delete: the version has an empty body.
     public let isDelete: Bool
     /// feed, MLLP peer, file or table: the same text as the inbound channel plus detail.
@@ -71,6 +69,9 @@ public struct ResourceWrite: Sendable, Hashable {
     public let recordHash: String
     /// What the search index keeps for this version (none for a delete).
     public let searchKeys: [SearchKey]
+    /// The id was just drawn at random (an AuditEvent's): no earlier version can exist, so the store does not look
+    /// for one. Were one there, the commit would fail on the version's key rather than overwrite anything.
+    public let freshID: Bool
 
     public init(
         resource: JSONObject, source: String, sourceReference: String?, mappingVersion: String?, isDelete: Bool = false
@@ -80,7 +81,6 @@ public struct ResourceWrite: Sendable, Hashable {
         }
         self.resourceType = type
         self.id = id
-        self.resource = resource
         self.isDelete = isDelete
         self.source = source
         self.sourceReference = sourceReference
@@ -88,6 +88,25 @@ public struct ResourceWrite: Sendable, Hashable {
         canonicalBody = isDelete ? [] : FHIRCanonicalForm.bytes(resource)
         recordHash = Hash(SHA256.hash(data: canonicalBody)).hex
         searchKeys = isDelete ? [] : SearchKeys.extract(resource)
+        freshID = false
+    }
+
+    /// A new resource already in canonical form (the caller's bytes must be `FHIRCanonicalForm.bytes` of it, and
+    /// `searchKeys` what `SearchKeys.extract` gives): for records the gateway writes itself, built without a JSON tree.
+    public init(
+        canonical: [UInt8], type: String, id: String, searchKeys: [SearchKey], freshID: Bool, source: String, sourceReference: String? = nil,
+        mappingVersion: String? = nil
+    ) {
+        self.resourceType = type
+        self.id = id
+        self.isDelete = false
+        self.source = source
+        self.sourceReference = sourceReference
+        self.mappingVersion = mappingVersion
+        canonicalBody = canonical
+        recordHash = Hash(SHA256.hash(data: canonical)).hex
+        self.searchKeys = searchKeys
+        self.freshID = freshID
     }
 
     /// The bytes an idempotency key is made of: the canonical body (the resource's type and id for a delete).
@@ -259,6 +278,7 @@ public struct StoredVersion: Sendable, Hashable {
     }
 
     private static let metaKey = Array(#""meta":"#.utf8)
+
 
     /// The resource with `meta.versionId` and `meta.lastUpdated` filled in, as served.
     public func resource() throws -> JSONObject {

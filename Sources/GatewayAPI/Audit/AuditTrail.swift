@@ -88,10 +88,13 @@ public final class AuditTrail: Service, Sendable {
             do {
                 // One read of the system's random source for the batch's ids, not two per event.
                 let random = Self.randomBytes(10 * taken.count)
-                let writes = try taken.indices.map { i in
-                    try ResourceWrite(
-                        resource: Self.event(taken[i], random: random[(10 * i)..<(10 * i + 10)]), source: "audit", sourceReference: nil,
-                        mappingVersion: nil)
+                let writes = taken.indices.map { i in
+                    let id = Self.timeOrderedID(at: taken[i].at, random: random[(10 * i)..<(10 * i + 10)])
+                    // A fresh random id: no earlier version to look up. An AuditEvent has no search keys (none of
+                    // SearchKeys' elements).
+                    return ResourceWrite(
+                        canonical: Self.canonicalEvent(taken[i], id: id), type: "AuditEvent", id: id, searchKeys: [], freshID: true,
+                        source: "audit")
                 }
                 let inbound = InboundMessage(
                     channel: "audit", sender: "ledgerbridge", key: nil, contentType: "application/fhir+json", messageType: "AuditEvent",
@@ -112,7 +115,7 @@ public final class AuditTrail: Service, Sendable {
     /// What a FHIR API request touched, from its path: `/fhir/Patient/1` is a read of Patient/1, `/fhir/Observation?…`
     /// a search (its query kept), `…/$everything` an operation on the patient.
     static func access(_ request: Request, _ context: GatewayRequestContext, subject: String, status: Int) -> Access {
-        let parts = request.uri.path.split(separator: "/").map(String.init)
+        let parts = request.uri.path.split(separator: "/")
         var interaction = "operation"
         var entities: [String] = []
         var query: String? = nil
@@ -156,29 +159,69 @@ public final class AuditTrail: Service, Sendable {
         SymmetricKey(size: SymmetricKeySize(bitCount: 8 * count)).withUnsafeBytes { Array($0) }
     }
 
-    static func event(_ a: Access, random: ArraySlice<UInt8>) -> JSONObject {
-        var e = JSONObject()
-        e["resourceType"] = .string("AuditEvent")
-        e["id"] = .string(timeOrderedID(at: a.at, random: random))
-        e["type"] = .object(
-            JSONObject.coding(system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest", display: "RESTful Operation"))
-        e["subtype"] = .array([.object(JSONObject.coding(system: "http://hl7.org/fhir/restful-interaction", code: a.interaction))])
-        e["action"] = .string(a.interaction == "create" ? "C" : "R")
-        e["recorded"] = .string(StoreTime.instant(a.at))
-        e["outcome"] = .string(a.status < 400 ? "0" : a.status < 500 ? "4" : "8")
-        e["outcomeDesc"] = .string("HTTP \(a.status) \(a.path)")
-        var agent = JSONObject()
-        agent["type"] = .object(JSONObject.concept(system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP"))
-        agent["who"] = .object(JSONObject([("display", .string(a.subject))]))
-        agent["requestor"] = .bool(true)
-        if let address = a.address { agent["network"] = .object(JSONObject([("address", .string(address)), ("type", .string("2"))])) }
-        e["agent"] = .array([.object(agent)])
-        e["source"] = .object(JSONObject([("observer", .object(JSONObject([("display", .string("Ledgerbridge gateway"))])))]))
-        var entities: [JSONValue] = a.entities.map { .object(JSONObject([("what", .object(JSONObject([("reference", .string($0))])))])) }
-        if let query = a.query {
-            entities.append(.object(JSONObject([("query", .string(Data(query.utf8).base64EncodedString()))])))
+    /// A value FHIR allows in a string: a token's subject claim may be empty or hold control characters, which are
+    /// shown as U+FFFD.
+    static func fhirString(_ s: String) -> String {
+        if s.isEmpty { return "(no subject)" }
+        guard s.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 && ![0x09, 0x0A, 0x0D].contains($0.value) ? "\u{FFFD}" : $0 }))
+    }
+
+    /// The AuditEvent of one access, as its canonical bytes (docs/canonical-form.md): written member by member in the
+    /// canonical order, with no JSON tree built, sorted and freed. Every read makes one, so this is on the hot path of
+    /// the FHIR API; the bytes are the stored body and the record hash is SHA-256 of them, as for any record. A test
+    /// checks that they are a fixed point of the canonical form and valid R4.
+    static func canonicalEvent(_ a: Access, id: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(640 + a.path.utf8.count + a.subject.utf8.count + (a.query?.utf8.count ?? 0) * 2)
+        func raw(_ s: StaticString) { s.withUTF8Buffer { out.append(contentsOf: $0) } }
+        func string(_ s: String) { JSONWriter.appendString(s, to: &out) }
+        // Members in UTF-16 order: action, agent, entity, id, outcome, outcomeDesc, recorded, resourceType, source,
+        // subtype, type; and within them likewise (code < display < system, network < requestor < type < who).
+        raw(#"{"action":"#)
+        string(a.interaction == "create" ? "C" : "R")
+        raw(#","agent":[{"#)
+        if let address = a.address {
+            raw(#""network":{"address":"#)
+            string(address)
+            raw(#","type":"2"},"#)
         }
-        if !entities.isEmpty { e["entity"] = .array(entities) }
-        return e
+        raw(#""requestor":true,"type":{"coding":[{"code":"IRCP","system":"http://terminology.hl7.org/CodeSystem/v3-ParticipationType"}]},"#)
+        raw(#""who":{"display":"#)
+        string(Self.fhirString(a.subject))
+        raw("}}]")
+        // A search without parameters has no query to keep (a base64Binary may not be empty).
+        let query = a.query.flatMap { $0.isEmpty ? nil : $0 }
+        if !a.entities.isEmpty || query != nil {
+            raw(#","entity":["#)
+            var first = true
+            for entity in a.entities {
+                if !first { raw(",") }
+                first = false
+                raw(#"{"what":{"reference":"#)
+                string(entity)
+                raw("}}")
+            }
+            if let query {
+                if !first { raw(",") }
+                raw(#"{"query":"#)
+                string(Data(query.utf8).base64EncodedString())
+                raw("}")
+            }
+            raw("]")
+        }
+        raw(#","id":"#)
+        string(id)
+        raw(#","outcome":"#)
+        raw(a.status < 400 ? #""0""# : a.status < 500 ? #""4""# : #""8""#)
+        raw(#","outcomeDesc":"#)
+        string("HTTP \(a.status) \(a.path)")
+        raw(#","recorded":"#)
+        string(StoreTime.instant(a.at))
+        raw(#","resourceType":"AuditEvent","source":{"observer":{"display":"Ledgerbridge gateway"}},"subtype":[{"code":"#)
+        string(a.interaction)
+        raw(#","system":"http://hl7.org/fhir/restful-interaction"}],"#)
+        raw(#""type":{"code":"rest","display":"RESTful Operation","system":"http://terminology.hl7.org/CodeSystem/audit-event-type"}}"#)
+        return out
     }
 }
