@@ -83,8 +83,11 @@ private final class PointConnection: @unchecked Sendable {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
-        bindText(statement, 1, type)
-        bindText(statement, 2, id)
+        if let statement {
+            let binding = SQLiteBinding(statement: statement)
+            binding.text(1, type)
+            binding.text(2, id)
+        }
         switch sqlite3_step(statement) {
         case SQLITE_ROW:
             return row(statement)
@@ -92,16 +95,6 @@ private final class PointConnection: @unchecked Sendable {
             return nil
         case let code:
             throw StoreError.unavailable("SQLite read failed (\(code)): \(String(cString: sqlite3_errmsg(db)))")
-        }
-    }
-
-    private func bindText(_ statement: OpaquePointer?, _ index: Int32, _ text: String) {
-        var text = text
-        text.withUTF8 { utf8 in
-            // SQLITE_TRANSIENT: SQLite copies the bytes before this returns.
-            _ = sqlite3_bind_text(
-                statement, index, UnsafeRawPointer(utf8.baseAddress)?.assumingMemoryBound(to: CChar.self), Int32(utf8.count),
-                unsafeBitCast(-1, to: sqlite3_destructor_type.self))
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Ledger
 import Synchronization
 
@@ -89,9 +90,17 @@ public final class SQLiteStore: RecordStore {
         }
         let current = try db.cachedStatement(
             sql: "SELECT version_id, record_hash, is_delete FROM resources WHERE resource_type = ? AND resource_id = ?")
+        let currentRow = SQLiteBinding(statement: current.sqliteStatement)
         for key in CommitPlan.resourceKeys(units) {
-            if let row = try Row.fetchOne(current, arguments: [key.type, key.id]) {
-                state.current[key] = (row[0], row[1], row[2])
+            currentRow.text(1, key.type)
+            currentRow.text(2, key.id)
+            if let row = try currentRow.row(
+                db,
+                { s in
+                    (Int(sqlite3_column_int64(s, 0)), String(cString: sqlite3_column_text(s, 1)), sqlite3_column_int64(s, 2) != 0)
+                })
+            {
+                state.current[key] = row
             }
         }
         let plan = try CommitPlan(units: units, state: state)
@@ -120,10 +129,20 @@ public final class SQLiteStore: RecordStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for v in plan.versions {
-            try insertVersion.execute(arguments: [
-                v.write.resourceType, v.write.id, v.versionId, v.lastUpdated, v.write.isDelete, v.write.source,
-                v.write.sourceReference, v.write.mappingVersion, v.inboundID, v.recordHash, Data(v.body), v.leafIndex,
-            ])
+            try insertVersion.run(db) { b in
+                b.text(1, v.write.resourceType)
+                b.text(2, v.write.id)
+                b.int(3, Int64(v.versionId))
+                b.int(4, v.lastUpdated)
+                b.bool(5, v.write.isDelete)
+                b.text(6, v.write.source)
+                b.text(7, v.write.sourceReference)
+                b.text(8, v.write.mappingVersion)
+                b.int(9, v.inboundID)
+                b.text(10, v.recordHash)
+                b.blob(11, v.body)
+                b.int(12, v.leafIndex)
+            }
         }
         let upsert = try db.cachedStatement(
             sql: """
@@ -137,10 +156,30 @@ public final class SQLiteStore: RecordStore {
             sql: "INSERT INTO search_keys (resource_type, resource_id, parameter, system, value) VALUES (?, ?, ?, ?, ?)")
         for v in plan.currentRows {
             let (type, id) = (v.write.resourceType, v.write.id)
-            try upsert.execute(arguments: [type, id, v.versionId, v.lastUpdated, v.write.isDelete, v.recordHash])
+            try upsert.run(db) { b in
+                b.text(1, type)
+                b.text(2, id)
+                b.int(3, Int64(v.versionId))
+                b.int(4, v.lastUpdated)
+                b.bool(5, v.write.isDelete)
+                b.text(6, v.recordHash)
+            }
             // A first version has no keys to replace (most writes of a load, and every AuditEvent).
-            if v.versionId > 1 { try deleteKeys.execute(arguments: [type, id]) }
-            for k in v.searchKeys { try insertKey.execute(arguments: [type, id, k.parameter, k.system, k.value]) }
+            if v.versionId > 1 {
+                try deleteKeys.run(db) { b in
+                    b.text(1, type)
+                    b.text(2, id)
+                }
+            }
+            for k in v.searchKeys {
+                try insertKey.run(db) { b in
+                    b.text(1, type)
+                    b.text(2, id)
+                    b.text(3, k.parameter)
+                    b.text(4, k.system)
+                    b.text(5, k.value)
+                }
+            }
         }
         if plan.nextLeaf != state.nextLeaf {
             try db.execute(sql: "UPDATE ledger_state SET next_leaf = ? WHERE singleton = 1", arguments: [plan.nextLeaf])
