@@ -134,13 +134,43 @@ enum LogSetup {
     /// Log lines on stderr at the configured level; called once per process.
     static func bootstrap(level: String) -> Logger {
         let parsed = Logger.Level(rawValue: level) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = parsed
-            return handler
-        }
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: parsed) }
         var logger = Logger(label: "ledgerbridge")
         logger.logLevel = parsed
         return logger
+    }
+}
+
+/// swift-log's standard-error handler, with its metadata formatted only for the lines it writes. `StreamLogHandler`
+/// formats its metadata each time a value is set, and Hummingbird sets a request id on every request's logger: on a
+/// busy FHIR API that was 2% of the gateway's CPU, for lines the log level then dropped.
+struct StandardErrorLogHandler: LogHandler {
+    private var stream: StreamLogHandler
+    var metadata: Logger.Metadata = [:]
+
+    init(label: String, level: Logger.Level) {
+        stream = .standardError(label: label)
+        stream.logLevel = level
+    }
+
+    var logLevel: Logger.Level {
+        get { stream.logLevel }
+        set { stream.logLevel = newValue }
+    }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { stream.metadataProvider }
+        set { stream.metadataProvider = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var event = event
+        if !metadata.isEmpty { event.metadata = metadata.merging(event.metadata ?? [:]) { $1 } }
+        stream.log(event: event)
     }
 }

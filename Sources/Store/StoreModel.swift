@@ -242,6 +242,9 @@ public struct StoredVersion: Sendable, Hashable {
     /// Whether a compact JSON object has a member named `meta` (a key right after `{` or `,` at depth 1).
     static func hasTopLevelMeta(_ json: [UInt8]) -> Bool {
         json.withUnsafeBufferPointer { bytes in
+            // Most bodies have no `"meta":` anywhere (in a string it would be escaped as `\"meta\":`): a search for
+            // those bytes, one comparison per byte, says so without the walk below.
+            guard containsMetaKey(bytes) else { return false }
             var depth = 0
             var inString = false
             var escaped = false
@@ -279,6 +282,17 @@ public struct StoredVersion: Sendable, Hashable {
 
     private static let metaKey = Array(#""meta":"#.utf8)
 
+    private static func containsMetaKey(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count >= 7 else { return false }
+        for i in 0...(bytes.count - 7) where bytes[i] == 0x22 {
+            if bytes[i + 5] == 0x22, bytes[i + 6] == 0x3A, bytes[i + 1] == UInt8(ascii: "m"), bytes[i + 2] == UInt8(ascii: "e"),
+                bytes[i + 3] == UInt8(ascii: "t"), bytes[i + 4] == UInt8(ascii: "a")
+            {
+                return true
+            }
+        }
+        return false
+    }
 
     /// The resource with `meta.versionId` and `meta.lastUpdated` filled in, as served.
     public func resource() throws -> JSONObject {

@@ -126,13 +126,19 @@ struct FeedRoutes: Sendable {
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 func bearerToken(_ request: Request) -> String? {
-    request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    // On the UTF-8 bytes: String's prefix test and drop compare by grapheme, which a JWT's length made noticeable.
+    guard let header = request.headers[.authorization], header.utf8.starts(with: "Bearer ".utf8) else { return nil }
+    return String(Substring(header.utf8.dropFirst(7)))
 }
 
 /// Compares secrets in time that does not depend on where they differ.
 func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    var diff = UInt8(x.count == y.count ? 0 : 1)
-    for i in 0..<max(x.count, y.count) { diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
-    return diff == 0
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            var diff = UInt8(x.count == y.count ? 0 : 1)
+            for i in 0..<max(x.count, y.count) { diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+            return diff == 0
+        }
+    }
 }
