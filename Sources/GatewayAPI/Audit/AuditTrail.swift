@@ -49,19 +49,26 @@ public final class AuditTrail: Service, Sendable {
     private let queue: CommitQueue
     private let interval: Duration
     private let batch: Int
+    private let capacity: Int
     private let logger: Logger
     private let buffer = Mutex<[Access]>([])
     private let written = Atomic<Int>(0)
 
-    public init(queue: CommitQueue, interval: Duration = .milliseconds(50), batch: Int = 100, logger: Logger) {
+    /// `capacity`: accesses kept waiting for the store at most (while it is down, or slower than the API); beyond
+    /// that the API refuses requests (`accepting`) instead of serving them unaudited or growing without bound.
+    public init(queue: CommitQueue, interval: Duration = .milliseconds(50), batch: Int = 100, capacity: Int = 100_000, logger: Logger) {
         self.queue = queue
         self.interval = interval
         self.batch = batch
+        self.capacity = capacity
         self.logger = logger
     }
 
     /// How many AuditEvents this trail has stored since start.
     public var stored: Int { written.load(ordering: .relaxed) }
+
+    /// Whether another access can be audited: false while `capacity` accesses wait to be stored.
+    public var accepting: Bool { buffer.withLock { $0.count < capacity } }
 
     public func record(_ access: Access) {
         buffer.withLock { $0.append(access) }

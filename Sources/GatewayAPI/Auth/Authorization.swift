@@ -10,6 +10,14 @@ extension GatewayServices {
     func authorized(
         _ request: Request, _ context: GatewayRequestContext, xml: Bool, _ body: (Caller) async throws -> Response
     ) async throws -> Response {
+        // No access that cannot be audited: while the trail's buffer is full (the store down or behind), refuse.
+        if let audit, !audit.accepting {
+            var r = Reply.outcome(
+                .serviceUnavailable, code: "transient", "the audit trail cannot be written now; no access is served unaudited", xml: xml)
+            r.headers[.retryAfter] = "5"
+            requestsCounted.increment("refused-unaudited", "503")
+            return r
+        }
         var subject = "anonymous"
         let response = try await checked(request, xml: xml) { caller in
             subject = caller.isAdmin ? "admin key" : caller.subject
