@@ -313,6 +313,8 @@ public actor AnchorService: Service {
 /// `StoreTree` read from the store for a command.
 public protocol LedgerTree: Sendable {
     func leafHash(_ leaf: Int) async throws -> Hash?
+    /// The leaf's hash if the tree has it now, without waiting (nil: ask `leafHash`, which catches up first).
+    func knownLeafHash(_ leaf: Int) -> Hash?
     func inclusionProof(leaf: Int, treeSize: Int) async throws -> InclusionProof
     func root(treeSize: Int) async throws -> Hash
     func consistencyProof(from old: Int, to new: Int) async throws -> ConsistencyProof

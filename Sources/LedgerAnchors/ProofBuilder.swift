@@ -72,7 +72,9 @@ public struct ProofBuilder: Sendable {
             return .mismatch("the stored body no longer hashes to the record hash logged for it: the record was changed in the database")
         }
         guard let leaf = version.leafIndex else { return .mismatch("the version has no ledger entry") }
-        let logged = try await tree.leafHash(Int(leaf))
+        // The leaf from memory when the tree has it (every read of a version logged before now), else caught up.
+        var logged = tree.knownLeafHash(Int(leaf))
+        if logged == nil { logged = try await tree.leafHash(Int(leaf)) }
         guard let logged, logged == (try? version.ledgerEntry?.leafHash()) else {
             return .mismatch("the version's ledger entry is not the one logged at leaf \(leaf): its record hash or time was changed in the database")
         }
@@ -224,7 +226,11 @@ public enum IntegrityStatus: Sendable, Hashable {
 /// it has (the anchor service catches it up every round; a command reads it once).
 public actor StoreTree: LedgerTree {
     let store: any RecordStore
-    private var tree = MerkleTree()
+    /// The tree, behind a lock as well as the actor: a leaf already in it (what every FHIR read's integrity check
+    /// asks for) is read under the lock, without a hop onto the actor and back (`knownLeafHash`). Changed only by the
+    /// actor.
+    private nonisolated let state = Mutex(MerkleTree())
+    private var size: Int { state.withLock { $0.size } }
     /// Leaves offered by commits beyond the tree's end, waiting for the ones before them (two commits may finish out
     /// of order; another gateway's entries arrive only from the store).
     private var offered: [Int64: Hash] = [:]
@@ -235,7 +241,7 @@ public actor StoreTree: LedgerTree {
 
     /// Leaves the gateway just committed: appended without reading them back, once contiguous with the tree.
     public func offer(_ leaves: [(leafIndex: Int64, hash: Hash)]) {
-        for (index, hash) in leaves where index >= Int64(tree.size) { offered[index] = hash }
+        for (index, hash) in leaves where index >= Int64(size) { offered[index] = hash }
         absorb()
     }
 
@@ -249,17 +255,17 @@ public actor StoreTree: LedgerTree {
             defer { box.removeAll(keepingCapacity: true) }
             return box
         }
-        for (index, entry) in handed where index >= Int64(tree.size) {
+        for (index, entry) in handed where index >= Int64(size) {
             if let hash = try? entry.leafHash() { offered[index] = hash }
         }
         guard !offered.isEmpty else { return }
         var run: [Hash] = []
-        var next = Int64(tree.size)
+        var next = Int64(size)
         while let hash = offered.removeValue(forKey: next) {
             run.append(hash)
             next += 1
         }
-        tree.append(run)
+        state.withLock { $0.append(run) }
         // Too many leaves waiting for a gap: the gap is filled from the store at the next catch-up.
         if offered.count > 1_000_000 { offered.removeAll() }
     }
@@ -268,8 +274,8 @@ public actor StoreTree: LedgerTree {
     /// tree's size.
     @discardableResult public func catchUp(to size: Int64) async throws -> Int {
         absorb()
-        if Int64(tree.size) < size { try await load() }
-        return tree.size
+        if Int64(self.size) < size { try await load() }
+        return self.size
     }
 
     /// Appends every entry the store has beyond the tree's size; entries must be contiguous.
@@ -278,45 +284,56 @@ public actor StoreTree: LedgerTree {
     /// page is taken from where the tree is now (a page that starts behind it is not a gap).
     private func load() async throws {
         while true {
-            let page = try await store.ledgerEntries(from: Int64(tree.size), limit: 10_000)
+            let page = try await store.ledgerEntries(from: Int64(size), limit: 10_000)
             if page.isEmpty { break }
-            let fresh = page.drop { $0.leafIndex < Int64(tree.size) }
+            let fresh = page.drop { $0.leafIndex < Int64(size) }
             guard let first = fresh.first else { continue }
-            guard first.leafIndex == Int64(tree.size) else {
-                throw StoreError.invalidRecord("ledger entries are missing from leaf \(tree.size) (next is \(first.leafIndex))")
+            guard first.leafIndex == Int64(size) else {
+                throw StoreError.invalidRecord("ledger entries are missing from leaf \(size) (next is \(first.leafIndex))")
             }
-            tree.append(try fresh.map { try $0.entry.leafHash() })
+            let hashes = try fresh.map { try $0.entry.leafHash() }
+            state.withLock { $0.append(hashes) }
         }
-        offered = offered.filter { $0.key >= Int64(tree.size) }
+        offered = offered.filter { $0.key >= Int64(size) }
         absorb()
     }
 
     /// Leaves just committed first (no store read), then the store for what is still missing.
     private func ensure(_ size: Int) async throws {
-        if size > tree.size { absorb() }
-        if size > tree.size { try await load() }
+        if size > self.size { absorb() }
+        if size > self.size { try await load() }
     }
 
     public func leafHash(_ leaf: Int) async throws -> Hash? {
         try await ensure(leaf + 1)
-        return leaf < tree.size ? tree.levels[0][leaf] : nil
+        return knownLeafHash(leaf)
+    }
+
+    public nonisolated func knownLeafHash(_ leaf: Int) -> Hash? {
+        state.withLock { leaf >= 0 && leaf < $0.size ? $0.levels[0][leaf] : nil }
     }
 
     public func inclusionProof(leaf: Int, treeSize: Int) async throws -> InclusionProof {
         try await ensure(treeSize)
-        guard leaf < treeSize, treeSize <= tree.size else { throw StoreError.notFound("leaf \(leaf) in a tree of \(treeSize)") }
-        return tree.inclusionProof(for: leaf, treeSize: treeSize)
+        return try state.withLock { tree throws(StoreError) in
+            guard leaf < treeSize, treeSize <= tree.size else { throw StoreError.notFound("leaf \(leaf) in a tree of \(treeSize)") }
+            return tree.inclusionProof(for: leaf, treeSize: treeSize)
+        }
     }
 
     public func root(treeSize: Int) async throws -> Hash {
         try await ensure(treeSize)
-        guard treeSize <= tree.size else { throw StoreError.notFound("a tree of \(treeSize) entries") }
-        return tree.root(atSize: treeSize)
+        return try state.withLock { tree throws(StoreError) in
+            guard treeSize <= tree.size else { throw StoreError.notFound("a tree of \(treeSize) entries") }
+            return tree.root(atSize: treeSize)
+        }
     }
 
     public func consistencyProof(from old: Int, to new: Int) async throws -> ConsistencyProof {
         try await ensure(new)
-        guard old <= new, new <= tree.size else { throw StoreError.notFound("a tree of \(new) entries") }
-        return tree.consistencyProof(from: old, to: new)
+        return try state.withLock { tree throws(StoreError) in
+            guard old <= new, new <= tree.size else { throw StoreError.notFound("a tree of \(new) entries") }
+            return tree.consistencyProof(from: old, to: new)
+        }
     }
 }
