@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # FHIR reads of one Patient from the release gateway, beside nginx serving the same bytes as a static file, in one run.
 #
-#   Benchmarks/fhir-read/run.sh            (DURATION=10 CONNECTIONS=32 RATE=1000 to change the load; BIN=… another binary)
+#   Benchmarks/fhir-read/run.sh            (DURATION=10 CONNECTIONS=32 RATE=1000 ROUNDS=3 to change the load; BIN=… another binary)
 #
 # The gateway (SQLite, the embedded default) stores the fixture admission; the Patient's JSON, as the gateway serves
 # it, is written to a file nginx serves. wrk (2 threads, CONNECTIONS keep-alive connections, DURATION s) drives each in
-# turn: requests/s and the ratio. Before that, an open-loop generator (rate_load.py) sends RATE requests/s to the gateway,
+# turn, ROUNDS times (gateway, floor, nginx, gateway, …: this machine's speed drifts within minutes): the medians of
+# requests/s and of each round's ratio. Before that, an open-loop generator (rate_load.py) sends RATE requests/s to the gateway,
 # then to nginx, for DURATION s each and reports latency percentiles measured from each request's scheduled time. Everything shares the
 # machine's 2 cores, load generators included.
 set -euo pipefail
@@ -14,6 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 RATE=${RATE:-1000}
+ROUNDS=${ROUNDS:-3}
 need wrk nginx
 # BIN=another-build to measure another binary (an A/B run against a previous commit's build).
 if [ -z "${BIN:-}" ]; then swift build -c release --product ledgerbridge >&2; BIN=$PWD/.build/release/ledgerbridge; fi
@@ -74,20 +76,28 @@ rate=$("$python" Benchmarks/fhir-read/rate_load.py "$URL" "$RATE" "$DURATION" "$
 # The same open loop against nginx: the generator's own share of the latency (it is Python, on the same cores).
 rate_nginx=$("$python" Benchmarks/fhir-read/rate_load.py "http://127.0.0.1:$NGINX/patient.json" "$RATE" "$DURATION")
 # Throughput last: a saturating run leaves seconds of audit events to write and seal, which the latency run would feel.
-ours=$(wrk_rps -H "$AUTH" "$URL")
-theirs=$(wrk_rps "http://127.0.0.1:$NGINX/patient.json")
-floor=$(wrk_rps "http://127.0.0.1:$FLOOR/patient.json")
+ours=""; theirs=""; floor=""
+for _ in $(seq "$ROUNDS"); do
+    ours+="$(wrk_rps -H "$AUTH" "$URL") "
+    sleep 1   # the round's last audit events written before the next server is measured
+    floor+="$(wrk_rps "http://127.0.0.1:$FLOOR/patient.json") "
+    theirs+="$(wrk_rps "http://127.0.0.1:$NGINX/patient.json") "
+done
 bytes=$(stat -c %s "$WORK/www/patient.json")
 "$python" - "$ours" "$theirs" "$rate" "$bytes" "$CONNECTIONS" "$DURATION" "$rate_nginx" "$floor" <<'PY'
-import json, sys
-ours, theirs, rate, size, c, d = float(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+import json, statistics, sys
+ours, theirs = [float(x) for x in sys.argv[1].split()], [float(x) for x in sys.argv[2].split()]
+rate, size, c, d = json.loads(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 peer = json.loads(sys.argv[7])
-floor = float(sys.argv[8])
-print(f"GET one Patient ({size} bytes), wrk 2 threads, {c} connections, {d} s each, same run:")
+floor = [float(x) for x in sys.argv[8].split()]
+med = statistics.median
+def ratio(xs): return med([x / t for x, t in zip(xs, theirs)])
+def runs(xs): return ", ".join(f"{x:,.0f}" for x in xs)
+print(f"GET one Patient ({size} bytes), wrk 2 threads, {c} connections, {d} s each, {len(ours)} rounds in turn, same run (medians; each round's figures in brackets):")
 print(f"| server | requests/s | x nginx |\n|---|---:|---:|")
-print(f"| ledgerbridge (token check, read, integrity status) | {ours:,.0f} | {ours / theirs:.2f} |")
-print(f"| bare Hummingbird (the same bytes from memory: the HTTP stack's floor) | {floor:,.0f} | {floor / theirs:.2f} |")
-print(f"| nginx 1.22 (the same bytes, a static file) | {theirs:,.0f} | 1.00 |")
+print(f"| ledgerbridge (token check, read, integrity status, audit event) | {med(ours):,.0f} ({runs(ours)}) | {ratio(ours):.2f} |")
+print(f"| bare Hummingbird (the same bytes from memory: the HTTP stack's floor) | {med(floor):,.0f} ({runs(floor)}) | {ratio(floor):.2f} |")
+print(f"| nginx 1.22 (the same bytes, a static file) | {med(theirs):,.0f} ({runs(theirs)}) | 1.00 |")
 print(f"open loop at {rate['rate']:.0f} requests/s for {d} s: {rate['ok']}/{rate['sent']} ok, p50 {rate['p50_ms']} ms, p99 {rate['p99_ms']} ms, max {rate['max_ms']} ms")
 print(f"  the same against nginx (the generator's floor): p50 {peer['p50_ms']} ms, p99 {peer['p99_ms']} ms, max {peer['max_ms']} ms")
 PY
