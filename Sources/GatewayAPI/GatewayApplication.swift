@@ -174,8 +174,11 @@ enum Reply {
     }
 
     /// 503 with Retry-After: the store cannot take data now; nothing was stored.
-    static func unavailable(_ error: IngestError) -> Response {
-        var r = outcome(.serviceUnavailable, code: "transient", error.description)
+    static func unavailable(_ error: IngestError) -> Response { unavailable(error.description) }
+
+    /// 503 with Retry-After and an OperationOutcome saying why: a transient refusal the client should retry.
+    static func unavailable(_ message: String, xml: Bool = false) -> Response {
+        var r = outcome(.serviceUnavailable, code: "transient", message, xml: xml)
         r.headers[.retryAfter] = "5"
         return r
     }

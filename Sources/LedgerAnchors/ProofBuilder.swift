@@ -241,7 +241,8 @@ public actor StoreTree: LedgerTree {
 
     /// Leaves the gateway just committed: appended without reading them back, once contiguous with the tree.
     public func offer(_ leaves: [(leafIndex: Int64, hash: Hash)]) {
-        for (index, hash) in leaves where index >= Int64(size) { offered[index] = hash }
+        let end = Int64(size)
+        for (index, hash) in leaves where index >= end { offered[index] = hash }
         absorb()
     }
 
@@ -255,12 +256,13 @@ public actor StoreTree: LedgerTree {
             defer { box.removeAll(keepingCapacity: true) }
             return box
         }
-        for (index, entry) in handed where index >= Int64(size) {
+        let end = Int64(size)
+        for (index, entry) in handed where index >= end {
             if let hash = try? entry.leafHash() { offered[index] = hash }
         }
         guard !offered.isEmpty else { return }
         var run: [Hash] = []
-        var next = Int64(size)
+        var next = end
         while let hash = offered.removeValue(forKey: next) {
             run.append(hash)
             next += 1
@@ -286,15 +288,18 @@ public actor StoreTree: LedgerTree {
         while true {
             let page = try await store.ledgerEntries(from: Int64(size), limit: 10_000)
             if page.isEmpty { break }
-            let fresh = page.drop { $0.leafIndex < Int64(size) }
+            // The tree may have grown while the store answered (see above).
+            let end = Int64(size)
+            let fresh = page.drop { $0.leafIndex < end }
             guard let first = fresh.first else { continue }
-            guard first.leafIndex == Int64(size) else {
-                throw StoreError.invalidRecord("ledger entries are missing from leaf \(size) (next is \(first.leafIndex))")
+            guard first.leafIndex == end else {
+                throw StoreError.invalidRecord("ledger entries are missing from leaf \(end) (next is \(first.leafIndex))")
             }
             let hashes = try fresh.map { try $0.entry.leafHash() }
             state.withLock { $0.append(hashes) }
         }
-        offered = offered.filter { $0.key >= Int64(size) }
+        let end = Int64(size)
+        offered = offered.filter { $0.key >= end }
         absorb()
     }
 

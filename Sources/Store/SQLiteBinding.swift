@@ -35,24 +35,9 @@ struct SQLiteBinding {
         }
     }
 
-    /// Runs the bound statement to its end (a statement that returns no rows), then resets it and clears its values.
-    func run(_ db: Database) throws {
-        defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-        }
-        let code = sqlite3_step(statement)
-        guard code == SQLITE_DONE else { throw failure(code, db) }
-    }
-
-    private func failure(_ code: Int32, _ db: Database) -> DatabaseError {
-        DatabaseError(
-            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-            sql: String(cString: sqlite3_sql(statement)))
-    }
-
-    /// Runs the bound statement for its first row, decoded by `decode` (nil when it returns none), then resets it.
-    func row<T>(_ db: Database, _ decode: (OpaquePointer) -> T) throws -> T? {
+    /// Steps the bound statement once and decodes the row it returns (nil when it returns none), then resets it and
+    /// clears its values.
+    func row<T>(_ decode: (OpaquePointer) -> T) throws(DatabaseError) -> T? {
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
@@ -60,16 +45,22 @@ struct SQLiteBinding {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return decode(statement)
         case SQLITE_DONE: return nil
-        case let code: throw failure(code, db)
+        case let code:
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))),
+                sql: String(cString: sqlite3_sql(statement)))
         }
     }
+
+    /// Runs a statement that returns no rows (an insert, an update, a delete), then resets it.
+    func run() throws(DatabaseError) { _ = try row { _ in () } }
 }
 
 extension Statement {
     /// Binds with `bind`, then runs the statement (see `SQLiteBinding`).
-    func run(_ db: Database, _ bind: (SQLiteBinding) -> Void) throws {
+    func run(_ bind: (SQLiteBinding) -> Void) throws(DatabaseError) {
         let binding = SQLiteBinding(statement: sqliteStatement)
         bind(binding)
-        try binding.run(db)
+        try binding.run()
     }
 }

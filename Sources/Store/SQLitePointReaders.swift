@@ -1,3 +1,4 @@
+import GRDB
 import GRDBSQLite
 import Synchronization
 
@@ -71,30 +72,20 @@ private final class PointConnection: @unchecked Sendable {
     }
 
     func read(_ lookup: SQLitePointReaders.Lookup, type: String, id: String) throws(StoreError) -> StoredVersion? {
-        let statement: OpaquePointer?
+        let prepared: OpaquePointer?
         switch lookup {
-        case .current:
-            statement = current
-        case .version(let v):
-            statement = byVersion
-            sqlite3_bind_int64(statement, 3, Int64(v))
+        case .current: prepared = current
+        case .version: prepared = byVersion
         }
-        defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-        }
-        if let statement {
-            let binding = SQLiteBinding(statement: statement)
-            binding.text(1, type)
-            binding.text(2, id)
-        }
-        switch sqlite3_step(statement) {
-        case SQLITE_ROW:
-            return row(statement)
-        case SQLITE_DONE:
-            return nil
-        case let code:
-            throw StoreError.unavailable("SQLite read failed (\(code)): \(String(cString: sqlite3_errmsg(db)))")
+        guard let prepared else { throw StoreError.unavailable("SQLite: the point read's statement is not prepared") }
+        let binding = SQLiteBinding(statement: prepared)
+        if case .version(let v) = lookup { binding.int(3, Int64(v)) }
+        binding.text(1, type)
+        binding.text(2, id)
+        do {
+            return try binding.row { row($0) }
+        } catch {
+            throw StoreError.unavailable("SQLite read failed (\(error.resultCode.rawValue)): \(error.message ?? "")")
         }
     }
 

@@ -94,12 +94,9 @@ public final class SQLiteStore: RecordStore {
         for key in CommitPlan.resourceKeys(units) {
             currentRow.text(1, key.type)
             currentRow.text(2, key.id)
-            if let row = try currentRow.row(
-                db,
-                { s in
-                    (Int(sqlite3_column_int64(s, 0)), String(cString: sqlite3_column_text(s, 1)), sqlite3_column_int64(s, 2) != 0)
-                })
-            {
+            if let row = try currentRow.row({ s in
+                (Int(sqlite3_column_int64(s, 0)), String(cString: sqlite3_column_text(s, 1)), sqlite3_column_int64(s, 2) != 0)
+            }) {
                 state.current[key] = row
             }
         }
@@ -129,7 +126,7 @@ public final class SQLiteStore: RecordStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for v in plan.versions {
-            try insertVersion.run(db) { b in
+            try insertVersion.run { b in
                 b.text(1, v.write.resourceType)
                 b.text(2, v.write.id)
                 b.int(3, Int64(v.versionId))
@@ -156,7 +153,7 @@ public final class SQLiteStore: RecordStore {
             sql: "INSERT INTO search_keys (resource_type, resource_id, parameter, system, value) VALUES (?, ?, ?, ?, ?)")
         for v in plan.currentRows {
             let (type, id) = (v.write.resourceType, v.write.id)
-            try upsert.run(db) { b in
+            try upsert.run { b in
                 b.text(1, type)
                 b.text(2, id)
                 b.int(3, Int64(v.versionId))
@@ -166,13 +163,13 @@ public final class SQLiteStore: RecordStore {
             }
             // A first version has no keys to replace (most writes of a load, and every AuditEvent).
             if v.versionId > 1 {
-                try deleteKeys.run(db) { b in
+                try deleteKeys.run { b in
                     b.text(1, type)
                     b.text(2, id)
                 }
             }
             for k in v.searchKeys {
-                try insertKey.run(db) { b in
+                try insertKey.run { b in
                     b.text(1, type)
                     b.text(2, id)
                     b.text(3, k.parameter)

@@ -283,13 +283,10 @@ public struct StoredVersion: Sendable, Hashable {
     private static let metaKey = Array(#""meta":"#.utf8)
 
     private static func containsMetaKey(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count >= 7 else { return false }
-        for i in 0...(bytes.count - 7) where bytes[i] == 0x22 {
-            if bytes[i + 5] == 0x22, bytes[i + 6] == 0x3A, bytes[i + 1] == UInt8(ascii: "m"), bytes[i + 2] == UInt8(ascii: "e"),
-                bytes[i + 3] == UInt8(ascii: "t"), bytes[i + 4] == UInt8(ascii: "a")
-            {
-                return true
-            }
+        let n = metaKey.count
+        guard bytes.count >= n else { return false }
+        for i in 0...(bytes.count - n) where bytes[i] == metaKey[0] {
+            if bytes[i..<(i + n)].elementsEqual(metaKey) { return true }
         }
         return false
     }

@@ -89,9 +89,7 @@ struct AdminRoutes: Sendable {
         do {
             return try await body()
         } catch let error as StoreError {
-            var r = Reply.outcome(.serviceUnavailable, code: "transient", error.description)
-            r.headers[.retryAfter] = "5"
-            return r
+            return Reply.unavailable(error.description)
         }
     }
 

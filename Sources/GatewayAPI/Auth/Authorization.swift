@@ -12,11 +12,8 @@ extension GatewayServices {
     ) async throws -> Response {
         // No access that cannot be audited: while the trail's buffer is full (the store down or behind), refuse.
         if let audit, !audit.accepting {
-            var r = Reply.outcome(
-                .serviceUnavailable, code: "transient", "the audit trail cannot be written now; no access is served unaudited", xml: xml)
-            r.headers[.retryAfter] = "5"
             requestsCounted.increment("refused-unaudited", "503")
-            return r
+            return Reply.unavailable("the audit trail cannot be written now; no access is served unaudited", xml: xml)
         }
         var subject = "anonymous"
         let response = try await checked(request, xml: xml) { caller in
@@ -49,9 +46,7 @@ extension GatewayServices {
         do {
             return try await body(caller)
         } catch let error as StoreError {
-            var r = Reply.outcome(.serviceUnavailable, code: "transient", error.description, xml: xml)
-            r.headers[.retryAfter] = "5"
-            return r
+            return Reply.unavailable(error.description, xml: xml)
         }
     }
 

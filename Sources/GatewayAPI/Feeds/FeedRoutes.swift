@@ -116,10 +116,7 @@ struct FeedRoutes: Sendable {
             if let v = result.versionId { response.headers[.eTag] = "W/\"\(v)\"" }
             return response
         } catch {
-            var r = Reply.unavailable(error)
-            if replyXML { r = Reply.outcome(.serviceUnavailable, code: "transient", error.description, xml: true) }
-            r.headers[.retryAfter] = "5"
-            return r
+            return Reply.unavailable(error.description, xml: replyXML)
         }
     }
 }
