@@ -253,6 +253,54 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:11") && $0.contains("'nothing' names no resource") }, "\(found)")
     }
 
+    @Test("within: keeps an into: segment in its group: the nearest above it in the group, else below it, never another group's")
+    func intoWithinGroup() throws {
+        var files = Self.basic
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: order
+                segment: ORC
+                resource: ServiceRequest
+                id: {value: [ORC-2.1]}
+                rules: [{to: intent, constant: order}]
+              - name: original
+                segment: RXO
+                resource: MedicationRequest
+                id: {value: [RXO-1.1]}
+                rules: [{to: intent, constant: original-order}]
+              - name: medication
+                segment: RXE
+                resource: MedicationRequest
+                id: {value: [RXE-2.1]}
+                rules: [{to: intent, constant: order}]
+              - {segment: TQ1, into: [medication, original], within: order, rules: [{from: TQ1-11, to: "note[].text"}]}
+            """)
+        let mapper = try Self.load(files)
+        // Order 1: a TQ1 after its ORC (the RXO below it), one after its RXE. Order 2: a TQ1 after its ORC, which
+        // must not time order 1's RXE above it, and has no RXO: its RXE below it.
+        let m = try Self.message(
+            Self.msh, "PID|1||A1", "ORC|NW|O1", "TQ1|1||||||||||placed 1", "RXO|D1", "RXE||E1", "TQ1|2||||||||||encoded 1",
+            "ORC|NW|O2", "TQ1|1||||||||||placed 2", "RXE||E2", "ORC|NW|O3", "TQ1|1||||||||||alone")
+        let resources = try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+        let requests = resources.filter { $0["resourceType"]?.stringValue == "MedicationRequest" }
+        func notes(_ r: JSONObject) -> String { JSONWriter().string(r["note"] ?? .null) }
+        #expect(requests.count == 3)
+        #expect(notes(requests[0]) == #"[{"text":"placed 1"}]"#, "the RXO below the TQ1 in its group")
+        #expect(notes(requests[1]) == #"[{"text":"encoded 1"}]"#, "the RXE above it")
+        #expect(notes(requests[2]) == #"[{"text":"placed 2"}]"#, "order 2's own RXE, not order 1's above the ORC")
+        #expect(!resources.contains { JSONWriter().string(.object($0)).contains("alone") }, "order 3 has no medication: the TQ1 adds to none")
+
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - {name: order, segment: ORC, resource: ServiceRequest, rules: [{to: intent, constant: order}]}
+              - {segment: TQ1, into: order, within: visit, rules: [{from: TQ1-11, to: "note[].text"}]}
+              - {name: timing, segment: TQ1, resource: ServiceRequest, within: order, rules: [{to: intent, constant: order}]}
+            """)
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.contains("adt.yaml:8") && $0.contains("within: 'visit' names no resource") }, "\(found)")
+        #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("within: goes with into:") }, "\(found)")
+    }
+
     @Test("rules: inside a rule build an element per repetition from the value and the segment; 'repeats' tells a repeating field")
     func elementRulesPerRepetition() throws {
         var files = Self.basic

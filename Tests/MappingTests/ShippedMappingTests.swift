@@ -179,6 +179,47 @@ struct ShippedMappingTests {
             "\(r["intent"]?.stringValue ?? "") \(JSONWriter().string(r["dosageInstruction"] ?? .null).contains(#""code":"PO""#) ? "PO" : "IV")"
         }
         #expect(routes.sorted() == ["order IV", "original-order PO"], "\(routes)")
+
+        // TQ1 (the guide's TQ1[MedicationRequest] and TQ1[ServiceRequest]): after the ORC it times the RXO's order as
+        // placed, after the RXE the encoded order; a second ORC's TQ1 never times the first order's RXE. Durations need
+        // a unit of time (TQ1-13 `1^ann` has none), offsets are minutes (TQ1-3's `60^min` is one, `1^hr` is not).
+        let timed = try mapper.map(
+            try Message(
+                parsing: [
+                    msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: "RDE^O11^RDE_O11"), "PID|1||M1^^^FAC^MR||Roe^Ann",
+                    "ORC|NW|P1", "TQ1|1||TID|||3^D&day&ISO+|||R", "RXO|111^Drug A^NDC", "RXE||222^Drug B^NDC",
+                    "TQ1|1||P&Post (after)&HL70335^^^^180^min^^PCM^60^min||||20260101100000+0000|20260101110000+0000|S||||1^ann|2",
+                    "ORC|NW|P2", "TQ1|1||BID", "RXE||333^Drug C^NDC",
+                ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        func timing(_ code: String) -> String {
+            let r = timed.first { JSONWriter().string($0["medicationCodeableConcept"] ?? .null).contains(code) }
+            return JSONWriter().string(r?["dosageInstruction"]?.arrayValue?.first?.objectValue?["timing"] ?? .null)
+        }
+        #expect(
+            timing("111")
+                == #"{"code":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation","code":"TID","display":"TID"}]},"repeat":{"boundsDuration":{"value":3,"unit":"day","code":"d","system":"http://unitsofmeasure.org"}}}"#
+        )
+        #expect(
+            timing("222")
+                == #"{"code":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0335","code":"P","display":"Post (after)"}]},"repeat":{"period":180,"periodUnit":"min","when":["PCM"],"offset":60,"boundsPeriod":{"start":"2026-01-01T10:00:00+00:00","end":"2026-01-01T11:00:00+00:00"},"countMax":2}}"#
+        )
+        #expect(timing("333").contains(#""code":"BID""#), "the second ORC's TQ1 times its own RXE")
+        #expect(timed.first { JSONWriter().string($0["medicationCodeableConcept"] ?? .null).contains("222") }?["priority"]?.stringValue == "stat")
+
+        let oml = try mapper.map(
+            try Message(
+                parsing: [
+                    msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: "OML^O21^OML_O21"), "PID|1||M1^^^FAC^MR||Roe^Ann",
+                    "ORC|NW|P1", "TQ1|1|2^&cp|Once^^^^1^d&Day&ANS+^^AC^1^hr&Hour&ANS+|||1^d&Day&ANS+|||R|Pain|Fasting Sugar||15^min&minute&ANS+|1",
+                    "OBR|1|P1||57698-3^Lipid panel^LN||202601011200+0000",
+                ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        let order = try #require(oml.first { $0["resourceType"]?.stringValue == "ServiceRequest" })
+        #expect(order["occurrenceDateTime"] == nil, "TQ1's timing is the occurrence, not OBR-6's dateTime")
+        #expect(
+            JSONWriter().string(order["occurrenceTiming"] ?? .null)
+                == #"{"code":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0335","code":"Once","display":"one time only."}]},"repeat":{"period":1,"periodUnit":"d","when":["AC"],"boundsDuration":{"value":1,"unit":"Day","code":"d","system":"http://unitsofmeasure.org"},"duration":15,"durationUnit":"min","countMax":1}}"#
+        )
+        #expect(JSONWriter().string(order["quantityQuantity"] ?? .null) == #"{"value":2,"unit":"cp"}"#)
     }
 
     struct Verdict: Decodable {

@@ -40,6 +40,29 @@ struct InstanceSet {
         return best
     }
 
+    /// The instance of one of `names` in the group of `position`: the positions from the nearest instance of `group`
+    /// at or before it to the next one (the whole input when there is none). The nearest before `position` in the
+    /// group, else the nearest after it; nil when the group has none.
+    func nearest(_ names: [String], within group: String, to position: Int) -> Int? {
+        let opens = (byName[group] ?? []).map { all[$0].position }
+        let start = opens.last { $0 <= position } ?? Int.min
+        let end = opens.first { $0 > position } ?? Int.max
+        var before: Int? = nil
+        var after: Int? = nil
+        for name in names {
+            for i in byName[name] ?? [] {
+                let p = all[i].position
+                guard p >= start, p < end else { continue }
+                if p <= position {
+                    if before.map({ p > all[$0].position }) ?? true { before = i }
+                } else if after.map({ p < all[$0].position }) ?? true {
+                    after = i
+                }
+            }
+        }
+        return before ?? after
+    }
+
     /// `id`, or, when this input already made a `type` with that id (the same OBX code twice), one derived from it.
     mutating func unique(_ id: String, type: String) -> String {
         var id = id

@@ -57,8 +57,13 @@ struct MessageExecutor {
                 if let into = definition.into {
                     // The nearest of the names above the segment; else, as for every name, the first (an OUL's OBR comes before
                     // its ORC).
-                    guard let target = instances.nearestBefore(definition.intoNames, to: position) ?? instances.nearest(into, to: position)
-                    else { continue }
+                    let target =
+                        if let group = definition.within {
+                            instances.nearest(definition.intoNames, within: group, to: position)
+                        } else {
+                            instances.nearestBefore(definition.intoNames, to: position) ?? instances.nearest(into, to: position)
+                        }
+                    guard let target else { continue }
                     if let element = definition.element {
                         var built = JSONObject()
                         runner.apply(definition.rules, at: cursor, into: &built, input: &input)

@@ -691,6 +691,18 @@ private struct Compiler {
             throw intoNode!.problem(
                 "into: lists a \(intoTargets[0].resource) and a \(other.resource) ('\(other.name)'): give element: (the element they share, note[])")
         }
+        // `within: NAME` (with `into:`): only the into resources in the segment's group, from an instance of NAME on.
+        var within: String? = nil
+        if let w = f.optional("within") {
+            guard into != nil, !table else {
+                throw w.problem("within: goes with into: in a message map (the resource whose segment opens the group)")
+            }
+            let group = try w.string("within")
+            guard known.contains(where: { $0.name == group && $0.into == nil }) else {
+                throw w.problem("within: '\(group)' names no resource defined above this one")
+            }
+            within = group
+        }
         if let r = f.optional("rules") { rules += try self.rules(r, root: element?.type ?? resource, dialect: dialect) }
         let name = try f.optionalString("name") ?? into ?? ""
         guard !name.isEmpty else { throw node.problem("a resource needs a name: (other resources refer to it by that name)") }
@@ -739,8 +751,8 @@ private struct Compiler {
         }
         let stored = try f.optional("stored").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
         diagnostics += f.unknownKeys(allowed: [
-            "name", "segment", "each", "map", "resource", "rules", "into", "element", "id", "when", "required", "require", "refs", "parent",
-            "needs", "stored", "description",
+            "name", "segment", "each", "map", "resource", "rules", "into", "element", "within", "id", "when", "required", "require", "refs",
+            "parent", "needs", "stored", "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, intoNames: intoNames, id: id, condition: condition, required: required,
@@ -749,6 +761,7 @@ private struct Compiler {
         definition.each = each
         definition.stored = stored
         definition.element = element
+        definition.within = within
         return definition
     }
 

@@ -198,6 +198,10 @@ struct ResourceDefinition: Sendable {
     var into: String? { intoNames.first }
     /// With `into`: the rules build one new element appended here in that resource (an NK1 → a Patient.contact).
     var element: TargetPath? = nil
+    /// With `into`: `within: order` keeps the segment inside its group, the segments from an instance of that name (an
+    /// ORC) to the next: it adds to the nearest of ``intoNames`` in the group above it, else the nearest below it, and
+    /// to none outside it (a TQ1 after the second ORC times the second order, never the first one's RXE).
+    var within: String? = nil
     var id: IDSpec?
     var condition: Condition?
     var required: Bool
