@@ -222,6 +222,57 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(order["quantityQuantity"] ?? .null) == #"{"value":2,"unit":"cp"}"#)
     }
 
+    @Test("more of the guide's rules: county, tribal citizenship, congregation, VIP, discharge location, producer, a deleted diagnosis")
+    func guideRulesMore() throws {
+        let mapper = try Self.folder.load()
+        // Fields by number: a segment with `fields[n]` at HL7 field n.
+        func segment(_ name: String, _ fields: [Int: String]) -> String {
+            var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
+            all[0] = name
+            for (n, v) in fields { all[n] = v }
+            return all.joined(separator: "|")
+        }
+        let text = [
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1",
+            segment("PID", [1: "1", 3: "M1^^^FAC^MR", 5: "Roe^Ann", 11: "1 Main St^^Springfield^IL", 12: "SANG", 39: "T1^Some Tribe^HL70171"]),
+            segment("PD1", [14: "St Mary Church"]),
+            segment("PV1", [1: "1", 2: "I", 16: "VIP^Very Important^L", 19: "V1", 37: "22&Homes&L^20260101"]),
+            segment("OBX", [1: "1", 2: "ST", 3: "K1^Note^L", 5: "text", 11: "F", 15: "ORGA^Lab A^L"]),
+            segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 21: "D"]),
+            segment("DG1", [1: "2", 3: "E11^Diabetes^I10", 21: "A"]),
+        ].joined(separator: "\r")
+        let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "APP^FAC"))
+        func first(_ type: String) throws -> JSONObject { try #require(resources.first { $0["resourceType"]?.stringValue == type }) }
+        let patient = try first("Patient")
+        #expect(JSONWriter().string(patient["address"] ?? .null).contains(#""district":"SANG""#))
+        let extensions = JSONWriter().string(patient["extension"] ?? .null)
+        #expect(
+            extensions.contains(
+                #"{"url":"http://hl7.org/fhir/StructureDefinition/patient-citizenship","extension":[{"valueCodeableConcept":{"coding":[{"code":"T1","display":"Some Tribe","system":"http://terminology.hl7.org/CodeSystem/v2-0171"}]},"url":"code"}]}"#
+            ), "\(extensions)")
+        #expect(extensions.contains(#"{"url":"http://hl7.org/fhir/StructureDefinition/patient-congregation","valueString":"St Mary Church"}"#))
+        #expect(
+            extensions.contains(
+                #""url":"http://hl7.org/fhir/StructureDefinition/patient-importance","valueCodeableConcept":{"coding":[{"code":"VIP""#))
+        let encounter = try first("Encounter")
+        let destination = try #require(encounter["hospitalization"]?.objectValue?["destination"]?.objectValue?["reference"]?.stringValue)
+        let location = try #require(resources.first { "Location/\($0["id"]?.stringValue ?? "")" == destination })
+        #expect(location["name"]?.stringValue == "Homes")
+        #expect(JSONWriter().string(location["type"] ?? .null).contains(#""code":"22""#))
+        let observation = try first("Observation")
+        let producer = try #require(
+            resources.first { r in
+                JSONWriter().string(observation["performer"] ?? .null).contains("Organization/\(r["id"]?.stringValue ?? "-")")
+            })
+        #expect(producer["name"]?.stringValue == "Lab A")
+        let conditions = resources.filter { $0["resourceType"]?.stringValue == "Condition" }
+        #expect(conditions.count == 2)
+        #expect(
+            conditions.map { JSONWriter().string($0["verificationStatus"] ?? .null) } == [
+                #"{"coding":[{"code":"entered-in-error","system":"http://terminology.hl7.org/CodeSystem/condition-ver-status"}]}"#, "null",
+            ], "DG1-21 D deletes; A and U map to nothing")
+    }
+
     struct Verdict: Decodable {
         var file: String
         var valid: Bool
