@@ -290,6 +290,22 @@ struct MappingLanguageTests {
         #expect(notes(requests[2]) == #"[{"text":"placed 2"}]"#, "order 2's own RXE, not order 1's above the ORC")
         #expect(!resources.contains { JSONWriter().string(.object($0)).contains("alone") }, "order 3 has no medication: the TQ1 adds to none")
 
+        // refs: of an into: segment name what is built above it, inside the element it adds (the diagnosis's Condition).
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - {name: encounter, segment: PV1, resource: Encounter, id: {value: [PV1-19.1]}, rules: [{to: status, constant: unknown}]}
+              - {name: condition, segment: DG1, resource: Condition, id: {value: [DG1-3.1]}, rules: [{from: DG1-3.1, to: code.text}]}
+              - {segment: DG1, into: encounter, element: "diagnosis[]", rules: [{from: DG1-15, to: rank}], refs: {condition: condition}}
+            """)
+        let visit = try Self.load(files).map(
+            try Self.message(Self.msh, "PID|1||A1", "PV1|1|I|||||||||||||||||V1", "DG1|1||X1" + String(repeating: "|", count: 12) + "2", "DG1|2||X2"),
+            context: MappingContext(sender: "APP^FAC"))
+        let conditionIDs = visit.filter { $0["resourceType"]?.stringValue == "Condition" }.compactMap { $0["id"]?.stringValue }
+        #expect(
+            JSONWriter().string(visit.first { $0["resourceType"]?.stringValue == "Encounter" }?["diagnosis"] ?? .null)
+                == #"[{"rank":2,"condition":{"reference":"Condition/\#(conditionIDs[0])"}},{"condition":{"reference":"Condition/\#(conditionIDs[1])"}}]"#
+        )
+
         files["messages/adt.yaml"] = Self.adtMap(
             """
               - {name: order, segment: ORC, resource: ServiceRequest, rules: [{to: intent, constant: order}]}

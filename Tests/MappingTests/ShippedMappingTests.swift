@@ -238,7 +238,7 @@ struct ShippedMappingTests {
             segment("PD1", [14: "St Mary Church"]),
             segment("PV1", [1: "1", 2: "I", 16: "VIP^Very Important^L", 19: "V1", 37: "22&Homes&L^20260101"]),
             segment("OBX", [1: "1", 2: "ST", 3: "K1^Note^L", 5: "text", 11: "F", 15: "ORGA^Lab A^L"]),
-            segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 21: "D"]),
+            segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 6: "A", 15: "1", 21: "D"]),
             segment("DG1", [1: "2", 3: "E11^Diabetes^I10", 21: "A"]),
         ].joined(separator: "\r")
         let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "APP^FAC"))
@@ -271,6 +271,20 @@ struct ShippedMappingTests {
             conditions.map { JSONWriter().string($0["verificationStatus"] ?? .null) } == [
                 #"{"coding":[{"code":"entered-in-error","system":"http://terminology.hl7.org/CodeSystem/condition-ver-status"}]}"#, "null",
             ], "DG1-21 D deletes; A and U map to nothing")
+        // DG1[Encounter]: each diagnosis is the visit's too, with its Condition, role and rank.
+        #expect(
+            JSONWriter().string(encounter["diagnosis"] ?? .null)
+                == #"[{"use":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/diagnosis-role","code":"AD","display":"Admission Diagnosis"}]},"rank":1,"condition":{"reference":"Condition/\#(conditions[0]["id"]!.stringValue!)"}},{"condition":{"reference":"Condition/\#(conditions[1]["id"]!.stringValue!)"}}]"#
+        )
+        #expect(encounter["status"]?.stringValue == "in-progress")
+        // An event that says nothing of the visit (A31, update person): the patient class decides (P, preadmit: planned).
+        let a31 = try mapper.map(
+            try Message(
+                parsing: [
+                    "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A31^ADT_A05|C2|P|2.5.1", segment("PID", [1: "1", 3: "M1^^^FAC^MR"]),
+                    segment("PV1", [1: "1", 2: "P", 19: "V1"]),
+                ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        #expect(a31.first { $0["resourceType"]?.stringValue == "Encounter" }?["status"]?.stringValue == "planned")
     }
 
     struct Verdict: Decodable {

@@ -84,6 +84,11 @@ struct InstanceSet {
         all.append(instance)
     }
 
+    /// An `into:` segment's `refs:`, resolved when it is applied: each names the nearest instance built so far.
+    func references(_ refs: [(target: TargetPath, resource: String)], at position: Int) -> [(TargetPath, JSONValue)] {
+        refs.compactMap { target, name in nearest(name, to: position).map { (target, all[$0].reference) } }
+    }
+
     /// Writes every `refs:` and `parent:` reference, once all instances have their ids.
     mutating func link(_ definitions: [ResourceDefinition]) {
         for i in all.indices {

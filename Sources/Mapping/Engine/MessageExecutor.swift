@@ -64,12 +64,19 @@ struct MessageExecutor {
                             instances.nearestBefore(definition.intoNames, to: position) ?? instances.nearest(into, to: position)
                         }
                     guard let target else { continue }
+                    // Its refs: name resources built above (the Condition of the same DG1 for the Encounter's diagnosis).
                     if let element = definition.element {
                         var built = JSONObject()
                         runner.apply(definition.rules, at: cursor, into: &built, input: &input)
+                        for (path, reference) in instances.references(definition.refs, at: position) {
+                            RuleRunner.write(reference, path.steps[...], into: &built)
+                        }
                         if built.count > 0 { RuleRunner.write(.object(built), element.steps[...], into: &instances[target].object) }
                     } else {
                         runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                        for (path, reference) in instances.references(definition.refs, at: position) {
+                            RuleRunner.write(reference, path.steps[...], into: &instances[target].object)
+                        }
                     }
                     continue
                 }

@@ -719,7 +719,7 @@ private struct Compiler {
         var refs: [(TargetPath, String)] = []
         if let r = f.optional("refs") {
             for (key, value) in try r.entries("refs") {
-                let target = try referenceTarget(key, root: resource)
+                let target = try referenceTarget(key, root: element?.type ?? resource)
                 let other = try value.string("a resource name")
                 guard known.contains(where: { $0.name == other }) || other == name else {
                     throw value.problem("refs: '\(other)' names no resource of this map (defined above this one)")
