@@ -206,6 +206,34 @@ struct ShippedMappingTests {
         #expect(timing("333").contains(#""code":"BID""#), "the second ORC's TQ1 times its own RXE")
         #expect(timed.first { JSONWriter().string($0["medicationCodeableConcept"] ?? .null).contains("222") }?["priority"]?.stringValue == "stat")
 
+        // RXO-4 as the dose's unit, RXO-9 substitution, RXO-23 (RXE-19) total daily dose as maxDosePerPeriod per day,
+        // RXE-23/24 as the rate.
+        let dosed = try mapper.map(
+            try Message(
+                parsing: [
+                    msh.replacingOccurrences(of: "ADT^A01^ADT_A01", with: "RDE^O11^RDE_O11"), "PID|1||M1^^^FAC^MR||Roe^Ann", "ORC|NW|P1",
+                    "RXO|111^Drug A^NDC|2||cap^capsule|||||G" + String(repeating: "|", count: 14) + "4^&cap",
+                    "RXE||222^Drug B^NDC|5||mg^milligram" + String(repeating: "|", count: 14) + "20^&mg" + String(repeating: "|", count: 4)
+                        + "23|mL/h^milliliter per hour^UCUM",
+                ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        func dosage(_ code: String) -> String {
+            let r = dosed.first { JSONWriter().string($0["medicationCodeableConcept"] ?? .null).contains(code) }
+            return JSONWriter().string(r?["dosageInstruction"]?.arrayValue?.first ?? .null)
+        }
+        let perDay = #""denominator":{"value":1,"unit":"d","code":"d","system":"http://unitsofmeasure.org"}"#
+        #expect(
+            dosage("111")
+                == #"{"doseAndRate":[{"doseQuantity":{"value":2,"code":"cap","unit":"capsule"}}],"maxDosePerPeriod":{"numerator":{"value":4,"unit":"cap"},\#(perDay)}}"#
+        )
+        #expect(
+            dosage("222")
+                == #"{"doseAndRate":[{"doseQuantity":{"value":5,"code":"mg","unit":"milligram"},"rateQuantity":{"value":23,"code":"mL/h","unit":"milliliter per hour","system":"http://unitsofmeasure.org"}}],"maxDosePerPeriod":{"numerator":{"value":20,"unit":"mg"},\#(perDay)}}"#
+        )
+        #expect(
+            JSONWriter().string(dosed.first { $0["intent"]?.stringValue == "original-order" }?["substitution"] ?? .null)
+                == #"{"allowedCodeableConcept":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0161","code":"G","display":"Allow generic substitutions."}]}}"#
+        )
+
         let oml = try mapper.map(
             try Message(
                 parsing: [
