@@ -229,6 +229,9 @@ public final class GatewayProcess: @unchecked Sendable {
         return Answer(status: response.statusCode, headers: fields, body: data)
     }
 
+    /// A folder the gateway's files live in, removed once it has stopped (`embedded`'s).
+    var ownedDirectory: String? = nil
+
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// The gateway's process id (to signal it: SIGHUP reloads the mappings).
@@ -236,13 +239,16 @@ public final class GatewayProcess: @unchecked Sendable {
 
     public func stop() { PythonPeer.stop(process) }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        if let ownedDirectory { try? FileManager.default.removeItem(atPath: ownedDirectory) }
+    }
 }
 
 extension GatewayProcess {
     /// A gateway on its own SQLite store in a new temporary folder, HTTP on a free port, no MLLP, the admin key
     /// given (none: admin endpoints answer the loopback interface only); `extra` is more configuration (YAML, at the
-    /// top level). Returns the gateway and its configuration file.
+    /// top level). Returns the gateway and its configuration file; the folder goes with the gateway.
     public static func embedded(adminKey: String?, extra: String = "", prefix: String = "lb-gateway") async throws -> (GatewayProcess, String) {
         let directory = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -257,6 +263,8 @@ extension GatewayProcess {
           enabled: false
         \(extra)
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        return (try await GatewayProcess(config: config, httpPort: port), config)
+        let gateway = try await GatewayProcess(config: config, httpPort: port)
+        gateway.ownedDirectory = directory
+        return (gateway, config)
     }
 }

@@ -21,6 +21,8 @@ public final class TestPostgres: @unchecked Sendable {
     let binDirectory: String
     private let lock = NSLock()
     private var running = false
+    /// Bumped by each start: the wrapper of a stopped server leaves the folder to the one that restarted it.
+    private var generation = 0
 
     private static let sharedLock = NSLock()
     nonisolated(unsafe) private static var sharedInstance: TestPostgres?
@@ -84,12 +86,16 @@ public final class TestPostgres: @unchecked Sendable {
     ///
     /// The server runs under a small shell wrapper that watches this process: when it ends in any way (crashes and
     /// SIGKILL included) the wrapper stops the server with a fast shutdown and removes its folder; a `.stop` file in
-    /// the folder (`stopServer()`) stops it and keeps the data for a restart. So no test run leaves a server behind,
-    /// and nothing waits on child processes while the test process exits.
+    /// the folder (`stopServer()`) stops it and keeps the data for a restart. A stopped server's wrapper watches on
+    /// until a restart takes over (a new `.generation` in the folder), else removes the folder when this process
+    /// ends: a test that ends with the server stopped leaves nothing behind either. So no test run leaves a server or
+    /// its data behind, and nothing waits on child processes while the test process exits.
     public func startServer() throws {
         lock.lock()
         defer { lock.unlock() }
         guard !running else { return }
+        generation += 1
+        try String(generation).write(toFile: directory + "/.generation", atomically: true, encoding: .utf8)
         let (exe, args) = command(
             "postgres",
             [
@@ -97,12 +103,15 @@ public final class TestPostgres: @unchecked Sendable {
                 "-c", "shared_buffers=128MB", "-c", "log_min_messages=fatal",
             ])
         let script = """
-            owner=\(getpid()); dir="\(directory)"
+            owner=\(getpid()); dir="\(directory)"; gen=\(generation)
             rm -f "$dir/.stop"
             "$@" </dev/null >/dev/null 2>&1 & pid=$!
             while kill -0 "$owner" 2>/dev/null && [ ! -e "$dir/.stop" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
             pm=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null); [ -n "$pm" ] && kill -INT "$pm" 2>/dev/null; wait "$pid"
-            if kill -0 "$owner" 2>/dev/null; then rm -f "$dir/.stop"; else rm -rf "$dir"; fi
+            rm -f "$dir/.stop"
+            while kill -0 "$owner" 2>/dev/null && [ "$(cat "$dir/.generation" 2>/dev/null)" = "$gen" ]; do sleep 0.5; done
+            [ "$(cat "$dir/.generation" 2>/dev/null)" = "$gen" ] && rm -rf "$dir"
+            exit 0
             """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -180,7 +189,7 @@ public final class TestPostgres: @unchecked Sendable {
     }
 
     private static func makeTemporaryDirectory() throws -> String {
-        var template = Array("/tmp/ledgerbridge-pg-XXXXXX".utf8CString)
+        var template = Array((NSTemporaryDirectory() + "ledgerbridge-pg-XXXXXX").utf8CString)
         guard let p = mkdtemp(&template) else { throw TestEnvironment.PeerError(description: "mkdtemp failed") }
         return String(cString: p)
     }

@@ -145,6 +145,7 @@ struct AccessTokenTests {
     func jwksByURL() async throws {
         let directory = NSTemporaryDirectory() + "lb-jwks-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let (ecKey, ecJWK) = Self.es256(kid: "ec-1")
         let (rsaPEM, rsaJWK) = try Self.rs256(kid: "rsa-1", in: directory)
         try #"{"keys":[\#(ecJWK),\#(rsaJWK)]}"#.write(toFile: directory + "/jwks.json", atomically: true, encoding: .utf8)

@@ -19,6 +19,7 @@ struct ResilienceTests {
         let httpPort = try TestPostgres.freePort(), mllpPort = try TestPostgres.freePort()
         let directory = NSTemporaryDirectory() + "lb-crash-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/ledgerbridge.yaml"
         try """
         store:

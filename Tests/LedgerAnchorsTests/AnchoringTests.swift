@@ -16,6 +16,7 @@ struct AnchoringTests {
     func endToEnd(kind: StoreKind) async throws {
         let store = try await kind.open()
         let directory = try temporaryDirectory("anchor")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let eth = try EthereumPeer()
         let tsa = try TSAPeer(directory: directory + "/tsa")
         defer {
@@ -87,6 +88,7 @@ struct AnchoringTests {
     func ledgerDown() async throws {
         let store = try await StoreKind.sqlite.open()
         let directory = try temporaryDirectory("down")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let eth = try EthereumPeer()
         let tsa = try TSAPeer(directory: directory + "/tsa")
         defer {
@@ -209,9 +211,11 @@ struct AnchoringTests {
     )
     func tamper() async throws {
         let sqlitePath = NSTemporaryDirectory() + "lb-tamper-\(UUID().uuidString)/store.sqlite"
+        defer { try? FileManager.default.removeItem(atPath: (sqlitePath as NSString).deletingLastPathComponent) }
         let store = try SQLiteStore(path: sqlitePath)
         try await store.migrate()
         let directory = try temporaryDirectory("tamper")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let key = Curve25519.Signing.PrivateKey()
         let service = AnchorService(
             store: store, key: key, backends: [LocalCheckpointBackend(path: directory + "/c.jsonl")], schedule: fastSchedule, logger: quiet)
@@ -255,9 +259,12 @@ struct AnchoringTests {
 struct IntegrityKnowledgeTests {
     @Test("once a head is known anchored, every version under it gets its status without the store; a new head shows within 250 ms")
     func learnedHeads() async throws {
-        let store = try SQLiteStore(path: NSTemporaryDirectory() + "lb-knowledge-\(UUID().uuidString)/store.sqlite")
+        let storeDirectory = NSTemporaryDirectory() + "lb-knowledge-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: storeDirectory) }
+        let store = try SQLiteStore(path: storeDirectory + "/store.sqlite")
         try await store.migrate()
         let directory = try temporaryDirectory("knowledge")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let key = Curve25519.Signing.PrivateKey()
         let service = AnchorService(
             store: store, key: key, backends: [LocalCheckpointBackend(path: directory + "/c.jsonl")], schedule: fastSchedule, logger: quiet)

@@ -11,6 +11,7 @@ struct RFC3161Tests {
     @Test("our request is what OpenSSL reads: SHA-256 imprint, nonce, certificate requested")
     func request() throws {
         let directory = try temporaryDirectory("tsq")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let imprint = Hash.sha256(Array("root".utf8))
         let der = try RFC3161.request(imprint: imprint.array, nonce: 0x1234_5678)
         try Data(der).write(to: URL(fileURLWithPath: directory + "/q.tsq"))
@@ -26,6 +27,7 @@ struct RFC3161Tests {
     @Test("a token from a real TSA verifies; another TSA's certificate, another root or a changed byte does not", arguments: ["ec", "rsa"])
     func tokens(keyType: String) async throws {
         let directory = try temporaryDirectory("tsa")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let tsa = try TSAPeer(directory: directory + "/one", keyType: keyType)
         let other = try TSAPeer(directory: directory + "/two", keyType: keyType)
         defer {

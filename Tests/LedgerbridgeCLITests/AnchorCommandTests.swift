@@ -11,6 +11,7 @@ struct AnchorCommandTests {
     func serveAnchorsAndVerify() async throws {
         let directory = NSTemporaryDirectory() + "lb-anchor-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let eth = try EthereumPeer()
         let tsa = try TSAPeer(directory: directory + "/tsa")
         defer {

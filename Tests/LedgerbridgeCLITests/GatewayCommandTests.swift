@@ -77,6 +77,7 @@ struct GatewayCommandTests {
     func importAndDeadLetters() throws {
         let directory = NSTemporaryDirectory() + "lb-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/ledgerbridge.yaml"
         try "store:\n  sqlite: \(directory)/store.sqlite\n".write(toFile: config, atomically: true, encoding: .utf8)
         let migrate = try HL7ParseCommandTests.run(["migrate", "--config", config])
@@ -113,6 +114,7 @@ struct GatewayCommandTests {
     func proofAndTamper() async throws {
         let directory = NSTemporaryDirectory() + "lb-proof-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/ledgerbridge.yaml"
         try "store:\n  sqlite: \(directory)/data/store.sqlite\n".write(toFile: config, atomically: true, encoding: .utf8)
         let fixtures = TestEnvironment.packageRoot + "/Tests/FHIRTests/Fixtures/fhir-json/"

@@ -92,6 +92,7 @@ struct MappingCommandTests {
 
         let directory = NSTemporaryDirectory() + "lb-map-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let ack = directory + "/ack.hl7"
         try "MSH|^~\\&|A|B|C|D|20260101||ACK^A01|1|P|2.5\rMSA|AA|1\r".write(toFile: ack, atomically: true, encoding: .utf8)
         let unmapped = try Self.run(["map", "--mappings", Self.shipped, ack])
@@ -104,6 +105,7 @@ struct MappingCommandTests {
     @Test("element agreement with the peer converter's bundles (hl7v2-expected), per message type: at least the recorded floor")
     func agreement() async throws {
         let out = NSTemporaryDirectory() + "lb-agreement-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: out) }
         let result = try await TestEnvironment.runPython(
             script: "scripts/mapping/agreement.py",
             [
