@@ -31,16 +31,18 @@ echo "==> test peers (Python packages in .venv)"
 LEDGERBRIDGE_PYTHON="$(scripts/python-env.sh)"
 export LEDGERBRIDGE_PYTHON
 
-echo "==> build"
-swift build --build-tests
-
-echo "==> test"
-# Every temporary file and folder of the run (gateways' stores, PostgreSQL clusters, peers' files) goes under one
-# scratch folder, removed when the run ends however it ends; the tests also remove their own as they finish.
+# Every temporary file and folder of the run (the build's, the gateways' stores, PostgreSQL clusters, the peers'
+# files) goes under one scratch folder, removed when the run ends however it ends; the tests also remove their own as
+# they finish.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/ledgerbridge-tests-XXXXXX")"
 chmod 755 "$scratch"   # as root, the PostgreSQL clusters in it run as the postgres user
 trap 'rm -rf "$scratch"' EXIT
 export TMPDIR="$scratch/"
+
+echo "==> build"
+swift build --build-tests
+
+echo "==> test"
 # The suites use Swift Testing; `swift test` also prints XCTest's empty summary ("Executed 0 tests"), so the
 # script ends with one plain line counting Swift Testing's results.
 #
