@@ -317,6 +317,59 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("within: goes with into:") }, "\(found)")
     }
 
+    @Test("when: FIELD holds for a field with any part (a code only in the alternate triplet), not for HL7's null or bare delimiters")
+    func presenceOfAField() throws {
+        var files = Self.basic
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: observation
+                segment: OBX
+                resource: Observation
+                when: OBX-3
+                id: {value: [OBX-1]}
+                rules: [{from: OBX-3.5, to: code.text}, {from: OBX-3.1, to: code.text}, {to: status, constant: final}]
+            """)
+        let mapper = try Self.load(files)
+        let m = try Self.message(Self.msh, "PID|1||A1", "OBX|1|ST|^^^ALT1^Alternate only^LN", "OBX|2|ST|\"\"", "OBX|3|ST|^^", "OBX|4|ST|K4")
+        let codes = try mapper.map(m, context: MappingContext(sender: "APP^FAC")).filter { $0["resourceType"]?.stringValue == "Observation" }
+            .map { $0["code"]?.objectValue?["text"]?.stringValue ?? "" }
+        #expect(codes == ["Alternate only", "K4"], "\(codes)")
+    }
+
+    @Test("unless: SEGMENT leaves a segment out when one follows it before the next of its type (an OBR's specimen when an SPM has it)")
+    func unlessFollowedBy() throws {
+        var files = Self.basic
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: specimen
+                segment: OBR
+                resource: Specimen
+                unless: SPM
+                id: {value: [OBR-2.1]}
+                rules: [{from: OBR-15.1, to: type.text}]
+              - name: described
+                segment: SPM
+                resource: Specimen
+                id: {value: [SPM-2.1]}
+                rules: [{from: SPM-4.2, to: type.text}]
+            """)
+        let mapper = try Self.load(files)
+        let m = try Self.message(
+            Self.msh, "PID|1||A1", "OBR|1|O1" + String(repeating: "|", count: 13) + "BLD", "OBX|1|ST|K1",
+            "OBR|2|O2" + String(repeating: "|", count: 13) + "UR",
+            "OBX|1|ST|K2", "SPM|1|S2||^Urine", "OBR|3|O3" + String(repeating: "|", count: 13) + "SER")
+        let types = try mapper.map(m, context: MappingContext(sender: "APP^FAC")).filter { $0["resourceType"]?.stringValue == "Specimen" }
+            .map { $0["type"]?.objectValue?["text"]?.stringValue ?? "" }
+        #expect(types.sorted() == ["BLD", "SER", "Urine"], "the second OBR's specimen is the SPM's: \(types)")
+
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - {name: specimen, segment: OBR, resource: Specimen, unless: spm, rules: [{from: OBR-15.1, to: type.text}]}
+            """)
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.contains("adt.yaml:7") && $0.contains("'spm' is not a segment name") }, "\(found)")
+    }
+
     @Test("rules: inside a rule build an element per repetition from the value and the segment; 'repeats' tells a repeating field")
     func elementRulesPerRepetition() throws {
         var files = Self.basic

@@ -315,6 +315,39 @@ struct ShippedMappingTests {
         #expect(a31.first { $0["resourceType"]?.stringValue == "Encounter" }?["status"]?.stringValue == "planned")
     }
 
+    @Test("an ORU's OBR without an SPM: its specimen fields make the report's Specimen (the guide's OBR[Specimen]); with an SPM, the SPM's")
+    func specimenFromOBR() throws {
+        let mapper = try Self.folder.load()
+        func segment(_ name: String, _ fields: [Int: String]) -> String {
+            var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
+            all[0] = name
+            for (n, v) in fields { all[n] = v }
+            return all.joined(separator: "|")
+        }
+        func mapped(_ segments: [String]) throws -> [JSONObject] {
+            let text = (["MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.3", "PID|1||M1^^^FAC^MR||Roe^Ann"] + segments)
+                .joined(separator: "\r")
+            return try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "LAB^FAC"))
+        }
+        let obr = segment(
+            "OBR",
+            [
+                1: "1", 2: "P1", 3: "F1", 4: "24317-0^Hemogram^LN", 7: "202601010800+0000", 10: "^COLLECT^JOHN", 14: "202601010930+0000",
+                15: "BLD&Blood",
+            ])
+        let resources = try mapped([obr, "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|||||F"])
+        let specimen = try #require(resources.first { $0["resourceType"]?.stringValue == "Specimen" })
+        #expect(JSONWriter().string(specimen["type"] ?? .null) == #"{"coding":[{"code":"BLD","display":"Blood"}]}"#)
+        #expect(JSONWriter().string(specimen["collection"] ?? .null).contains(#""collectedDateTime":"2026-01-01T08:00:00+00:00""#))
+        #expect(specimen["receivedTime"]?.stringValue == "2026-01-01T09:30:00+00:00")
+        #expect(specimen["collection"]?.objectValue?["collector"] != nil, "a collector with a name and no id is still the collector")
+        let report = try #require(resources.first { $0["resourceType"]?.stringValue == "DiagnosticReport" })
+        #expect(JSONWriter().string(report["specimen"] ?? .null) == #"[{"reference":"Specimen/\#(specimen["id"]!.stringValue!)"}]"#)
+
+        let withSPM = try mapped([obr, "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|||||F", "SPM|1|S1||BLD^Whole blood^HL70487"])
+        #expect(withSPM.filter { $0["resourceType"]?.stringValue == "Specimen" }.count == 1, "the SPM describes it: no second Specimen")
+    }
+
     struct Verdict: Decodable {
         var file: String
         var valid: Bool

@@ -47,6 +47,10 @@ struct MessageExecutor {
                 throw MappingError(.missingRequired, location: segmentID, reason: "\(type) is mapped only with a \(segmentID) segment")
             }
             for (occurrence, position) in found.enumerated() {
+                if !definition.unless.isEmpty {
+                    let next = occurrence + 1 < found.count ? found[occurrence + 1] : message.segmentCount
+                    if (position + 1..<next).contains(where: { definition.unless.contains(message.segment(at: $0).id) }) { continue }
+                }
                 let cursor = V2Input.Cursor(segment: position)
                 if let c = definition.condition, !runner.evaluate(c, at: cursor, fallback: cursor, input: &input) { continue }
                 for p in definition.requiredPaths where RuleRunner.first([p], at: cursor, input: &input) == nil {

@@ -35,12 +35,16 @@ protocol MappingInput {
     /// Whether the place has no text at all, so nothing within it can be read (false where that is not cheap to
     /// know: an XML element's text says nothing of its children's).
     func isEmpty(at cursor: Cursor) -> Bool
+    /// Whether the place holds anything but spaces (and, in HL7 v2, delimiters or the null `""`): what `when:` asks of
+    /// a place whose first part is empty.
+    func hasText(at cursor: Cursor) -> Bool
 }
 
 extension MappingInput {
     mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor? { rule.source.flatMap { self.cursor($0, at: cursor) } }
     func memoText(at cursor: Cursor) -> String? { nil }
     func isEmpty(at cursor: Cursor) -> Bool { false }
+    func hasText(at cursor: Cursor) -> Bool { text(at: cursor).utf8.contains { $0 != 0x20 } }
     var markCount: Int { 0 }
     func marks(since count: Int) -> [Int] { [] }
     mutating func replay(_ marks: [Int], at cursor: Cursor) {}
@@ -237,7 +241,14 @@ struct RuleRunner {
         case .present(.xml(let x)) where x.attribute == nil:
             // An XML element is there when it is there, text or not (`when: value` for <value code="…"/>).
             return input.cursor(.xml(x), at: x.steps.isEmpty ? cursor : fallback) != nil
-        case .present(let p): return read(p) != nil
+        case .present(let p):
+            if read(p) != nil { return true }
+            // A field or component whose first part is empty but which has others is there too (an XCN with a name
+            // and no id, `^COLLECT^JOHN`); HL7's null (`""`) is not.
+            let at: I.Cursor
+            if case .relative = p { at = cursor } else { at = fallback }
+            guard let c = input.cursor(p, at: at), !input.isEmpty(at: c) else { return false }
+            return input.hasText(at: c)
         case .repeats(let p): return input.cursor(p, at: fallback).map { input.repetitionCount(at: $0) > 1 } ?? false
         case .equals(let p, let v): return read(p) == v
         case .notEquals(let p, let v): return read(p) != v

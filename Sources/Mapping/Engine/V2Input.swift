@@ -100,6 +100,13 @@ struct V2Input: MappingInput {
         }
     }
 
+    func hasText(at c: Cursor) -> Bool {
+        let text = self.text(at: c)
+        guard text != "\"\"" else { return false }
+        let e = message.encoding
+        return text.utf8.contains { $0 != 0x20 && $0 != e.component && $0 != e.repetition && $0 != e.subcomponent && $0 != e.field }
+    }
+
     func isEmpty(at c: Cursor) -> Bool {
         let segment = message.segment(at: c.segment)
         switch c.depth {

@@ -749,10 +749,21 @@ private struct Compiler {
                 needs.append(element)
             }
         }
+        var unless: Set<String> = []
+        if let u = f.optional("unless") {
+            guard !table else { throw u.problem("unless: names segments; it belongs in a message map") }
+            for item in u.isSequence ? u.items() : [u] {
+                let id = try item.string("a segment name")
+                guard id.count == 3, id.allSatisfy({ $0.isUppercase || $0.isNumber }) else {
+                    throw item.problem("unless: '\(id)' is not a segment name (three letters or digits, SPM)")
+                }
+                unless.insert(id)
+            }
+        }
         let stored = try f.optional("stored").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
         diagnostics += f.unknownKeys(allowed: [
             "name", "segment", "each", "map", "resource", "rules", "into", "element", "within", "id", "when", "required", "require", "refs",
-            "parent", "needs", "stored", "description",
+            "parent", "needs", "stored", "unless", "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, intoNames: intoNames, id: id, condition: condition, required: required,
@@ -762,6 +773,7 @@ private struct Compiler {
         definition.stored = stored
         definition.element = element
         definition.within = within
+        definition.unless = unless
         return definition
     }
 

@@ -210,6 +210,9 @@ struct ResourceDefinition: Sendable {
     /// Elements the resource must have got from its rules; without them it is left out (and the coverage report
     /// names the segment), rather than failing the message (`needs: [recorded]` for a Provenance from EVN).
     var needs: [String] = []
+    /// `unless: [SPM]`: not for a segment followed, before the next segment of its own type, by one of these (an
+    /// OBR's specimen fields make a Specimen unless an SPM of its group describes the specimen). Message maps only.
+    var unless: Set<String> = []
     /// `stored: false`: part of the mapped bundle (a MessageHeader), but not stored by the gateway.
     var stored = true
     var parent: (resource: String, target: TargetPath)?
