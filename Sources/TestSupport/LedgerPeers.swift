@@ -149,9 +149,9 @@ import FoundationNetworking
 
 /// URLSession on Linux without the async conveniences.
 public enum TestHTTP {
-    public static func data(for request: URLRequest) async throws -> (Data, HTTPURLResponse) {
+    public static func data(for request: URLRequest, session: URLSession = .shared) async throws -> (Data, HTTPURLResponse) {
         try await withCheckedThrowingContinuation { continuation in
-            URLSession.shared.dataTask(with: request) { data, response, error in
+            session.dataTask(with: request) { data, response, error in
                 if let error {
                     continuation.resume(throwing: error)
                 } else if let http = response as? HTTPURLResponse {
@@ -169,6 +169,10 @@ public final class GatewayProcess: @unchecked Sendable {
     let process: Process
     public let httpURL: String
     public let logPath: String
+    /// Its own HTTP client, so its start-up poll and a test's requests share no connection pool with the rest of the
+    /// suite. (Under the full suite's load two gateways, listening, once failed their minute of polls through
+    /// `URLSession.shared`; in isolation they start in a second.)
+    let session = URLSession(configuration: .ephemeral)
 
     /// Starts `serve --config config` and waits until `/health` answers on `httpPort`.
     public init(config: String, httpPort: Int, timeout: Double = 60) async throws {
@@ -190,7 +194,7 @@ public final class GatewayProcess: @unchecked Sendable {
         var health = URLRequest(url: URL(string: httpURL + "/health")!)
         health.timeoutInterval = 5
         while true {
-            if let (_, response) = try? await TestHTTP.data(for: health), response.statusCode == 200 {
+            if let (_, response) = try? await TestHTTP.data(for: health, session: session), response.statusCode == 200 {
                 return
             }
             guard process.isRunning, Date() < deadline else { break }
@@ -207,7 +211,7 @@ public final class GatewayProcess: @unchecked Sendable {
         r.httpMethod = method
         r.httpBody = body.map { Data($0) }
         for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
-        let (data, response) = try await TestHTTP.data(for: r)
+        let (data, response) = try await TestHTTP.data(for: r, session: session)
         return (response.statusCode, data)
     }
 
@@ -223,7 +227,7 @@ public final class GatewayProcess: @unchecked Sendable {
         var r = URLRequest(url: URL(string: httpURL + path)!)
         r.httpMethod = method
         for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
-        let (data, response) = try await TestHTTP.data(for: r)
+        let (data, response) = try await TestHTTP.data(for: r, session: session)
         var fields: [String: String] = [:]
         for (k, v) in response.allHeaderFields { fields["\(k)"] = "\(v)" }
         return Answer(status: response.statusCode, headers: fields, body: data)
@@ -241,6 +245,7 @@ public final class GatewayProcess: @unchecked Sendable {
 
     deinit {
         stop()
+        session.invalidateAndCancel()
         if let ownedDirectory { try? FileManager.default.removeItem(atPath: ownedDirectory) }
     }
 }
