@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A Python peer process started for a test: it prints `READY <ports…>` when serving, and ends when stopped, when
 /// its lifetime runs out, or when the test process ends (it watches its parent).
 public final class PythonPeer: @unchecked Sendable {
@@ -187,22 +191,54 @@ public final class GatewayProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         httpURL = "http://127.0.0.1:\(httpPort)"
-        // Polls /health with short requests. The deadline is checked after each attempt, never between a wait and
-        // the next attempt: with CPU-bound tests holding the concurrency pool, the 200 ms wait itself can end a
-        // minute late, and the gateway, up long since, must still get its poll.
-        let deadline = Date().addingTimeInterval(timeout)
-        var health = URLRequest(url: URL(string: httpURL + "/health")!)
-        health.timeoutInterval = 5
-        while true {
-            if let (_, response) = try? await TestHTTP.data(for: health, session: session), response.statusCode == 200 {
-                return
-            }
-            guard process.isRunning, Date() < deadline else { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        // Polls /health on a thread of its own with plain blocking sockets: at the start of the full suite, its
+        // CPU-bound tests hold the concurrency pool and dispatch's threads for a minute, and a poll through either
+        // (Task.sleep, URLSession) could miss a gateway that was listening all along.
+        if await Self.healthy(port: httpPort, process: process, timeout: timeout) { return }
         stop()
         throw TestEnvironment.PeerError(
             description: "ledgerbridge serve did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+    }
+
+    /// Whether `GET /health` on 127.0.0.1:`port` answers 200 before `timeout` seconds pass or `process` ends, polled
+    /// every 200 ms from a dedicated thread.
+    static func healthy(port: Int, process: Process, timeout: Double) async -> Bool {
+        nonisolated(unsafe) let process = process
+        return await withCheckedContinuation { continuation in
+            Thread {
+                let deadline = Date().addingTimeInterval(timeout)
+                while true {
+                    if healthStatus(port: port) == 200 { return continuation.resume(returning: true) }
+                    if !process.isRunning || Date() >= deadline { return continuation.resume(returning: false) }
+                    usleep(200_000)
+                }
+            }.start()
+        }
+    }
+
+    /// The status of one `GET /health` over a new connection (5 s to answer), nil when there is none.
+    static func healthStatus(port: Int) -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var wait = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return nil }
+        let request = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
+        var head = [UInt8](repeating: 0, count: 32)
+        let n = recv(fd, &head, head.count, 0)
+        guard n >= 12 else { return nil }
+        // "HTTP/1.1 200 OK": the three digits after the first space.
+        return Int(String(decoding: head[9..<12], as: UTF8.self))
     }
 
     /// GET or POST on the gateway; returns the status and body.
