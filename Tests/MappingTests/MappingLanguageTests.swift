@@ -342,25 +342,40 @@ struct MappingLanguageTests {
         files["messages/adt.yaml"] = Self.adtMap(
             """
               - name: specimen
+                segment: SPM
+                resource: Specimen
+                id: {value: [SPM-2.1]}
+                rules: [{from: SPM-4.2, to: type.text}]
+              - name: specimen
                 segment: OBR
                 resource: Specimen
                 unless: SPM
                 id: {value: [OBR-2.1]}
                 rules: [{from: OBR-15.1, to: type.text}]
-              - name: described
-                segment: SPM
-                resource: Specimen
-                id: {value: [SPM-2.1]}
-                rules: [{from: SPM-4.2, to: type.text}]
+              - name: observation
+                segment: OBX
+                resource: Observation
+                id: {value: [OBX-3.1]}
+                rules: [{from: OBX-3.1, to: code.text}, {to: status, constant: final}]
+                refs: {specimen: specimen}
             """)
         let mapper = try Self.load(files)
         let m = try Self.message(
             Self.msh, "PID|1||A1", "OBR|1|O1" + String(repeating: "|", count: 13) + "BLD", "OBX|1|ST|K1",
             "OBR|2|O2" + String(repeating: "|", count: 13) + "UR",
-            "OBX|1|ST|K2", "SPM|1|S2||^Urine", "OBR|3|O3" + String(repeating: "|", count: 13) + "SER")
-        let types = try mapper.map(m, context: MappingContext(sender: "APP^FAC")).filter { $0["resourceType"]?.stringValue == "Specimen" }
-            .map { $0["type"]?.objectValue?["text"]?.stringValue ?? "" }
+            "OBX|1|ST|K2", "SPM|1|S2||^Urine", "OBX|2|ST|K3", "OBR|3|O3" + String(repeating: "|", count: 13) + "SER")
+        let resources = try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+        let specimens = resources.filter { $0["resourceType"]?.stringValue == "Specimen" }
+        let types = specimens.map { $0["type"]?.objectValue?["text"]?.stringValue ?? "" }
         #expect(types.sorted() == ["BLD", "SER", "Urine"], "the second OBR's specimen is the SPM's: \(types)")
+        // Two definitions of one name: "the nearest before" is by position, whichever definition built it.
+        func specimen(of code: String) -> String {
+            let observation = resources.first { $0["code"]?.objectValue?["text"]?.stringValue == code }
+            let reference = observation?["specimen"]?.objectValue?["reference"]?.stringValue
+            let target = specimens.first { "Specimen/\($0["id"]?.stringValue ?? "")" == reference }
+            return target?["type"]?.objectValue?["text"]?.stringValue ?? "none"
+        }
+        #expect([specimen(of: "K1"), specimen(of: "K3")] == ["BLD", "Urine"])
 
         files["messages/adt.yaml"] = Self.adtMap(
             """

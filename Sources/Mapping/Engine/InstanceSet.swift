@@ -15,6 +15,8 @@ struct InstanceSet {
     }
 
     private(set) var all: [Instance] = []
+    /// Each name's instances in the order of their positions, whichever definitions built them (an OBR's Specimen and
+    /// an SPM's share a name): "nearest before" and "the first" read these lists in that order.
     private var byName: [String: [Int]] = [:]
     private var keys: Set<String> = []
 
@@ -80,7 +82,11 @@ struct InstanceSet {
     func contains(_ key: String) -> Bool { keys.contains(key) }
 
     mutating func add(_ instance: Instance, name: String) {
-        byName[name, default: []].append(all.count)
+        var list = byName.removeValue(forKey: name) ?? []
+        // One definition's instances come in position order; another's may start before them.
+        let at = list.lastIndex { all[$0].position <= instance.position }.map { $0 + 1 } ?? 0
+        list.insert(all.count, at: at)
+        byName[name] = list
         all.append(instance)
     }
 
