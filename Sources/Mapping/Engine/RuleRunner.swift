@@ -231,24 +231,22 @@ struct RuleRunner {
     }
 
     func evaluate<I: MappingInput>(_ c: Condition, at cursor: I.Cursor, fallback: I.Cursor, input: inout I) -> Bool {
-        func read(_ p: SourcePath) -> String? {
-            if case .relative = p {
-                return input.cursor(p, at: cursor).flatMap { input.value(at: $0) }
-            }
-            return input.cursor(p, at: fallback).flatMap { input.value(at: $0) }
+        // A relative path reads the value at hand; any other, the segment or row (`fallback`).
+        func place(_ p: SourcePath) -> I.Cursor? {
+            if case .relative = p { return input.cursor(p, at: cursor) }
+            return input.cursor(p, at: fallback)
         }
+        func read(_ p: SourcePath) -> String? { place(p).flatMap { input.value(at: $0) } }
         switch c {
         case .present(.xml(let x)) where x.attribute == nil:
             // An XML element is there when it is there, text or not (`when: value` for <value code="…"/>).
             return input.cursor(.xml(x), at: x.steps.isEmpty ? cursor : fallback) != nil
         case .present(let p):
-            if read(p) != nil { return true }
+            guard let c = place(p) else { return false }
+            if input.value(at: c) != nil { return true }
             // A field or component whose first part is empty but which has others is there too (an XCN with a name
             // and no id, `^COLLECT^JOHN`); HL7's null (`""`) is not.
-            let at: I.Cursor
-            if case .relative = p { at = cursor } else { at = fallback }
-            guard let c = input.cursor(p, at: at), !input.isEmpty(at: c) else { return false }
-            return input.hasText(at: c)
+            return !input.isEmpty(at: c) && input.hasText(at: c)
         case .repeats(let p): return input.cursor(p, at: fallback).map { input.repetitionCount(at: $0) > 1 } ?? false
         case .equals(let p, let v): return read(p) == v
         case .notEquals(let p, let v): return read(p) != v
