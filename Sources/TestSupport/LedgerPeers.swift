@@ -153,9 +153,9 @@ import FoundationNetworking
 
 /// URLSession on Linux without the async conveniences.
 public enum TestHTTP {
-    public static func data(for request: URLRequest, session: URLSession = .shared) async throws -> (Data, HTTPURLResponse) {
+    public static func data(for request: URLRequest) async throws -> (Data, HTTPURLResponse) {
         try await withCheckedThrowingContinuation { continuation in
-            session.dataTask(with: request) { data, response, error in
+            URLSession.shared.dataTask(with: request) { data, response, error in
                 if let error {
                     continuation.resume(throwing: error)
                 } else if let http = response as? HTTPURLResponse {
@@ -173,10 +173,6 @@ public final class GatewayProcess: @unchecked Sendable {
     let process: Process
     public let httpURL: String
     public let logPath: String
-    /// Its own HTTP client, so its start-up poll and a test's requests share no connection pool with the rest of the
-    /// suite. (Under the full suite's load two gateways, listening, once failed their minute of polls through
-    /// `URLSession.shared`; in isolation they start in a second.)
-    let session = URLSession(configuration: .ephemeral)
 
     /// Starts `serve --config config` and waits until `/health` answers on `httpPort`.
     public init(config: String, httpPort: Int, timeout: Double = 60) async throws {
@@ -224,14 +220,7 @@ public final class GatewayProcess: @unchecked Sendable {
         var wait = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return nil }
+        guard withLoopbackAddress(port: port, { connect(fd, $0, $1) }) == 0 else { return nil }
         let request = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var head = [UInt8](repeating: 0, count: 32)
@@ -247,7 +236,7 @@ public final class GatewayProcess: @unchecked Sendable {
         r.httpMethod = method
         r.httpBody = body.map { Data($0) }
         for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
-        let (data, response) = try await TestHTTP.data(for: r, session: session)
+        let (data, response) = try await TestHTTP.data(for: r)
         return (response.statusCode, data)
     }
 
@@ -263,7 +252,7 @@ public final class GatewayProcess: @unchecked Sendable {
         var r = URLRequest(url: URL(string: httpURL + path)!)
         r.httpMethod = method
         for (k, v) in headers { r.setValue(v, forHTTPHeaderField: k) }
-        let (data, response) = try await TestHTTP.data(for: r, session: session)
+        let (data, response) = try await TestHTTP.data(for: r)
         var fields: [String: String] = [:]
         for (k, v) in response.allHeaderFields { fields["\(k)"] = "\(v)" }
         return Answer(status: response.statusCode, headers: fields, body: data)
@@ -281,7 +270,6 @@ public final class GatewayProcess: @unchecked Sendable {
 
     deinit {
         stop()
-        session.invalidateAndCancel()
         if let ownedDirectory { try? FileManager.default.removeItem(atPath: ownedDirectory) }
     }
 }
