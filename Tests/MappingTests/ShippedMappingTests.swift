@@ -250,24 +250,25 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(order["quantityQuantity"] ?? .null) == #"{"value":2,"unit":"cp"}"#)
     }
 
+    /// A segment with `fields[n]` at HL7 field n (the others empty).
+    static func segment(_ name: String, _ fields: [Int: String]) -> String {
+        var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
+        all[0] = name
+        for (n, v) in fields { all[n] = v }
+        return all.joined(separator: "|")
+    }
+
     @Test("more of the guide's rules: county, tribal citizenship, congregation, VIP, discharge location, producer, a deleted diagnosis")
     func guideRulesMore() throws {
         let mapper = try Self.folder.load()
-        // Fields by number: a segment with `fields[n]` at HL7 field n.
-        func segment(_ name: String, _ fields: [Int: String]) -> String {
-            var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
-            all[0] = name
-            for (n, v) in fields { all[n] = v }
-            return all.joined(separator: "|")
-        }
         let text = [
             "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1",
-            segment("PID", [1: "1", 3: "M1^^^FAC^MR", 5: "Roe^Ann", 11: "1 Main St^^Springfield^IL", 12: "SANG", 39: "T1^Some Tribe^HL70171"]),
-            segment("PD1", [14: "St Mary Church"]),
-            segment("PV1", [1: "1", 2: "I", 16: "VIP^Very Important^L", 19: "V1", 37: "22&Homes&L^20260101"]),
-            segment("OBX", [1: "1", 2: "ST", 3: "K1^Note^L", 5: "text", 11: "F", 15: "ORGA^Lab A^L"]),
-            segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 6: "A", 15: "1", 21: "D"]),
-            segment("DG1", [1: "2", 3: "E11^Diabetes^I10", 21: "A"]),
+            Self.segment("PID", [1: "1", 3: "M1^^^FAC^MR", 5: "Roe^Ann", 11: "1 Main St^^Springfield^IL", 12: "SANG", 39: "T1^Some Tribe^HL70171"]),
+            Self.segment("PD1", [14: "St Mary Church"]),
+            Self.segment("PV1", [1: "1", 2: "I", 16: "VIP^Very Important^L", 19: "V1", 37: "22&Homes&L^20260101"]),
+            Self.segment("OBX", [1: "1", 2: "ST", 3: "K1^Note^L", 5: "text", 11: "F", 15: "ORGA^Lab A^L"]),
+            Self.segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 6: "A", 15: "1", 21: "D"]),
+            Self.segment("DG1", [1: "2", 3: "E11^Diabetes^I10", 21: "A"]),
         ].joined(separator: "\r")
         let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "APP^FAC"))
         func first(_ type: String) throws -> JSONObject { try #require(resources.first { $0["resourceType"]?.stringValue == type }) }
@@ -309,8 +310,8 @@ struct ShippedMappingTests {
         let a31 = try mapper.map(
             try Message(
                 parsing: [
-                    "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A31^ADT_A05|C2|P|2.5.1", segment("PID", [1: "1", 3: "M1^^^FAC^MR"]),
-                    segment("PV1", [1: "1", 2: "P", 19: "V1"]),
+                    "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A31^ADT_A05|C2|P|2.5.1", Self.segment("PID", [1: "1", 3: "M1^^^FAC^MR"]),
+                    Self.segment("PV1", [1: "1", 2: "P", 19: "V1"]),
                 ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
         #expect(a31.first { $0["resourceType"]?.stringValue == "Encounter" }?["status"]?.stringValue == "planned")
     }
@@ -318,18 +319,12 @@ struct ShippedMappingTests {
     @Test("an ORU's OBR without an SPM: its specimen fields make the report's Specimen (the guide's OBR[Specimen]); with an SPM, the SPM's")
     func specimenFromOBR() throws {
         let mapper = try Self.folder.load()
-        func segment(_ name: String, _ fields: [Int: String]) -> String {
-            var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
-            all[0] = name
-            for (n, v) in fields { all[n] = v }
-            return all.joined(separator: "|")
-        }
         func mapped(_ segments: [String]) throws -> [JSONObject] {
             let text = (["MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.3", "PID|1||M1^^^FAC^MR||Roe^Ann"] + segments)
                 .joined(separator: "\r")
             return try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "LAB^FAC"))
         }
-        let obr = segment(
+        let obr = Self.segment(
             "OBR",
             [
                 1: "1", 2: "P1", 3: "F1", 4: "24317-0^Hemogram^LN", 7: "202601010800+0000", 10: "^COLLECT^JOHN", 14: "202601010930+0000",
