@@ -191,13 +191,20 @@ struct MessageExecutor {
             }
             if any && !built { unmappedSegments.insert(id) }
         }
-        var places = unmappedSegments
+        // In place order (``placeKey``), sorted as numbers before they become text: a whole segment before its fields.
+        var keyed: [((String, Int, Int, Int), Int)] = unmappedSegments.map { (($0, 0, 0, 0), -1) }
+        keyed.reserveCapacity(unmappedSegments.count + unmapped.count)
         for u in unmapped {
-            let id = names[V2Mark.segment(u)], field = V2Mark.field(u), repetition = V2Mark.repetition(u), component = V2Mark.component(u)
-            let r = repetition > 1 ? "[\(repetition)]" : ""
-            places.insert(component == 1 ? "\(id)-\(field)\(r)" : "\(id)-\(field)\(r).\(component)")
+            let component = V2Mark.component(u)
+            keyed.append(((names[V2Mark.segment(u)], V2Mark.field(u), V2Mark.repetition(u), component == 1 ? 0 : component), u))
         }
-        report.unmapped = Self.sortedPlaces(places)
+        keyed.sort { $0.0 < $1.0 }
+        report.unmapped = keyed.map { key, u in
+            guard u >= 0 else { return key.0 }
+            let repetition = V2Mark.repetition(u), component = V2Mark.component(u)
+            let r = repetition > 1 ? "[\(repetition)]" : ""
+            return component == 1 ? "\(key.0)-\(key.1)\(r)" : "\(key.0)-\(key.1)\(r).\(component)"
+        }
         return report
     }
 

@@ -6,6 +6,8 @@ protocol MappingInput {
     associatedtype Cursor
     /// The place `path` names, seen from `cursor` (nil when it cannot exist there).
     mutating func cursor(_ path: SourcePath, at cursor: Cursor) -> Cursor?
+    /// The same for a condition's path (an HL7 v2 input reads its numbers, worked out at load).
+    mutating func cursor(_ ref: PathRef, at cursor: Cursor) -> Cursor?
     /// The place a rule's source names (the rule has one).
     mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor?
     /// The value at a place (decoded; nil when empty or the explicit null `""`). Marks it used.
@@ -42,6 +44,7 @@ protocol MappingInput {
 
 extension MappingInput {
     mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor? { rule.source.flatMap { self.cursor($0, at: cursor) } }
+    mutating func cursor(_ ref: PathRef, at cursor: Cursor) -> Cursor? { self.cursor(ref.path, at: cursor) }
     func memoText(at cursor: Cursor) -> String? { nil }
     func isEmpty(at cursor: Cursor) -> Bool { false }
     func hasText(at cursor: Cursor) -> Bool { text(at: cursor).utf8.contains { $0 != 0x20 } }
@@ -232,15 +235,12 @@ struct RuleRunner {
 
     func evaluate<I: MappingInput>(_ c: Condition, at cursor: I.Cursor, fallback: I.Cursor, input: inout I) -> Bool {
         // A relative path reads the value at hand; any other, the segment or row (`fallback`).
-        func place(_ p: SourcePath) -> I.Cursor? {
-            if case .relative = p { return input.cursor(p, at: cursor) }
-            return input.cursor(p, at: fallback)
-        }
-        func read(_ p: SourcePath) -> String? { place(p).flatMap { input.value(at: $0) } }
+        func place(_ p: PathRef) -> I.Cursor? { input.cursor(p, at: p.isRelative ? cursor : fallback) }
+        func read(_ p: PathRef) -> String? { place(p).flatMap { input.value(at: $0) } }
         switch c {
-        case .present(.xml(let x)) where x.attribute == nil:
+        case .present(let p) where p.isXMLElement:
             // An XML element is there when it is there, text or not (`when: value` for <value code="…"/>).
-            return input.cursor(.xml(x), at: x.steps.isEmpty ? cursor : fallback) != nil
+            return input.cursor(p, at: p.isXMLValue ? cursor : fallback) != nil
         case .present(let p):
             guard let c = place(p) else { return false }
             if input.value(at: c) != nil { return true }
@@ -321,7 +321,13 @@ struct RuleRunner {
             case .drop: return nil
             case .default(let c, let d): mapped = (c, d)
             case .format(let f):
-                let safe = code.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "-._".unicodeScalars.contains($0) }
+                let safe = code.unicodeScalars.filter { c in
+                    switch c.value {
+                    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F: true
+                    case 0..<0x80: false
+                    default: CharacterSet.alphanumerics.contains(c)
+                    }
+                }
                 guard !safe.isEmpty else { return nil }
                 mapped = (f.replacingFirst("{}", with: String(String.UnicodeScalarView(safe))), nil)
             case .keep(let keepSystem):
@@ -442,8 +448,19 @@ private func isChoice(_ key: String, of stem: String) -> Bool {
 }
 
 extension String {
+    /// The text with the first occurrence of `target` replaced, compared as UTF-8 bytes (Foundation's search is slow
+    /// in the hot loop of vocabularies: a prefix's `{rest}`, an unmapped code's `{}`).
     func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let r = range(of: target) else { return self }
-        return replacingCharacters(in: r, with: replacement)
+        let u = utf8, t = target.utf8
+        guard let head = t.first else { return self }
+        var from = u.startIndex
+        while let at = u[from...].firstIndex(of: head) {
+            if u[at...].starts(with: t) {
+                let end = u.index(at, offsetBy: t.count)
+                return String(self[..<at]) + replacement + String(self[end...])
+            }
+            from = u.index(after: at)
+        }
+        return self
     }
 }

@@ -29,6 +29,8 @@ struct V2Input: MappingInput {
 
     func cursor(_ path: SourcePath, at c: Cursor) -> Cursor? { V2Path(path).flatMap { cursor($0, at: c) } }
 
+    func cursor(_ ref: PathRef, at c: Cursor) -> Cursor? { ref.v2.flatMap { cursor($0, at: c) } }
+
     func cursor(of rule: Rule, at c: Cursor) -> Cursor? { rule.v2.flatMap { cursor($0, at: c) } }
 
     /// A table column or an XML path names no place here (nil).

@@ -8,12 +8,12 @@
 ///
 /// Literals are quoted ('…' or "…"). Comparisons are exact and case-sensitive; an absent value equals nothing.
 indirect enum Condition: Sendable, Hashable {
-    case present(SourcePath)
-    case equals(SourcePath, String)
-    case notEquals(SourcePath, String)
-    case oneOf(SourcePath, Set<String>)
+    case present(PathRef)
+    case equals(PathRef, String)
+    case notEquals(PathRef, String)
+    case oneOf(PathRef, Set<String>)
     /// `OBX-5 repeats`: the field has more than one repetition.
-    case repeats(SourcePath)
+    case repeats(PathRef)
     case not(Condition)
     case and(Condition, Condition)
     case or(Condition, Condition)
@@ -21,7 +21,7 @@ indirect enum Condition: Sendable, Hashable {
     /// Every path the condition reads.
     var paths: [SourcePath] {
         switch self {
-        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p): [p]
+        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p): [p.path]
         case .not(let c): c.paths
         case .and(let a, let b), .or(let a, let b): a.paths + b.paths
         }
@@ -131,11 +131,12 @@ private struct ConditionParser {
             throw PathError("expected a path such as PID-8 in condition '\(text)', found \(peek ?? "the end")")
         }
         position += 1
-        let path: SourcePath
+        let parsed: SourcePath
         switch SourcePath.parse(word, dialect: dialect) {
-        case .success(let p): path = p
+        case .success(let p): parsed = p
         case .failure(let e): throw e
         }
+        let path = PathRef(parsed)
         if take("==") { return .equals(path, try literal()) }
         if take("!=") { return .notEquals(path, try literal()) }
         if take("in") {
@@ -146,7 +147,7 @@ private struct ConditionParser {
             return .oneOf(path, values)
         }
         if take("repeats") {
-            guard case .segment(_, let levels) = path, levels.count == 1 else {
+            guard case .segment(_, let levels) = parsed, levels.count == 1 else {
                 throw PathError("'repeats' asks about a field (OBX-5), not \(path) (condition '\(text)')")
             }
             return .repeats(path)

@@ -131,6 +131,37 @@ struct V2Path: Sendable {
     }
 }
 
+/// A path as a condition holds it, with what the runner asks of it worked out once at load: a message's rules
+/// evaluate conditions thousands of times, and taking the path apart each time showed in profiles.
+final class PathRef: Sendable, Hashable, CustomStringConvertible {
+    let path: SourcePath
+    /// The HL7 v2 numbers (nil for a column or an XML path).
+    let v2: V2Path?
+    /// `.4.3`: read in the value at hand rather than in the segment or row.
+    let isRelative: Bool
+    /// An XML element without an attribute (present when it is there, text or not), and whether it is the value at
+    /// hand itself (no steps).
+    let isXMLElement: Bool
+    let isXMLValue: Bool
+
+    init(_ path: SourcePath) {
+        self.path = path
+        v2 = V2Path(path)
+        if case .relative = path { isRelative = true } else { isRelative = false }
+        if case .xml(let x) = path, x.attribute == nil {
+            isXMLElement = true
+            isXMLValue = x.steps.isEmpty
+        } else {
+            isXMLElement = false
+            isXMLValue = false
+        }
+    }
+
+    var description: String { path.description }
+    static func == (a: PathRef, b: PathRef) -> Bool { a.path == b.path }
+    func hash(into hasher: inout Hasher) { hasher.combine(path) }
+}
+
 struct PathError: Error {
     var message: String
     init(_ message: String) { self.message = message }
