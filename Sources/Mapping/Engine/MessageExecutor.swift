@@ -208,9 +208,8 @@ struct MessageExecutor {
         return report
     }
 
-    /// PID-2 before PID-10; PID-3, PID-3.4, then PID-3[2] and PID-3[2].4 (PID-3's second repetition).
-    static func placeOrder(_ a: String, _ b: String) -> Bool { placeKey(a) < placeKey(b) }
-
+    /// A place's sort key: PID-2 before PID-10; PID-3, PID-3.4, then PID-3[2] and PID-3[2].4 (PID-3's second
+    /// repetition).
     static func placeKey(_ s: String) -> (String, Int, Int, Int) {
         let parts = s.split(separator: "-", maxSplits: 1)
         guard parts.count == 2 else { return (s, 0, 0, 0) }
