@@ -336,6 +336,37 @@ struct MappingLanguageTests {
         #expect(codes == ["Alternate only", "K4"], "\(codes)")
     }
 
+    @Test("when: PATH length > N compares a value's length; _birthDate takes a primitive's extensions (the birth time beside the date)")
+    func lengthAndPrimitiveExtensions() throws {
+        var files = Self.basic
+        files["segments/pid.yaml"] =
+            files["segments/pid.yaml"]! + """
+
+                  - {from: PID-7, extension: "http://hl7.org/fhir/StructureDefinition/patient-birthTime", on: _birthDate, to: valueDateTime, when: "PID-7 length > 8"}
+                """
+        let mapper = try Self.load(files)
+        func birth(_ pid7: String) throws -> String {
+            let m = try Self.message(Self.msh, "PID|1||A1||||\(pid7)")
+            let patient = try mapper.map(m, context: MappingContext(sender: "APP^FAC")).first { $0["resourceType"]?.stringValue == "Patient" }
+            return JSONWriter().string(.object(JSONObject(patient?.members.filter { $0.key.hasSuffix("irthDate") } ?? [])))
+        }
+        #expect(try birth("19880818") == #"{"birthDate":"1988-08-18"}"#)
+        #expect(
+            try birth("198808181126+0215")
+                == #"{"birthDate":"1988-08-18","_birthDate":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"1988-08-18T11:26:00+02:15"}]}}"#
+        )
+
+        files["segments/pid.yaml"] =
+            files["segments/pid.yaml"]! + """
+
+                  - {from: PID-8, to: gender, when: "PID-8 length > X"}
+                  - {from: PID-5.1, to: "_name.extension[].url"}
+                """
+        let found = Self.diagnostics(files).map(\.description)
+        #expect(found.contains { $0.contains("'length' compares with a number") }, "\(found)")
+        #expect(found.contains { $0.contains("Patient has no element '_name'") }, "\(found)")
+    }
+
     @Test("unless: SEGMENT leaves a segment out when one follows it before the next of its type (an OBR's specimen when an SPM has it)")
     func unlessFollowedBy() throws {
         var files = Self.basic

@@ -5,6 +5,7 @@
 ///     when: .4.3 == 'ISO' and .4.2
 ///     when: OBX-2 in ['NM', 'SN']
 ///     when: not (PV1-2 == 'P' or PV1-2 == 'R')
+///     when: PID-7 length > 8            # more than a date: the birth time
 ///
 /// Literals are quoted ('…' or "…"). Comparisons are exact and case-sensitive; an absent value equals nothing.
 indirect enum Condition: Sendable, Hashable {
@@ -14,6 +15,8 @@ indirect enum Condition: Sendable, Hashable {
     case oneOf(PathRef, Set<String>)
     /// `OBX-5 repeats`: the field has more than one repetition.
     case repeats(PathRef)
+    /// `PID-7 length > 8`: the value has more than this many characters.
+    case longer(PathRef, Int)
     case not(Condition)
     case and(Condition, Condition)
     case or(Condition, Condition)
@@ -21,7 +24,7 @@ indirect enum Condition: Sendable, Hashable {
     /// Every path the condition reads.
     var paths: [SourcePath] {
         switch self {
-        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p): [p.path]
+        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p), .longer(let p, _): [p.path]
         case .not(let c): c.paths
         case .and(let a, let b), .or(let a, let b): a.paths + b.paths
         }
@@ -145,6 +148,13 @@ private struct ConditionParser {
             repeat { values.insert(try literal()) } while take(",")
             guard take("]") else { throw PathError("missing ']' in condition '\(text)'") }
             return .oneOf(path, values)
+        }
+        if take("length") {
+            guard take(">"), !atEnd, case .word(let w) = tokens[position], let n = Int(w), n >= 0 else {
+                throw PathError("'length' compares with a number: \(word) length > 8 (condition '\(text)')")
+            }
+            position += 1
+            return .longer(path, n)
         }
         if take("repeats") {
             guard case .segment(_, let levels) = parsed, levels.count == 1 else {

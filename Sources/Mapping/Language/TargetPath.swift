@@ -64,6 +64,16 @@ struct TargetPath: Hashable, Sendable, CustomStringConvertible {
             guard let definition = table.type(current) else {
                 return .failure(PathError("'\(location)' is a \(current), which has no elements ('\(name)' in '\(text)')"))
             }
+            // `_birthDate`: a primitive's own element, for its extensions (a birth time beside the date).
+            if name.hasPrefix("_"), index == .none, let primitive = definition.element(named: String(name.dropFirst())),
+                !primitive.element.isChoice, !primitive.element.repeats, table.isPrimitive(primitive.type)
+            {
+                steps.append(Step(name: String(name), index: .none))
+                required = nil
+                current = "Element"
+                location += ".\(name)"
+                continue
+            }
             guard let hit = definition.element(named: String(name)) else {
                 let known = definition.elements.prefix(40).map(\.name).joined(separator: ", ")
                 return .failure(PathError("\(current) has no element '\(name)' (in '\(text)'); it has: \(known)"))
