@@ -53,7 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
                     let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: HL7Ingestor.sender(of: m)))
                     resources += result.resources.count
                     let origin = MappingBundle.Origin(
-                        source: "bench", reference: m.controlID, recorded: "2026-01-01T00:00:00Z", mappingVersion: mapper.version)
+                        source: "bench", reference: m.controlID, recorded: "2026-01-01T00:00:00Z",
+                        occurred: MappingBundle.occurred(fromMSH7: m.segment(at: 0).value(field: 7)), mappingVersion: mapper.version)
                     let bundle = MappingBundle.transaction(result.resources, origin: origin)
                     let t1 = clock.now
                     map += t0.duration(to: t1)

@@ -152,9 +152,11 @@ enum MappingInputFile {
         if let message = item.message {
             let sender = HL7Ingestor.sender(of: message)
             let result = try mapper.mapWithCoverage(message, context: MappingContext(sender: sender))
-            let recorded = MappingBundle.recorded(fromMSH7: message.segment(at: 0).value(field: 7)) ?? ISO8601DateFormatter().string(from: Date())
+            let msh7 = message.segment(at: 0).value(field: 7)
+            let recorded = MappingBundle.recorded(fromMSH7: msh7) ?? ISO8601DateFormatter().string(from: Date())
             let origin = MappingBundle.Origin(
-                source: "file:\(name)", reference: message.controlID, recorded: recorded, mappingVersion: mapper.version)
+                source: "file:\(name)", reference: message.controlID, recorded: recorded, occurred: MappingBundle.occurred(fromMSH7: msh7),
+                mappingVersion: mapper.version)
             return (MappingBundle.transaction(result.resources, origin: origin), result.coverage)
         }
         let table = table ?? ""

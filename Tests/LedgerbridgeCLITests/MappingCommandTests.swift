@@ -85,6 +85,13 @@ struct MappingCommandTests {
             #expect(e.objectValue?["request"]?.objectValue?["method"] == .string("PUT"))
         }
         #expect(FHIRValidator().validate(bundle).filter { $0.severity == .error }.isEmpty)
+        // The Provenance (the guide's MSH[Provenance-Source]): occurred at MSH-7, authored by the sending facility.
+        let provenance = try #require(entries.last?.objectValue?["resource"]?.objectValue)
+        let header = try #require(entries.first?.objectValue?["resource"]?.objectValue)
+        #expect(provenance["occurredDateTime"] == .string("2026-03-02T08:00:00+01:00"))
+        let author = provenance["agent"]?.arrayValue?.first?.objectValue
+        #expect(author?["type"]?.objectValue?["coding"]?.arrayValue?.first?.objectValue?["code"] == .string("author"))
+        #expect(author?["who"] != nil && author?["who"] == header["sender"], "\(String(describing: author))")
         let xml = try Self.run(["map", "--mappings", Self.shipped, "--format", "xml", input])
         #expect(xml.status == 0)
         let fromXML = try FHIRXMLParser().parse(Array(xml.out.utf8))
@@ -118,7 +125,7 @@ struct MappingCommandTests {
         let overall = try #require(figures?["overall"] as? Double)
         // The floor is the figure this mapping set reached when it was written (see docs/mapping.md); a change that
         // loses agreement fails here and has to say why.
-        #expect(overall >= 0.65, "\(result.output)")
+        #expect(overall >= 0.67, "\(result.output)")
         #expect((figures?["notMapped"] as? [Any])?.isEmpty == true, "\(figures?["notMapped"] ?? "")")
         let perType = try #require(figures?["perMessageType"] as? [String: Double])
         #expect(perType.count >= 55)

@@ -12,12 +12,15 @@ public enum MappingBundle {
         public var reference: String?
         /// When the input was written (FHIR instant): MSH-7 when it has seconds and a zone, else the time of mapping.
         public var recorded: String
+        /// When what the input reports happened (FHIR dateTime, any precision): MSH-7 for a message.
+        public var occurred: String?
         public var mappingVersion: String
 
-        public init(source: String, reference: String?, recorded: String, mappingVersion: String) {
+        public init(source: String, reference: String?, recorded: String, occurred: String? = nil, mappingVersion: String) {
             self.source = source
             self.reference = reference
             self.recorded = recorded
+            self.occurred = occurred
             self.mappingVersion = mappingVersion
         }
     }
@@ -37,12 +40,19 @@ public enum MappingBundle {
         let provenanceID = StableID.make(type: "Provenance", namespace: origin.mappingVersion, value: sourceValue)
         provenance.appendUnchecked("id", .string(provenanceID))
         provenance.appendUnchecked("target", .array(targets))
+        if let occurred = origin.occurred { provenance.appendUnchecked("occurredDateTime", .string(occurred)) }
         provenance.appendUnchecked("recorded", .string(origin.recorded))
         provenance.appendUnchecked("policy", .array([.string("urn:ledgerbridge:mapping-set:\(origin.mappingVersion)")]))
         provenance.appendUnchecked(
             "activity", .object(JSONObject.concept(system: "http://terminology.hl7.org/CodeSystem/v3-DataOperation", code: "CREATE")))
-        provenance.appendUnchecked(
-            "agent", .array([Self.agent(role: "assembler", who: "Ledgerbridge mapping set \(origin.mappingVersion.prefix(12))")]))
+        // The guide's MSH[Provenance-Source]: the message's author is the sending responsible organization (MSH-22), else
+        // the sending facility (MSH-4), as the MessageHeader names them.
+        var agents = [Self.agent(role: "assembler", who: "Ledgerbridge mapping set \(origin.mappingVersion.prefix(12))")]
+        let header = resources.first { $0["resourceType"]?.stringValue == "MessageHeader" }
+        if let author = header?["responsible"] ?? header?["sender"], case .object = author {
+            agents.insert(Self.agent(role: "author", reference: author), at: 0)
+        }
+        provenance.appendUnchecked("agent", .array(agents))
         provenance.appendUnchecked(
             "entity",
             .array([
@@ -67,13 +77,15 @@ public enum MappingBundle {
 
     /// A Provenance agent: its participant type (`author`, `assembler`, … of provenance-participant-type) and who.
     public static func agent(role: String, who: String) -> JSONValue {
+        agent(role: role, reference: .object(JSONObject([("display", .string(who))])))
+    }
+
+    /// A Provenance agent whose `who` is this Reference.
+    static func agent(role: String, reference: JSONValue) -> JSONValue {
         let coding = JSONObject([
             ("system", .string("http://terminology.hl7.org/CodeSystem/provenance-participant-type")), ("code", .string(role)),
         ])
-        return .object(
-            JSONObject([
-                ("type", .object(JSONObject([("coding", .array([.object(coding)]))]))), ("who", .object(JSONObject([("display", .string(who))]))),
-            ]))
+        return .object(JSONObject([("type", .object(JSONObject([("coding", .array([.object(coding)]))]))), ("who", reference)]))
     }
 
     private static func entry(_ r: JSONObject, type: String, id: String) -> JSONValue {
@@ -101,5 +113,10 @@ public enum MappingBundle {
     /// MSH-7 as a FHIR instant, when it has seconds and a zone.
     public static func recorded(fromMSH7 value: String?) -> String? {
         V2Time.instant(value, zone: V2Time.zone(of: value))
+    }
+
+    /// MSH-7 as a FHIR dateTime at the precision it was sent (the Provenance's occurred[x]).
+    public static func occurred(fromMSH7 value: String?) -> String? {
+        V2Time.dateTime(value, zone: V2Time.zone(of: value))
     }
 }
