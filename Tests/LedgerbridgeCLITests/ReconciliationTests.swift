@@ -1,5 +1,6 @@
 import FHIR
 import Foundation
+import GatewayAPI
 import Mapping
 import TestSupport
 import Testing
@@ -88,6 +89,46 @@ struct ReconciliationTests {
         let (own, ownView) = try await Self.get(gateway, "/reconciliation/Patient/\(a)", headers: mine)
         #expect(own == 200 && (ownView["records"] as? [Any])?.count == 1 && (ownView["conflicts"] as? [Any])?.isEmpty == true)
         #expect(try await Self.get(gateway, "/reconciliation/conflicts", headers: mine).0 == 403)
+    }
+
+    @Test("a birth time (_birthDate) goes with the birth date chosen, from the record that sent it: never one source's date with another's time")
+    func birthTimeFollowsItsDate() throws {
+        func record(_ n: Int, _ members: [(String, JSONValue)], sender: String) -> PatientReconciler.Record {
+            var resource = JSONObject([("resourceType", .string("Patient")), ("id", .string("p\(n)"))])
+            for (k, v) in members { resource[k] = v }
+            return PatientReconciler.Record(
+                reference: "Patient/p\(n)", resource: resource, sender: sender, sourceReference: nil, storedAt: "", mappingVersion: nil,
+                integrity: nil, lastUpdated: Int64(n))
+        }
+        func time(_ t: String) -> JSONValue {
+            .object(
+                JSONObject([
+                    (
+                        "extension",
+                        .array([
+                            .object(
+                                JSONObject([
+                                    ("url", .string("http://hl7.org/fhir/StructureDefinition/patient-birthTime")), ("valueDateTime", .string(t)),
+                                ]))
+                        ])
+                    )
+                ]))
+        }
+        let withTime = record(1, [("birthDate", .string("1988-08-18")), ("_birthDate", time("1988-08-18T11:26:00+02:00"))], sender: "A^X")
+        let dateOnly = record(2, [("birthDate", .string("1988-08-19"))], sender: "B^Y")
+        var configuration = PatientReconciler.Configuration()
+        // The newer record's date has no time: the older record's time is not put beside it.
+        var view = PatientReconciler.view([withTime, dateOnly], configuration: configuration)
+        #expect(view.patient["birthDate"] == .string("1988-08-19") && view.patient["_birthDate"] == nil, "\(view.patient)")
+        #expect(view.conflicts.map(\.element) == ["birthDate"])
+        // Chosen by precedence, the date keeps its own time.
+        configuration.precedence = ["A"]
+        view = PatientReconciler.view([withTime, dateOnly], configuration: configuration)
+        #expect(view.patient["birthDate"] == .string("1988-08-18") && view.patient["_birthDate"] == time("1988-08-18T11:26:00+02:00"))
+        // The same date with two times: the times are the conflict.
+        let otherTime = record(3, [("birthDate", .string("1988-08-18")), ("_birthDate", time("1988-08-18T23:00:00+02:00"))], sender: "C^Z")
+        view = PatientReconciler.view([withTime, otherTime], configuration: PatientReconciler.Configuration())
+        #expect(view.conflicts.map(\.element) == ["_birthDate"] && view.patient["_birthDate"] == time("1988-08-18T23:00:00+02:00"))
     }
 
     @Test("an operator's unlinking keeps two records apart: no shared view, no conflict")

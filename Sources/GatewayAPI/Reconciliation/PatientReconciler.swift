@@ -170,6 +170,22 @@ public enum PatientReconciler {
                 conflicts.append(Conflict(element: name, values: values, chosen: chosen, rule: rule))
             }
         }
+        // A primitive's own element (`_birthDate`: the birth time beside the date) goes with the value chosen for the
+        // primitive, from the records that sent that value: never one source's date with another's time.
+        for (name, values) in elements where name.hasPrefix("_") {
+            let base = String(name.dropFirst())
+            guard let chosen = patient[base], let sent = elements.first(where: { $0.0 == base })?.1.first(where: { $0.0.isEquivalent(to: chosen) })
+            else { continue }
+            let matching = values.filter { value in value.1.contains { record in sent.1.contains(record) } }
+            conflicts.removeAll { $0.element == name }
+            if matching.count > 1 {
+                let (value, rule) = choose(matching, records: ordered, configuration: configuration)
+                patient[name] = value
+                conflicts.append(Conflict(element: name, values: matching, chosen: value, rule: rule))
+            } else {
+                patient[name] = matching.first?.0
+            }
+        }
         return View(patient: patient, elements: elements, conflicts: conflicts)
     }
 
