@@ -316,6 +316,41 @@ struct ShippedMappingTests {
         #expect(a31.first { $0["resourceType"]?.stringValue == "Encounter" }?["status"]?.stringValue == "planned")
     }
 
+    @Test("the guide's rows of 2026-12-04: birth time, nickname, DB1 and IN2 identifiers, the observer and director roles, the device")
+    func guideRulesOfTheFourth() throws {
+        let mapper = try Self.folder.load()
+        let text = [
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1",
+            Self.segment("PID", [1: "1", 3: "M1^^^FAC^MR", 5: "Roe^Ann^^^^^L^^^^^^^^Annie", 7: "198808181126+0215"]),
+            Self.segment("PV1", [1: "1", 2: "I", 19: "V1"]),
+            Self.segment("DB1", [1: "1", 2: "PT", 3: "DB9^^^FAC^MR"]),
+            Self.segment("OBX", [1: "1", 2: "ST", 3: "K1^Note^L", 5: "text", 11: "F", 16: "D1^Obs^Olga", 18: "EQ7^^uuid-1^GUID", 25: "D2^Dir^Dan"]),
+            Self.segment("IN1", [1: "1", 2: "PLAN1", 3: "INS1^^^FAC", 4: "Insurer"]),
+            Self.segment("IN2", [1: "1", 61: "MB77^^^FAC^MB"]),
+        ].joined(separator: "\r")
+        let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "APP^FAC"))
+        func all(_ type: String) -> [JSONObject] { resources.filter { $0["resourceType"]?.stringValue == type } }
+        let patient = try #require(all("Patient").first)
+        #expect(
+            JSONWriter().string(patient["_birthDate"] ?? .null)
+                == #"{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"1988-08-18T11:26:00+02:15"}]}"#
+        )
+        #expect(JSONWriter().string(patient["name"] ?? .null).contains(#"{"given":["Annie"],"use":"nickname"}"#))
+        let identifiers = Set((patient["identifier"]?.arrayValue ?? []).compactMap { $0.objectValue?["value"]?.stringValue })
+        #expect(identifiers.isSuperset(of: ["M1", "DB9", "MB77"]), "\(identifiers)")
+        let observation = try #require(all("Observation").first)
+        let roles = all("PractitionerRole")
+        let codes = roles.map { JSONWriter().string($0["code"] ?? .null) }
+        #expect(
+            codes.contains { $0.contains(#""code":"RO""#) && $0.contains("v2-0443") }
+                && codes.contains { $0.contains(#""code":"MDIR""#) && $0.contains("v2-0912") }, "\(codes)")
+        let performers = JSONWriter().string(observation["performer"] ?? .null)
+        #expect(roles.allSatisfy { performers.contains("PractitionerRole/\($0["id"]!.stringValue!)") && $0["practitioner"] != nil })
+        let device = try #require(all("Device").first)
+        #expect(observation["device"]?.objectValue?["reference"]?.stringValue == "Device/\(device["id"]!.stringValue!)")
+        #expect(JSONWriter().string(device["identifier"] ?? .null) == #"[{"value":"EQ7","system":"urn:uuid:uuid-1"}]"#)
+    }
+
     @Test("an ORU's OBR without an SPM: its specimen fields make the report's Specimen (the guide's OBR[Specimen]); with an SPM, the SPM's")
     func specimenFromOBR() throws {
         let mapper = try Self.folder.load()
