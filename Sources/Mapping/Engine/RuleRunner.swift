@@ -6,10 +6,8 @@ protocol MappingInput {
     associatedtype Cursor
     /// The place `path` names, seen from `cursor` (nil when it cannot exist there).
     mutating func cursor(_ path: SourcePath, at cursor: Cursor) -> Cursor?
-    /// The same for a condition's path (an HL7 v2 input reads its numbers, worked out at load).
+    /// The same for a rule's source or a condition's path (an HL7 v2 input reads its numbers, worked out at load).
     mutating func cursor(_ ref: PathRef, at cursor: Cursor) -> Cursor?
-    /// The place a rule's source names (the rule has one).
-    mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor?
     /// The value at a place (decoded; nil when empty or the explicit null `""`). Marks it used.
     mutating func value(at cursor: Cursor) -> String?
     /// How many repetitions the field at `cursor` has, and the cursor of one of them.
@@ -43,7 +41,6 @@ protocol MappingInput {
 }
 
 extension MappingInput {
-    mutating func cursor(of rule: Rule, at cursor: Cursor) -> Cursor? { rule.source.flatMap { self.cursor($0, at: cursor) } }
     mutating func cursor(_ ref: PathRef, at cursor: Cursor) -> Cursor? { self.cursor(ref.path, at: cursor) }
     func memoText(at cursor: Cursor) -> String? { nil }
     func isEmpty(at cursor: Cursor) -> Bool { false }
@@ -82,7 +79,7 @@ struct RuleRunner {
                 apply(rule, at: cursor, source: nil, into: &object, input: &input)
                 continue
             }
-            guard let source = input.cursor(of: rule, at: cursor) else { continue }
+            guard let ref = rule.source, let source = input.cursor(ref, at: cursor) else { continue }
             if rule.everyRepetition {
                 let count = input.repetitionCount(at: source)
                 guard count > 0 else { continue }

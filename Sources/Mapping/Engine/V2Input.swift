@@ -31,8 +31,6 @@ struct V2Input: MappingInput {
 
     func cursor(_ ref: PathRef, at c: Cursor) -> Cursor? { ref.v2.flatMap { cursor($0, at: c) } }
 
-    func cursor(of rule: Rule, at c: Cursor) -> Cursor? { rule.v2.flatMap { cursor($0, at: c) } }
-
     /// A table column or an XML path names no place here (nil).
     private func cursor(_ p: V2Path, at c: Cursor) -> Cursor? {
         switch p.kind {

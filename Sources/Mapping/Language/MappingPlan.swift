@@ -74,10 +74,9 @@ final class Rule: Sendable {
         case format([TemplatePiece])
     }
 
-    let source: SourcePath?
-    /// `source` as numbers, when it is an HL7 v2 path, and whether there is a source: both read once per rule and
-    /// input place, without copying the path out of the rule.
-    let v2: V2Path?
+    /// Where the value is read, with its HL7 v2 numbers worked out at load (``PathRef``), and whether there is a
+    /// source: both read once per rule and input place, without taking the path apart.
+    let source: PathRef?
     let hasSource: Bool
     let target: TargetPath
     /// How a value becomes the target's type.
@@ -105,8 +104,7 @@ final class Rule: Sendable {
         extensionURL: String? = nil, extensionOwner: TargetPath? = nil, also: [(path: TargetPath, value: JSONValue)] = [], alsoSplit: Int = 0,
         base64: Bool = false
     ) {
-        self.source = source
-        v2 = V2Path(source)
+        self.source = source.map(PathRef.init)
         hasSource = source != nil
         self.target = target
         kind = ValueConversion.Kind(target.type)

@@ -95,8 +95,8 @@ enum SourcePath: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// An HL7 v2 path as plain numbers, kept beside a rule's ``SourcePath`` so the runner finds its place without
-/// touching the path's heap storage (the hot loop of mapping a message).
+/// An HL7 v2 path as plain numbers, kept in a ``PathRef`` so the runner finds its place without touching the path's
+/// heap storage (the hot loop of mapping a message).
 struct V2Path: Sendable {
     enum Kind: UInt8, Sendable {
         /// A field of the segment being mapped.
@@ -131,8 +131,9 @@ struct V2Path: Sendable {
     }
 }
 
-/// A path as a condition holds it, with what the runner asks of it worked out once at load: a message's rules
-/// evaluate conditions thousands of times, and taking the path apart each time showed in profiles.
+/// A path as a rule or a condition holds it, with what the runner asks of it worked out once at load: a message's
+/// rules read sources and evaluate conditions thousands of times, and taking the path apart each time showed in
+/// profiles.
 final class PathRef: Sendable, Hashable, CustomStringConvertible {
     let path: SourcePath
     /// The HL7 v2 numbers (nil for a column or an XML path).
