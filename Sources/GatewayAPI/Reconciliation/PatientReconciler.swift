@@ -144,7 +144,21 @@ public enum PatientReconciler {
         ])
         var elements: [(String, [(JSONValue, [String])])] = []
         var conflicts: [Conflict] = []
+        var chosen: [String: JSONValue] = [:]
         let repeating = FHIRTypeTable.r4.type("Patient")
+        /// Repeating elements join their values; a single-valued one takes its only value, or the precedence's choice
+        /// and a conflict.
+        func decide(_ name: String, _ values: [(JSONValue, [String])]) {
+            if repeating?.element(named: name)?.element.repeats ?? false {
+                chosen[name] = .array(values.map(\.0))
+            } else if values.count == 1 {
+                chosen[name] = values[0].0
+            } else if !values.isEmpty {
+                let (value, rule) = choose(values, records: ordered, configuration: configuration)
+                chosen[name] = value
+                conflicts.append(Conflict(element: name, values: values, chosen: value, rule: rule))
+            }
+        }
         for name in names {
             var values: [(JSONValue, [String])] = []
             func add(_ v: JSONValue, _ from: String) {
@@ -159,33 +173,20 @@ public enum PatientReconciler {
                 if case .array(let items) = v { for item in items { add(item, r.reference) } } else { add(v, r.reference) }
             }
             elements.append((name, values))
-            let isRepeating = repeating?.element(named: name)?.element.repeats ?? false
-            if isRepeating {
-                patient[name] = .array(values.map(\.0))
-            } else if values.count == 1 {
-                patient[name] = values[0].0
-            } else if !values.isEmpty {
-                let (chosen, rule) = choose(values, records: ordered, configuration: configuration)
-                patient[name] = chosen
-                conflicts.append(Conflict(element: name, values: values, chosen: chosen, rule: rule))
-            }
+            if !name.hasPrefix("_") { decide(name, values) }
         }
         // A primitive's own element (`_birthDate`: the birth time beside the date) goes with the value chosen for the
         // primitive, from the records that sent that value: never one source's date with another's time.
         for (name, values) in elements where name.hasPrefix("_") {
             let base = String(name.dropFirst())
-            guard let chosen = patient[base], let sent = elements.first(where: { $0.0 == base })?.1.first(where: { $0.0.isEquivalent(to: chosen) })
-            else { continue }
-            let matching = values.filter { value in value.1.contains { record in sent.1.contains(record) } }
-            conflicts.removeAll { $0.element == name }
-            if matching.count > 1 {
-                let (value, rule) = choose(matching, records: ordered, configuration: configuration)
-                patient[name] = value
-                conflicts.append(Conflict(element: name, values: matching, chosen: value, rule: rule))
-            } else {
-                patient[name] = matching.first?.0
+            guard let value = chosen[base], let sent = elements.first(where: { $0.0 == base })?.1.first(where: { $0.0.isEquivalent(to: value) })
+            else {
+                decide(name, values)
+                continue
             }
+            decide(name, values.filter { candidate in candidate.1.contains { record in sent.1.contains(record) } })
         }
+        for name in names { patient[name] = chosen[name] }
         return View(patient: patient, elements: elements, conflicts: conflicts)
     }
 
