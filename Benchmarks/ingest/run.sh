@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Durable HL7 v2 ingest into PostgreSQL over MLLP and HTTP, beside PostgreSQL COPY of the same rows, in one run.
 #
-#   Benchmarks/ingest/run.sh            (MESSAGES=40000 CONNECTIONS=32 DURATION=20 COPY_ROUNDS=3 to change the load)
+#   Benchmarks/ingest/run.sh            (MESSAGES=40000 CONNECTIONS=32 DURATION=20 COPY_ROUNDS=3 to change the load;
+#                                        BIN=… another binary)
 #
 # Starts a throwaway PostgreSQL (fsync and synchronous_commit on: every ACK is durable) and the release gateway on it,
 # sends MESSAGES generated ADT^A01 over MLLP from CONNECTIONS connections (each waits for its ACK before the next
@@ -18,8 +19,8 @@ DURATION=${DURATION:-20}
 COPY_ROUNDS=${COPY_ROUNDS:-3}
 
 need wrk
-swift build -c release --product ledgerbridge >&2
-BIN=$PWD/.build/release/ledgerbridge
+# BIN=another-build to measure another binary (an A/B run against a previous commit's build).
+if [ -z "${BIN:-}" ]; then swift build -c release --product ledgerbridge >&2; BIN=$PWD/.build/release/ledgerbridge; fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d /tmp/lb-bench-XXXXXX)
 chown postgres "$WORK"
