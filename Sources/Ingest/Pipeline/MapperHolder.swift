@@ -1,3 +1,4 @@
+import FHIR
 import Foundation
 import Mapping
 import Synchronization
@@ -28,9 +29,22 @@ public final class MapperHolder: Sendable {
 }
 
 /// A coverage report as kept with its inbound message: `{"values":N,"mapped":M,"unmapped":["PID-13.2",…]}`.
+/// Places are written as JSON strings by ``JSONWriter`` (a table column's name may hold any character); every message
+/// stores one, so it is written straight into bytes.
 public enum CoverageJSON {
     public static func encode(_ r: CoverageReport) -> String {
-        let places = r.unmapped.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-        return "{\"values\":\(r.values),\"mapped\":\(r.mappedValues),\"unmapped\":[\(places.joined(separator: ","))]}"
+        var out: [UInt8] = []
+        out.reserveCapacity(48 + 12 * r.unmapped.count)
+        out.append(contentsOf: #"{"values":"#.utf8)
+        out.append(contentsOf: String(r.values).utf8)
+        out.append(contentsOf: #","mapped":"#.utf8)
+        out.append(contentsOf: String(r.mappedValues).utf8)
+        out.append(contentsOf: #","unmapped":["#.utf8)
+        for (n, place) in r.unmapped.enumerated() {
+            if n > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.appendString(place, to: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 }
