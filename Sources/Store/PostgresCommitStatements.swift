@@ -7,6 +7,13 @@ import PostgresNIO
 /// parse_analyze and raw_parser), for statements whose text never changes. Every value goes as an array through
 /// `unnest`, so one statement covers a whole group commit.
 enum PostgresCommitStatements {
+    /// The values as `$1`, `$2`, … in the order given.
+    static func bindings<each Value: PostgresNonThrowingEncodable>(_ values: repeat each Value) -> PostgresBindings {
+        var b = PostgresBindings()
+        repeat b.append(each values)
+        return b
+    }
+
     /// Inbound ids for the commit's messages, the messages already stored under the same sender and key, and the
     /// current versions of the resources it writes: rows tagged 'i', 'm' and 'r'.
     struct Lookups: PostgresPreparedStatement {
@@ -26,15 +33,7 @@ enum PostgresCommitStatements {
         var senders: [String], messageKeys: [String]
         var types: [String], ids: [String]
 
-        func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: 5)
-            b.append(count)
-            b.append(senders)
-            b.append(messageKeys)
-            b.append(types)
-            b.append(ids)
-            return b
-        }
+        func makeBindings() -> PostgresBindings { bindings(count, senders, messageKeys, types, ids) }
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
@@ -80,35 +79,11 @@ enum PostgresCommitStatements {
         var watermarkSources: [String] = [], watermarkValues: [String] = []
         var now: Int64 = 0
 
-        func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: 26)
-            b.append(ids)
-            b.append(channels)
-            b.append(senders)
-            b.append(keys)
-            b.append(contentTypes)
-            b.append(messageTypes)
-            b.append(received)
-            b.append(outcomes)
-            b.append(reasons)
-            b.append(originals)
-            b.append(bodies)
-            b.append(coverage)
-            b.append(currentTypes)
-            b.append(currentIDs)
-            b.append(currentVersions)
-            b.append(currentUpdated)
-            b.append(currentDeletes)
-            b.append(currentHashes)
-            b.append(keyTypes)
-            b.append(keyIDs)
-            b.append(keyParameters)
-            b.append(keySystems)
-            b.append(keyValues)
-            b.append(watermarkSources)
-            b.append(watermarkValues)
-            b.append(now)
-            return b
+        func makeBindings() -> PostgresBindings {
+            bindings(
+                ids, channels, senders, keys, contentTypes, messageTypes, received, outcomes, reasons, originals, bodies, coverage,
+                currentTypes, currentIDs, currentVersions, currentUpdated, currentDeletes, currentHashes,
+                keyTypes, keyIDs, keyParameters, keySystems, keyValues, watermarkSources, watermarkValues, now)
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int.self) }
@@ -136,22 +111,8 @@ enum PostgresCommitStatements {
         var references: [String], mappings: [String], inbound: [Int64], hashes: [String], bodies: [ByteBuffer]
         var leaves: [Int64]
 
-        func makeBindings() throws -> PostgresBindings {
-            var b = PostgresBindings(capacity: 13)
-            b.append(count)
-            b.append(types)
-            b.append(ids)
-            b.append(versions)
-            b.append(updated)
-            b.append(deletes)
-            b.append(sources)
-            b.append(references)
-            b.append(mappings)
-            b.append(inbound)
-            b.append(hashes)
-            b.append(bodies)
-            b.append(leaves)
-            return b
+        func makeBindings() -> PostgresBindings {
+            bindings(count, types, ids, versions, updated, deletes, sources, references, mappings, inbound, hashes, bodies, leaves)
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int64.self) }
