@@ -336,6 +336,51 @@ struct MappingLanguageTests {
         #expect(codes == ["Alternate only", "K4"], "\(codes)")
     }
 
+    @Test("[n] is a slot: the rules of one slot fill one element, whichever slots before it are empty (a CWE with only its alternate code)")
+    func slotsFillOneElement() throws {
+        var files = Self.basic
+        files["datatypes/cwe.yaml"] = """
+            datatype: CWE
+            name: CWE-CodeableConcept
+            type: CodeableConcept
+            rules:
+              - {from: .1, to: "coding[0].code"}
+              - {from: .2, to: "coding[0].display"}
+              - {from: .4, to: "coding[1].code"}
+              - {from: .5, to: "coding[1].display"}
+              - {to: "coding[1].system", constant: "http://loinc.org", when: ".6 == 'LN'"}
+              - {from: .10, to: "coding[2].code"}
+              - {from: .11, to: "coding[2].display"}
+            """
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: observation
+                segment: OBX
+                resource: Observation
+                id: {value: [OBX-1]}
+                rules:
+                  - {to: status, constant: final}
+                  - {from: OBX-3, to: code, map: CWE-CodeableConcept}
+                  - {from: OBX-5.1, to: "category[2].text"}
+                  - {from: OBX-5.2, to: "category[2].coding[].code"}
+            """)
+        let mapper = try Self.load(files)
+        let m = try Self.message(
+            Self.msh, "PID|1||A1", "OBX|1|CWE|^^^ALT1^Alternate only^LN|", "OBX|2|CWE|P^Primary^^^^^^^^T3^Third|",
+            "OBX|3|CWE|P^Primary^^A^Alt^LN^^^^T3^Third||Cat^C1")
+        let observations = try mapper.map(m, context: MappingContext(sender: "APP^FAC")).filter { $0["resourceType"]?.stringValue == "Observation" }
+        let writer = JSONWriter()
+        #expect(
+            observations.map { writer.string($0["code"] ?? .null) } == [
+                #"{"coding":[{"code":"ALT1","display":"Alternate only","system":"http://loinc.org"}]}"#,
+                #"{"coding":[{"code":"P","display":"Primary"},{"code":"T3","display":"Third"}]}"#,
+                #"{"coding":[{"code":"P","display":"Primary"},{"code":"A","display":"Alt","system":"http://loinc.org"},{"code":"T3","display":"Third"}]}"#,
+            ])
+        // A slot in the resource's own rules, past two empty ones, nested lists within it.
+        #expect(writer.string(observations[2]["category"] ?? .null) == #"[{"text":"Cat","coding":[{"code":"C1"}]}]"#)
+        for r in observations { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
+    }
+
     @Test("when: PATH length > N compares a value's length; _birthDate takes a primitive's extensions (the birth time beside the date)")
     func lengthAndPrimitiveExtensions() throws {
         var files = Self.basic

@@ -101,10 +101,10 @@ struct InstanceSet {
             let d = all[i].definition
             for (target, name) in definitions[d].refs {
                 guard let other = nearest(name, to: all[i].position), other != i else { continue }
-                RuleRunner.write(all[other].reference, target.steps[...], into: &all[i].object)
+                RuleRunner.writeWhole(all[other].reference, target.steps[...], into: &all[i].object)
             }
             if let parent = definitions[d].parent, let p = nearest(parent.resource, to: all[i].position), p != i {
-                RuleRunner.write(all[i].reference, parent.target.steps[...], into: &all[p].object)
+                RuleRunner.writeWhole(all[i].reference, parent.target.steps[...], into: &all[p].object)
             }
         }
     }

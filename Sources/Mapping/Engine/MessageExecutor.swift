@@ -73,13 +73,13 @@ struct MessageExecutor {
                         var built = JSONObject()
                         runner.apply(definition.rules, at: cursor, into: &built, input: &input)
                         for (path, reference) in instances.references(definition.refs, at: position) {
-                            RuleRunner.write(reference, path.steps[...], into: &built)
+                            RuleRunner.writeWhole(reference, path.steps[...], into: &built)
                         }
-                        if built.count > 0 { RuleRunner.write(.object(built), element.steps[...], into: &instances[target].object) }
+                        if built.count > 0 { RuleRunner.writeWhole(.object(built), element.steps[...], into: &instances[target].object) }
                     } else {
                         runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
                         for (path, reference) in instances.references(definition.refs, at: position) {
-                            RuleRunner.write(reference, path.steps[...], into: &instances[target].object)
+                            RuleRunner.writeWhole(reference, path.steps[...], into: &instances[target].object)
                         }
                     }
                     continue

@@ -82,7 +82,7 @@ struct TableExecutor {
             guard let definition = map.resources.first(where: { $0.name == objects[i].name && $0.into == nil }) else { continue }
             for (target, name) in definition.refs {
                 guard let other = objects.last(where: { $0.name == name }), other.id != objects[i].id else { continue }
-                RuleRunner.write(
+                RuleRunner.writeWhole(
                     .object(JSONObject([("reference", .string("\(other.resource)/\(other.id)"))])), target.steps[...], into: &objects[i].object)
             }
         }

@@ -73,10 +73,14 @@ struct MadeResources {
 struct RuleRunner {
     let plan: MappingPlan
 
+    /// Applies the rules in order. An element a rule addresses by slot (`coding[1]`) when the slots before it are
+    /// still empty is kept at that slot while the rules run, so the rules of one slot fill one element; the empty
+    /// slots before it are taken out at the end (a CWE with only its alternate code has one coding).
     func apply<I: MappingInput>(_ rules: [Rule], at cursor: I.Cursor, into object: inout JSONObject, input: inout I) {
+        var gaps = false
         for rule in rules {
             guard rule.hasSource else {
-                apply(rule, at: cursor, source: nil, into: &object, input: &input)
+                gaps = apply(rule, at: cursor, source: nil, into: &object, input: &input) || gaps
                 continue
             }
             guard let ref = rule.source, let source = input.cursor(ref, at: cursor) else { continue }
@@ -85,15 +89,17 @@ struct RuleRunner {
                 guard count > 0 else { continue }
                 for r in 1...count {
                     let rep = input.repetition(r, of: source)
-                    apply(rule, at: cursor, source: rep, into: &object, input: &input)
+                    gaps = apply(rule, at: cursor, source: rep, into: &object, input: &input) || gaps
                 }
             } else {
-                apply(rule, at: cursor, source: source, into: &object, input: &input)
+                gaps = apply(rule, at: cursor, source: source, into: &object, input: &input) || gaps
             }
         }
+        if gaps { object.removeSlotGaps() }
     }
 
-    private func apply<I: MappingInput>(_ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I) {
+    /// Whether the rule left an empty slot before the element it wrote.
+    private func apply<I: MappingInput>(_ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I) -> Bool {
         if let url = rule.extensionURL, let owner = rule.extensionOwner {
             // A complex extension (the rule writes its sub-extensions) is one per owner: rules add to it.
             if owner.steps.count == 1, rule.target.steps.first?.name == "extension",
@@ -101,28 +107,31 @@ struct RuleRunner {
                 case .array(var list)? = object.take("extension"), var ext = list[i].objectValue
             {
                 list[i] = .null
-                applyValue(rule, at: cursor, source: source, into: &ext, input: &input)
+                let gaps = applyValue(rule, at: cursor, source: source, into: &ext, input: &input)
                 list[i] = .object(ext)
                 object.put("extension", .array(list))
-                return
+                return gaps
             }
             var ext = JSONObject()
             ext.appendUnchecked("url", .string(url))
-            applyValue(rule, at: cursor, source: source, into: &ext, input: &input)
-            if ext.count > 1 { Self.write(.object(ext), owner.steps[...], into: &object) }
-            return
+            var gaps = applyValue(rule, at: cursor, source: source, into: &ext, input: &input)
+            if ext.count > 1 { gaps = Self.write(.object(ext), owner.steps[...], into: &object) || gaps }
+            return gaps
         }
-        applyValue(rule, at: cursor, source: source, into: &object, input: &input)
+        return applyValue(rule, at: cursor, source: source, into: &object, input: &input)
     }
 
     /// The rule's condition, then its value written at its target (inside an extension when the caller made one).
-    private func applyValue<I: MappingInput>(_ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I) {
+    /// Whether the write left an empty slot.
+    private func applyValue<I: MappingInput>(
+        _ rule: Rule, at cursor: I.Cursor, source: I.Cursor?, into object: inout JSONObject, input: inout I
+    ) -> Bool {
         if let condition = rule.condition {
             // A condition reads from where the map is applied: the segment, or the value a datatype map maps.
-            guard evaluate(condition, at: cursor, fallback: cursor, input: &input) else { return }
+            guard evaluate(condition, at: cursor, fallback: cursor, input: &input) else { return false }
         }
         if let maps = rule.map {
-            guard let source else { return }
+            guard let source else { return false }
             // A datatype map reads only within the value it maps: over an empty value it can make nothing, and most
             // of the fields a segment map names are empty in any one message.
             var empty: Bool? = nil
@@ -134,18 +143,16 @@ struct RuleRunner {
                 }
                 if datatype.makesResource {
                     guard let reference = make(datatype, index: map, at: source, input: &input) else { continue }
-                    emit(reference, rule, into: &object)
-                    return
+                    return emit(reference, rule, into: &object)
                 }
                 var built = JSONObject()
                 let before = input.reads
                 apply(datatype.rules, at: source, into: &built, input: &input)
                 if built.count > 0 && input.reads > before {
-                    emit(.object(built), rule, into: &object)
-                    return
+                    return emit(.object(built), rule, into: &object)
                 }
             }
-            return
+            return false
         }
         let text: String?
         switch rule.value {
@@ -153,7 +160,7 @@ struct RuleRunner {
         case .constant(let c): text = c
         case .format(let pieces): text = format(pieces, value: source, cursor: cursor, input: &input)
         }
-        guard var text else { return }
+        guard var text else { return false }
         if rule.base64 { text = Data(text.utf8).base64EncodedString() }
         let value: JSONValue?
         if let v = rule.vocabulary {
@@ -161,28 +168,31 @@ struct RuleRunner {
         } else {
             value = ValueConversion.convert(text, as: rule.kind, zone: input.zone)
         }
-        guard let value else { return }
-        if let allowed = rule.target.requiredCodes, case .string(let code) = value, !allowed.contains(code) { return }
-        emit(value, rule, into: &object)
+        guard let value else { return false }
+        if let allowed = rule.target.requiredCodes, case .string(let code) = value, !allowed.contains(code) { return false }
+        return emit(value, rule, into: &object)
     }
 
-    /// Writes a rule's value, with its `also:` constants beside it in the same new element.
-    private func emit(_ value: JSONValue, _ rule: Rule, into object: inout JSONObject) {
+    /// Writes a rule's value, with its `also:` constants beside it in the same new element. Whether it left an empty
+    /// slot.
+    private func emit(_ value: JSONValue, _ rule: Rule, into object: inout JSONObject) -> Bool {
         guard !rule.also.isEmpty else {
-            Self.write(value, rule.target.steps[...], into: &object)
-            return
+            return Self.write(value, rule.target.steps[...], into: &object)
         }
         let rest = rule.target.steps[rule.alsoSplit...]
         var element: JSONObject
+        var gaps = false
         if rest.isEmpty {
-            guard case .object(let o) = value else { return }
+            guard case .object(let o) = value else { return false }
             element = o
         } else {
             element = JSONObject()
-            Self.write(value, rest, into: &element)
+            gaps = Self.write(value, rest, into: &element)
         }
-        for (path, constant) in rule.also { Self.write(constant, path.steps[...], into: &element) }
-        Self.write(.object(element), rule.target.steps[..<rule.alsoSplit], into: &object)
+        for (path, constant) in rule.also { gaps = Self.write(constant, path.steps[...], into: &element) || gaps }
+        // Slots within the new element are its own: it is whole once written.
+        if gaps { element.removeSlotGaps() }
+        return Self.write(.object(element), rule.target.steps[..<rule.alsoSplit], into: &object)
     }
 
     /// The first of `paths` with a value.
@@ -344,31 +354,38 @@ struct RuleRunner {
     }
 
     /// Writes `value` at the path. An element already written is kept (rules are listed in order of preference);
-    /// `[]` appends (a whole element equal to one already in the list is not added again), `[n]` addresses an
-    /// existing element (appending when there is none yet).
-    static func write(_ value: JSONValue, _ steps: ArraySlice<TargetPath.Step>, into object: inout JSONObject) {
-        guard let step = steps.first else { return }
+    /// `[]` appends (a whole element equal to one already in the list is not added again), `[n]` addresses slot n:
+    /// the element there, else a new one at n, after empty slots (`.null`) when the list is shorter. Returns whether
+    /// it left empty slots, which ``JSONObject/removeSlotGaps()`` takes out once the element's rules have run.
+    @discardableResult
+    static func write(_ value: JSONValue, _ steps: ArraySlice<TargetPath.Step>, into object: inout JSONObject) -> Bool {
+        guard let step = steps.first else { return false }
         let rest = steps.dropFirst()
         switch step.index {
         case .none:
-            if let stem = step.choiceStem, object.members.contains(where: { $0.key != step.name && isChoice($0.key, of: stem) }) { return }
+            if let stem = step.choiceStem, object.members.contains(where: { $0.key != step.name && isChoice($0.key, of: stem) }) {
+                return false
+            }
             if rest.isEmpty {
                 guard let i = object.index(of: step.name) else {
                     object.appendUnchecked(step.name, value)
-                    return
+                    return false
                 }
                 // Two rules building one element (a quantity's value, then its unit): fill in what is missing.
-                guard case .object(let more) = value else { return }
+                guard case .object(let more) = value else { return false }
                 object.modifyValue(at: i) { existing in
                     guard case .object(var element) = existing else { return }
                     existing = .null
                     for (k, v) in more.members where element.index(of: k) == nil { element.appendUnchecked(k, v) }
                     existing = .object(element)
                 }
-                return
+                return false
             }
-            withObject(step.name, in: &object) { child in write(value, rest, into: &child) }
+            var gaps = false
+            withObject(step.name, in: &object) { child in gaps = write(value, rest, into: &child) }
+            return gaps
         case .append:
+            var gaps = false
             withArray(step.name, in: &object) { array in
                 if rest.isEmpty {
                     // A whole element equal to one already there (the same placer number from ORC-2 and OBR-2) is
@@ -377,27 +394,45 @@ struct RuleRunner {
                     array.append(value)
                 } else {
                     var child = JSONObject()
-                    write(value, rest, into: &child)
+                    gaps = write(value, rest, into: &child)
                     array.append(.object(child))
                 }
             }
+            return gaps
         case .at(let n):
+            var gaps = false
             withArray(step.name, in: &object) { array in
                 if n < array.count {
-                    guard !rest.isEmpty else { return }
+                    guard !rest.isEmpty else {
+                        if case .null = array[n] { array[n] = value }
+                        return
+                    }
                     var child = array[n].objectValue ?? JSONObject()
                     array[n] = .null
-                    write(value, rest, into: &child)
+                    gaps = write(value, rest, into: &child)
                     array[n] = .object(child)
-                } else if rest.isEmpty {
+                    return
+                }
+                if n > array.count {
+                    array.append(contentsOf: repeatElement(.null, count: n - array.count))
+                    gaps = true
+                }
+                if rest.isEmpty {
                     array.append(value)
                 } else {
                     var child = JSONObject()
-                    write(value, rest, into: &child)
+                    gaps = write(value, rest, into: &child) || gaps
                     array.append(.object(child))
                 }
             }
+            return gaps
         }
+    }
+
+    /// Writes one value outside a rule list (a reference by `refs:` or `parent:`, an `into:` element), the object left
+    /// without empty slots.
+    static func writeWhole(_ value: JSONValue, _ steps: ArraySlice<TargetPath.Step>, into object: inout JSONObject) {
+        if write(value, steps, into: &object) { object.removeSlotGaps() }
     }
 
     /// Changes the object member `name` in place (one search, no copy), made empty when it is missing or not an
@@ -432,6 +467,37 @@ struct RuleRunner {
             member = .null
             body(&array)
             member = .array(array)
+        }
+    }
+}
+
+extension JSONObject {
+    /// Takes out the empty slots (`.null`) that rules writing `[n]` left in lists, at any depth, and lists left
+    /// empty. Rules write no nulls of their own.
+    mutating func removeSlotGaps() {
+        for i in 0..<count {
+            modifyValue(at: i) { $0.removeSlotGaps() }
+        }
+        if members.contains(where: { if case .array(let a) = $0.value { a.isEmpty } else { false } }) {
+            self = JSONObject(members.filter { if case .array(let a) = $0.value { !a.isEmpty } else { true } })
+        }
+    }
+}
+
+extension JSONValue {
+    fileprivate mutating func removeSlotGaps() {
+        switch self {
+        case .object(var o):
+            self = .null
+            o.removeSlotGaps()
+            self = .object(o)
+        case .array(var a):
+            self = .null
+            a.removeAll { if case .null = $0 { true } else { false } }
+            for i in a.indices { a[i].removeSlotGaps() }
+            self = .array(a)
+        default:
+            break
         }
     }
 }
