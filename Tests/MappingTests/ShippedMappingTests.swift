@@ -378,6 +378,43 @@ struct ShippedMappingTests {
         #expect(withSPM.filter { $0["resourceType"]?.stringValue == "Specimen" }.count == 1, "the SPM describes it: no second Specimen")
     }
 
+    @Test("SPM's rows of 2026-12-07: amount, collection range, availability, the container's additive, accession and other ids")
+    func specimenFromSPM() throws {
+        let mapper = try Self.folder.load()
+        let spm = Self.segment(
+            "SPM",
+            [
+                1: "1", 2: "S1&LAB", 4: "BLD^Whole blood^HL70487", 6: "EDTK", 12: "5^mL&milliliter&UCUM",
+                17: "202601010800+0000^202601010815+0000", 20: "N", 24: "CLOT^Clotted^HL70493~HEM", 27: "LAV^Lavender top^HL70785",
+                30: "ACC-9^^^LAB&1.2.3&ISO", 31: "OTHER-1^^^LAB~OTHER-2^^^LAB",
+            ])
+        let text = [
+            "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "OBR|1|P1|F1|24317-0^Hemogram^LN", "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|||||F", spm,
+        ].joined(separator: "\r")
+        let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "LAB^FAC"))
+        let specimen = try #require(resources.first { $0["resourceType"]?.stringValue == "Specimen" })
+        let w = JSONWriter()
+        let collection = w.string(specimen["collection"] ?? .null)
+        #expect(collection.contains(#""quantity":{"value":5,"code":"mL","unit":"milliliter","system":"http://unitsofmeasure.org"}"#), "\(collection)")
+        #expect(collection.contains(#""collectedPeriod":{"start":"2026-01-01T08:00:00+00:00","end":"2026-01-01T08:15:00+00:00"}"#))
+        #expect(!collection.contains("collectedDateTime"), "a range, not its start as the time")
+        #expect(specimen["status"]?.stringValue == "unavailable")
+        #expect(
+            w.string(specimen["condition"] ?? .null).contains(#""code":"HEM""#),
+            "every repetition of SPM-24: \(w.string(specimen["condition"] ?? .null))")
+        let container = w.string(specimen["container"] ?? .null)
+        #expect(
+            container.hasPrefix(#"[{"type":"#)
+                && container.contains(
+                    #""additiveCodeableConcept":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0371","code":"EDTK""#),
+            "one container: \(container)")
+        #expect(w.string(specimen["accessionIdentifier"] ?? .null).contains(#""value":"ACC-9","system":"urn:oid:1.2.3""#))
+        let ids = specimen["identifier"]?.arrayValue?.compactMap { $0.objectValue?["value"]?.stringValue } ?? []
+        #expect(ids == ["S1", "OTHER-1", "OTHER-2"], "\(ids)")
+        #expect(FHIRValidator().validate(specimen).filter { $0.severity == .error }.isEmpty)
+    }
+
     struct Verdict: Decodable {
         var file: String
         var valid: Bool
