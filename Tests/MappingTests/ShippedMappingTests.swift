@@ -159,7 +159,8 @@ struct ShippedMappingTests {
 
         let withInsurance = try mapped(
             "PID|1||M1^^^FAC^MR||Roe^Ann||19700101|F", "PV1|1|I|||||||||||||||||V1",
-            "IN1|1|P1^Plan|IC-1^^^BCBS|Blue Cross|1 Main St^^Springfield^IL|Roth^Henry|^WPN^PH^^^217^5550100|G1")
+            "IN1|1|P1^Plan|IC-1^^^BCBS|Blue Cross|1 Main St^^Springfield^IL|Roth^Henry|^WPN^PH^^^217^5550100|G1"
+                + String(repeating: "|", count: 41) + "SUB-49^^^BCBS^SN")
         let insurers = withInsurance.filter { $0["resourceType"]?.stringValue == "Organization" && $0["name"]?.stringValue == "Blue Cross" }
         #expect(insurers.count == 1)
         let insurer = try #require(insurers.first)
@@ -167,6 +168,8 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(insurer["contact"] ?? .null).contains(#""family":"Roth""#))
         let coverage = try #require(withInsurance.first { $0["resourceType"]?.stringValue == "Coverage" })
         #expect(JSONWriter().string(coverage["payor"] ?? .null) == #"[{"reference":"Organization/\#(insurer["id"]!.stringValue!)"}]"#)
+        // IN1-49, the insured's id: R4's subscriberId (the guide's R5 extension-subscriberId), and an identifier.
+        #expect(coverage["subscriberId"]?.stringValue == "SUB-49")
 
         // RDE: the RXO's order as placed and the RXE's encoded order, each with the route (RXR) below it.
         let rde = try mapper.map(
