@@ -418,6 +418,24 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(specimen).filter { $0.severity == .error }.isEmpty)
     }
 
+    @Test("SFT, the sending software, as the guide's SFT[Device]: version with its install date, product name, binary id as model number")
+    func softwareDevice() throws {
+        let mapper = try Self.folder.load()
+        let text = [
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1",
+            "SFT|Orion|2.4.3.52854|Rhapsody|2.4.3|Integration engine|20070725111624", "PID|1||M1^^^FAC^MR||Roe^Ann",
+        ].joined(separator: "\r")
+        let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "APP^FAC"))
+        let device = try #require(resources.first { $0["resourceType"]?.stringValue == "Device" })
+        #expect(device["modelNumber"]?.stringValue == "2.4.3")
+        #expect(device["identifier"] == nil, "the binary id is the model number, not an identifier of this device")
+        #expect(
+            JSONWriter().string(device["version"] ?? .null)
+                == #"[{"value":"2.4.3.52854","extension":[{"url":"http://hl7.org/fhir/5.0/StructureDefinition/extension-Device.version.installDate","valueDateTime":"2007-07-25T11:16:24+01:00"}]}]"#
+        )
+        #expect(FHIRValidator().validate(device).filter { $0.severity == .error }.isEmpty)
+    }
+
     struct Verdict: Decodable {
         var file: String
         var valid: Bool
