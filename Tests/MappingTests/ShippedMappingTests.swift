@@ -436,6 +436,43 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(device).filter { $0.severity == .error }.isEmpty)
     }
 
+    @Test("the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start on its participant")
+    func guideRowsOfDecember7() throws {
+        let mapper = try Self.folder.load()
+        func mapped(_ segments: [String]) throws -> [JSONObject] {
+            try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        }
+        let w = JSONWriter()
+        let adt = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            Self.segment("PD1", [6: "B^Blind^L", 12: "Y"]), Self.segment("NK1", [1: "1", 2: "Roe^Bob", 3: "SPO^Spouse^HL70063", 37: "123-45-6789"]),
+        ])
+        let patient = try #require(adt.first { $0["resourceType"]?.stringValue == "Patient" })
+        let extensions = w.string(patient["extension"] ?? .null)
+        #expect(
+            extensions.contains(
+                #"{"url":"http://hl7.org/fhir/StructureDefinition/patient-disability","valueCodeableConcept":{"coding":[{"code":"B","display":"Blind""#
+            ),
+            "\(extensions)")
+        #expect(!extensions.contains(#""code":"Y""#), "PD1-12 is the protection indicator, not a disability")
+        let related = try #require(adt.first { $0["resourceType"]?.stringValue == "RelatedPerson" })
+        #expect(
+            w.string(related["identifier"] ?? .null)
+                == #"[{"value":"123-45-6789","system":"http://hl7.org/fhir/sid/us-ssn","type":{"coding":[{"code":"SS","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]}}]"#
+        )
+
+        let siu = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||SIU^S12^SIU_S12|C2|P|2.5.1", "SCH|A1^APP|A1^APP", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20260110093000",
+        ])
+        let appointment = try #require(siu.first { $0["resourceType"]?.stringValue == "Appointment" })
+        let participants = appointment["participant"]?.arrayValue ?? []
+        let personnel = try #require(participants.first { $0.objectValue?["type"] != nil }?.objectValue)
+        #expect(personnel["actor"] != nil && personnel["status"] == .string("accepted"))
+        #expect(w.string(personnel["period"] ?? .null) == #"{"start":"2026-01-10T09:30:00+01:00"}"#)
+        for r in adt + siu { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
+    }
+
     struct Verdict: Decodable {
         var file: String
         var valid: Bool
