@@ -436,7 +436,7 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(device).filter { $0.severity == .error }.isEmpty)
     }
 
-    @Test("the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start on its participant")
+    @Test("the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start, ORC-33/38 ids")
     func guideRowsOfDecember7() throws {
         let mapper = try Self.folder.load()
         func mapped(_ segments: [String]) throws -> [JSONObject] {
@@ -470,7 +470,19 @@ struct ShippedMappingTests {
         let personnel = try #require(participants.first { $0.objectValue?["type"] != nil }?.objectValue)
         #expect(personnel["actor"] != nil && personnel["status"] == .string("accepted"))
         #expect(w.string(personnel["period"] ?? .null) == #"{"start":"2026-01-10T09:30:00+01:00"}"#)
-        for r in adt + siu { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
+
+        let orm = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ORM^O01^ORM_O01|C3|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            Self.segment("ORC", [1: "NW", 2: "P1^APP", 33: "ALT-7^^^APP", 38: "FG-9^LAB"]),
+            Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 11: "G"]),
+        ])
+        let order = try #require(orm.first { $0["resourceType"]?.stringValue == "ServiceRequest" })
+        func typeCode(of value: String) -> String? {
+            let identifier = order["identifier"]?.arrayValue?.compactMap(\.objectValue).first { $0["value"]?.stringValue == value }
+            return identifier?["type"]?.objectValue?["coding"]?.arrayValue?.first?.objectValue?["code"]?.stringValue
+        }
+        #expect(typeCode(of: "ALT-7") == "PLAC" && typeCode(of: "FG-9") == "FGN", "\(w.string(order["identifier"] ?? .null))")
+        for r in adt + siu + orm { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
     }
 
     struct Verdict: Decodable {
