@@ -436,7 +436,7 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(device).filter { $0.severity == .error }.isEmpty)
     }
 
-    @Test("the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start, ORC-33/38 ids")
+    @Test("the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start, ORC-33/38 ids, parents")
     func guideRowsOfDecember7() throws {
         let mapper = try Self.folder.load()
         func mapped(_ segments: [String]) throws -> [JSONObject] {
@@ -446,6 +446,7 @@ struct ShippedMappingTests {
         let adt = try mapped([
             "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
             Self.segment("PD1", [6: "B^Blind^L", 12: "Y"]), Self.segment("NK1", [1: "1", 2: "Roe^Bob", 3: "SPO^Spouse^HL70063", 37: "123-45-6789"]),
+            "PV1|1|I", Self.segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 22: "DX-1^APP"]),
         ])
         let patient = try #require(adt.first { $0["resourceType"]?.stringValue == "Patient" })
         let extensions = w.string(patient["extension"] ?? .null)
@@ -462,7 +463,8 @@ struct ShippedMappingTests {
         )
 
         let siu = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||SIU^S12^SIU_S12|C2|P|2.5.1", "SCH|A1^APP|A1^APP", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||SIU^S12^SIU_S12|C2|P|2.5.1", Self.segment("SCH", [1: "A1^APP", 2: "A1^APP", 26: "P9^APP"]),
+            "PID|1||M1^^^FAC^MR||Roe^Ann",
             "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20260110093000",
         ])
         let appointment = try #require(siu.first { $0["resourceType"]?.stringValue == "Appointment" })
@@ -470,11 +472,17 @@ struct ShippedMappingTests {
         let personnel = try #require(participants.first { $0.objectValue?["type"] != nil }?.objectValue)
         #expect(personnel["actor"] != nil && personnel["status"] == .string("accepted"))
         #expect(w.string(personnel["period"] ?? .null) == #"{"start":"2026-01-10T09:30:00+01:00"}"#)
+        #expect(w.string(appointment["basedOn"] ?? .null).contains(#"{"identifier":{"value":"P9","#), "SCH-26: the order it is for")
+        let condition = try #require(adt.first { $0["resourceType"]?.stringValue == "Condition" })
+        #expect(
+            w.string(condition["extension"] ?? .null)
+                == #"[{"url":"http://hl7.org/fhir/StructureDefinition/condition-dueTo","valueReference":{"identifier":{"value":"DX-1","assigner":{"display":"APP"}}}}]"#
+        )
 
         let orm = try mapped([
             "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ORM^O01^ORM_O01|C3|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
             Self.segment("ORC", [1: "NW", 2: "P1^APP", 33: "ALT-7^^^APP", 38: "FG-9^LAB"]),
-            Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 11: "G"]),
+            Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 29: "P0&APP^F0&LAB"]),
         ])
         let order = try #require(orm.first { $0["resourceType"]?.stringValue == "ServiceRequest" })
         func typeCode(of value: String) -> String? {
@@ -482,6 +490,8 @@ struct ShippedMappingTests {
             return identifier?["type"]?.objectValue?["coding"]?.arrayValue?.first?.objectValue?["code"]?.stringValue
         }
         #expect(typeCode(of: "ALT-7") == "PLAC" && typeCode(of: "FG-9") == "FGN", "\(w.string(order["identifier"] ?? .null))")
+        let parents = order["basedOn"]?.arrayValue?.compactMap { $0.objectValue?["identifier"]?.objectValue?["value"]?.stringValue }
+        #expect(parents == ["P0", "F0"], "OBR-29, the parent order's placer and filler numbers")
         for r in adt + siu + orm { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
     }
 
