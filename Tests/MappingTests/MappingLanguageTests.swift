@@ -381,6 +381,48 @@ struct MappingLanguageTests {
         for r in observations { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
     }
 
+    @Test("default: true writes only what nothing else wrote: after every segment that adds to the resource, and last in a datatype map")
+    func defaultsComeLast() throws {
+        var files = Self.basic
+        files["datatypes/cx.yaml"] = """
+            datatype: CX
+            name: CX-Identifier
+            type: Identifier
+            rules:
+              - {to: use, constant: usual, default: true}
+              - {from: .1, to: value}
+              - {to: use, constant: official, when: ".5 == 'MR'"}
+            """
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: visit
+                segment: PV1
+                resource: Encounter
+                id: {value: [PV1-19]}
+                rules:
+                  - {to: status, constant: in-progress, default: true}
+                  - {from: PV1-2, to: class.code}
+              - segment: PV2
+                into: visit
+                rules: [{to: status, constant: finished, when: "PV2-16 == 'Y'"}]
+            """)
+        let mapper = try Self.load(files)
+        func mapped(_ segments: String...) throws -> [JSONObject] {
+            try mapper.map(try Message(parsing: ([Self.msh] + segments).joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        }
+        let finished = try mapped("PID|1||A1^^^^MR~B2", "PV1|1|I|||||||||||||||||V1", "PV2|" + String(repeating: "|", count: 15) + "Y")
+        #expect(finished[1]["status"] == .string("finished"), "the PV2 after the PV1 sets it: the PV1's default gives way")
+        let patient = JSONWriter().string(finished[0]["identifier"] ?? .null)
+        #expect(patient == #"[{"value":"A1","use":"official"},{"value":"B2","use":"usual"}]"#, "\(patient)")
+        let plain = try mapped("PID|1||A1", "PV1|1|I|||||||||||||||||V1")
+        #expect(plain[1]["status"] == .string("in-progress"), "nothing else wrote it: the default")
+        #expect(
+            Self.diagnostics([
+                "datatypes/cx.yaml": "datatype: CX\nname: X\ntype: Identifier\nrules:\n  - {to: use, constant: usual, default: maybe}\n"
+            ])
+            .map(\.description).contains { $0.contains("datatypes/cx.yaml:5") }, "default: takes true or false")
+    }
+
     @Test("when: PATH length > N compares a value's length; _birthDate takes a primitive's extensions (the birth time beside the date)")
     func lengthAndPrimitiveExtensions() throws {
         var files = Self.basic

@@ -436,7 +436,9 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(device).filter { $0.severity == .error }.isEmpty)
     }
 
-    @Test("the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start, ORC-33/38 ids, parents")
+    @Test(
+        "the guide's rows of 2026-12-07: PD1-6 (not PD1-12) as the disability, NK1-37 as an SSN, AIP's role and start, ORC-33/38 ids, parents, OBR-11, AIS-10"
+    )
     func guideRowsOfDecember7() throws {
         let mapper = try Self.folder.load()
         func mapped(_ segments: [String]) throws -> [JSONObject] {
@@ -465,9 +467,10 @@ struct ShippedMappingTests {
         let siu = try mapped([
             "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||SIU^S12^SIU_S12|C2|P|2.5.1", Self.segment("SCH", [1: "A1^APP", 2: "A1^APP", 26: "P9^APP"]),
             "PID|1||M1^^^FAC^MR||Roe^Ann",
-            "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20260110093000",
+            "AIS|1||99213^Office visit^CPT|20260110093000||||||Pending", "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20260110093000",
         ])
         let appointment = try #require(siu.first { $0["resourceType"]?.stringValue == "Appointment" })
+        #expect(appointment["status"] == .string("pending"), "AIS-10, over the SCH's default status")
         let participants = appointment["participant"]?.arrayValue ?? []
         let personnel = try #require(participants.first { $0.objectValue?["type"] != nil }?.objectValue)
         #expect(personnel["actor"] != nil && personnel["status"] == .string("accepted"))
@@ -482,7 +485,7 @@ struct ShippedMappingTests {
         let orm = try mapped([
             "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ORM^O01^ORM_O01|C3|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
             Self.segment("ORC", [1: "NW", 2: "P1^APP", 33: "ALT-7^^^APP", 38: "FG-9^LAB"]),
-            Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 29: "P0&APP^F0&LAB"]),
+            Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 11: "G", 29: "P0&APP^F0&LAB"]),
         ])
         let order = try #require(orm.first { $0["resourceType"]?.stringValue == "ServiceRequest" })
         func typeCode(of value: String) -> String? {
@@ -492,6 +495,7 @@ struct ShippedMappingTests {
         #expect(typeCode(of: "ALT-7") == "PLAC" && typeCode(of: "FG-9") == "FGN", "\(w.string(order["identifier"] ?? .null))")
         let parents = order["basedOn"]?.arrayValue?.compactMap { $0.objectValue?["identifier"]?.objectValue?["value"]?.stringValue }
         #expect(parents == ["P0", "F0"], "OBR-29, the parent order's placer and filler numbers")
+        #expect(order["intent"] == .string("reflex-order"), "OBR-11 G, over the ORC's default intent")
         for r in adt + siu + orm { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r)") }
     }
 

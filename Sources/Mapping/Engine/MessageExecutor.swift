@@ -39,6 +39,9 @@ struct MessageExecutor {
 
         var instances = InstanceSet()
         var dropped: Set<String> = []
+        // `default: true` rules, applied once every segment has added to its resource: the instance, the definition
+        // and the segment.
+        var defaults: [(instance: Int, definition: Int, cursor: V2Input.Cursor)] = []
 
         for (d, definition) in map.resources.enumerated() {
             guard let segmentID = definition.segment else { continue }
@@ -77,7 +80,8 @@ struct MessageExecutor {
                         }
                         if built.count > 0 { RuleRunner.writeWhole(.object(built), element.steps[...], into: &instances[target].object) }
                     } else {
-                        runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                        runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input, pass: .deferringDefaults)
+                        if definition.hasDefaults { defaults.append((target, d, cursor)) }
                         for (path, reference) in instances.references(definition.refs, at: position) {
                             RuleRunner.writeWhole(reference, path.steps[...], into: &instances[target].object)
                         }
@@ -106,14 +110,18 @@ struct MessageExecutor {
                 var object = JSONObject()
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
-                runner.apply(definition.rules, at: cursor, into: &object, input: &input)
+                runner.apply(definition.rules, at: cursor, into: &object, input: &input, pass: .deferringDefaults)
                 if let missing = definition.needs.first(where: { object[$0] == nil }) {
                     dropped.insert("\(segmentID) (no \(definition.resource).\(missing))")
                     continue
                 }
+                if definition.hasDefaults { defaults.append((instances.all.count, d, cursor)) }
                 instances.add(
                     .init(definition: d, position: position, resource: definition.resource, id: id, object: object), name: definition.name)
             }
+        }
+        for (i, d, cursor) in defaults {
+            runner.apply(map.resources[d].rules, at: cursor, into: &instances[i].object, input: &input, pass: .defaultsOnly)
         }
         // References once every resource has its id.
         instances.link(map.resources)

@@ -76,9 +76,18 @@ struct RuleRunner {
     /// Applies the rules in order. An element a rule addresses by slot (`coding[1]`) when the slots before it are
     /// still empty is kept at that slot while the rules run, so the rules of one slot fill one element; the empty
     /// slots before it are taken out at the end (a CWE with only its alternate code has one coding).
-    func apply<I: MappingInput>(_ rules: [Rule], at cursor: I.Cursor, into object: inout JSONObject, input: inout I) {
+    ///
+    /// `default: true` rules come last (`pass` `.all`), or are left for the caller to apply once the input's other
+    /// segments have added to the resource (`.deferringDefaults`, then `.defaultsOnly`).
+    func apply<I: MappingInput>(_ rules: [Rule], at cursor: I.Cursor, into object: inout JSONObject, input: inout I, pass: Pass = .all) {
         var gaps = false
+        var defaults = false
+        let onlyDefaults = pass == .defaultsOnly
         for rule in rules {
+            guard rule.isDefault == onlyDefaults else {
+                defaults = defaults || rule.isDefault
+                continue
+            }
             guard rule.hasSource else {
                 gaps = apply(rule, at: cursor, source: nil, into: &object, input: &input) || gaps
                 continue
@@ -96,6 +105,11 @@ struct RuleRunner {
             }
         }
         if gaps { object.removeSlotGaps() }
+        if defaults && pass == .all { apply(rules, at: cursor, into: &object, input: &input, pass: .defaultsOnly) }
+    }
+
+    enum Pass {
+        case all, deferringDefaults, defaultsOnly
     }
 
     /// Whether the rule left an empty slot before the element it wrote.

@@ -460,6 +460,10 @@ private struct Compiler {
                 }
             }
         }
+        // `default: true`: written only where no other rule wrote: in a resource's rules, after every segment of the
+        // input that adds to that resource (a later OBR's intent or AIS's status before the ORC's or SCH's constant);
+        // in a datatype map, after its other rules.
+        let isDefault = try f.optional("default").map { n throws(MappingDiagnostic) in try bool(n) } ?? false
         var base64 = false
         if let e = f.optional("encode") {
             guard try e.string("encode") == "base64" else { throw e.problem("encode: base64 is the one encoding") }
@@ -467,13 +471,15 @@ private struct Compiler {
         }
         diagnostics += f.unknownKeys(allowed: [
             "from", "to", "when", "constant", "format", "map", "vocabulary", "extension", "on", "also", "encode", "note", "source", "rules",
+            "default",
         ])
         var every = false
         if case .segment(_, let levels) = source, levels.count == 1, target.appends || extensionOwner != nil { every = true }
         if case .xml = source, target.appends || extensionOwner != nil { every = true }
         return Rule(
             source: source, target: target, condition: condition, value: value, map: map, vocabulary: vocabulary, everyRepetition: every,
-            extensionURL: extensionURL, extensionOwner: extensionOwner, also: also, alsoSplit: alsoSplit, base64: base64)
+            extensionURL: extensionURL, extensionOwner: extensionOwner, also: also, alsoSplit: alsoSplit, base64: base64,
+            isDefault: isDefault)
     }
 
     /// The FHIR type a datatype map makes, when its file has been read (names are known before bodies).

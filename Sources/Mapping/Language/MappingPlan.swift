@@ -98,11 +98,14 @@ final class Rule: Sendable {
     let alsoSplit: Int
     /// `encode: base64`: the text is written base64-encoded (a text report as an Attachment's data).
     let base64: Bool
+    /// `default: true`: applied after the other rules (of the input, for a resource's own rules), so it writes only
+    /// what none of them wrote.
+    let isDefault: Bool
 
     init(
         source: SourcePath?, target: TargetPath, condition: Condition?, value: Value, map: [Int]?, vocabulary: Int?, everyRepetition: Bool,
         extensionURL: String? = nil, extensionOwner: TargetPath? = nil, also: [(path: TargetPath, value: JSONValue)] = [], alsoSplit: Int = 0,
-        base64: Bool = false
+        base64: Bool = false, isDefault: Bool = false
     ) {
         self.source = source.map(PathRef.init)
         hasSource = source != nil
@@ -118,6 +121,7 @@ final class Rule: Sendable {
         self.also = also
         self.alsoSplit = alsoSplit
         self.base64 = base64
+        self.isDefault = isDefault
     }
 }
 
@@ -214,6 +218,8 @@ struct ResourceDefinition: Sendable {
     /// `stored: false`: part of the mapped bundle (a MessageHeader), but not stored by the gateway.
     var stored = true
     var parent: (resource: String, target: TargetPath)?
+    /// Whether some of its rules are `default: true` (applied once the input's other segments have added to it).
+    var hasDefaults: Bool { rules.contains { $0.isDefault } }
 }
 
 struct MessageMap: Sendable {
