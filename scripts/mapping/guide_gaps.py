@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The HL7 v2-to-FHIR guide's segment rows that a shipped segment map never names.
+"""The HL7 v2-to-FHIR guide's segment and datatype rows that a shipped map never names.
 
 For each guide segment map (`SEG[Resource]`, a CSV under GUIDE/segments) with a file of ours of the same name
 (`Mappings/segments/SEG-Resource.yaml`), lists the fields the guide maps to a FHIR element (`SEG-N -> element`) that
-our file does not mention at all. A field listed may still be mapped elsewhere (another resource's map, a message map's
+our file does not mention at all; the same for datatype maps (`CX[Identifier]`, components `CX.N` named `.N`). A field listed may still be mapped elsewhere (another resource's map, a message map's
 `refs:` or `into:` rules) or left out on purpose (say so in the map's comments); what is not listed is named somewhere
 in our file, not necessarily mapped the guide's way.
 
@@ -16,31 +16,36 @@ import os
 import re
 
 
-def gaps(guide, mappings):
+def gaps(guide, mappings, kind="segments"):
+    """(guide map, our file, {field: [elements]}) for `kind` "segments" (fields SEG-N, named as SEG-N in our file)
+    or "datatypes" (components DT.N, named as .N: a relative path)."""
     out = []
-    for path in sorted(glob.glob(os.path.join(guide, "segments", "*.csv"))):
+    for path in sorted(glob.glob(os.path.join(guide, kind, "*.csv"))):
         m = re.search(r"FHIR R4_ (\w+)\[([\w-]+)\]", path)
         if not m:
             continue
-        segment, resource = m.group(1), m.group(2)
-        ours = os.path.join(mappings, "segments", f"{segment}-{resource}.yaml")
+        name, target = m.group(1), m.group(2)
+        ours = os.path.join(mappings, kind, f"{name}-{target}.yaml")
         if not os.path.exists(ours):
             continue
         with open(ours, encoding="utf-8") as f:
             text = f.read()
         with open(path, encoding="utf-8", errors="replace") as f:
             rows = list(csv.reader(f))
+        separator = "-" if kind == "segments" else "."
         missing = {}
         for row in rows[2:]:
             if len(row) < 10:
                 continue
             field, element = row[1].strip(), row[9].strip()
-            if not re.fullmatch(rf"{segment}-\d+", field) or not element:
+            found = re.fullmatch(rf"{name}{re.escape(separator)}(\d+)", field)
+            if not found or not element:
                 continue
-            if not re.search(re.escape(field) + r"(?!\d)", text):
+            named = re.escape(field) if kind == "segments" else r"(?<![\w.])\." + found.group(1)
+            if not re.search(named + r"(?!\d)", text):
                 missing.setdefault(field, []).append(element.splitlines()[0][:60])
         if missing:
-            out.append((f"{segment}[{resource}]", ours, missing))
+            out.append((f"{name}[{target}]", ours, missing))
     return out
 
 
@@ -51,12 +56,13 @@ def main():
     p.add_argument("--guide", default=os.path.join(root, "..", "shared", "v2-to-fhir", "mappings"))
     p.add_argument("--mappings", default=os.path.join(root, "Mappings"))
     args = p.parse_args()
-    found = gaps(args.guide, args.mappings)
-    for name, ours, missing in found:
-        print(f"{name} ({os.path.relpath(ours)}):")
-        for field in sorted(missing, key=lambda f: int(f.split("-")[1])):
-            print(f"  {field:8} -> {'; '.join(dict.fromkeys(missing[field]))}")
-    print(f"{sum(len(m) for _, _, m in found)} guide fields not named in {len(found)} segment maps")
+    for kind, what in (("segments", "segment maps"), ("datatypes", "datatype maps")):
+        found = gaps(args.guide, args.mappings, kind)
+        for name, ours, missing in found:
+            print(f"{name} ({os.path.relpath(ours)}):")
+            for field in sorted(missing, key=lambda f: int(re.split(r"[-.]", f)[1])):
+                print(f"  {field:8} -> {'; '.join(dict.fromkeys(missing[field]))}")
+        print(f"{sum(len(m) for _, _, m in found)} guide fields not named in {len(found)} {what}")
 
 
 if __name__ == "__main__":
