@@ -766,6 +766,57 @@ struct MappingLanguageTests {
         #expect(throws: MappingError.self) { try mapper.map(row: ["mrn": "1"], table: "visits", context: MappingContext(sender: "l")) }
     }
 
+    @Test("when: \"@attribute\" holds only when the attribute has a value; 'is uuid' and 'is oid' tell an identifier root's form")
+    func attributePresenceAndIdentifierForms() throws {
+        let files: [String: String] = [
+            "ii.yaml": """
+            datatype: II
+            source: xml
+            name: II-Identifier
+            type: Identifier
+            rules:
+              - {from: "@extension", to: value}
+              - {from: "@root", to: system, format: "urn:oid:{}", when: "@extension and @root is oid"}
+              - {from: "@root", to: system, format: "urn:uuid:{}", when: "@extension and @root is uuid"}
+              - {from: "@root", to: value, format: "urn:uuid:{}", when: "not @extension and @root is uuid"}
+              - {from: "@root", to: value, format: "urn:oid:{}", when: "not @extension and @root is oid"}
+              - {from: "@root", to: value, when: "not @extension"}
+            """,
+            "doc.yaml": """
+            document: ClinicalDocument
+            resources:
+              - name: patient
+                each: recordTarget/patientRole
+                resource: Patient
+                id: {value: [id/@extension], required: true}
+                rules:
+                  - {from: id, to: "identifier[]", map: II-Identifier}
+                  - {from: other, to: "identifier[]", map: II-Identifier}
+            """,
+        ]
+        let mapper = try Self.load(files)
+        let document = """
+            <ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole>
+              <id root="2.16.840.1.113883.19" extension="P1"/><id root="AB1791B0-5c71-11db-b0de-0800200c9a66" extension="P2"/>
+              <other root="ab1791b0-5c71-11db-b0de-0800200c9a66"/><other root="1.3.6.1.4.1"/><other root="LOCAL-X"/><other root="1..2"/>
+            </patientRole></recordTarget></ClinicalDocument>
+            """
+        let result = try mapper.mapDocument(Array(document.utf8), context: MappingContext(sender: "feed"))
+        #expect(
+            JSONWriter().string(result.resources[0]["identifier"] ?? .null)
+                == #"[{"value":"P1","system":"urn:oid:2.16.840.1.113883.19"},{"value":"P2","system":"urn:uuid:AB1791B0-5c71-11db-b0de-0800200c9a66"},"#
+                + #"{"value":"urn:uuid:ab1791b0-5c71-11db-b0de-0800200c9a66"},{"value":"urn:oid:1.3.6.1.4.1"},{"value":"LOCAL-X"},{"value":"1..2"}]"#)
+        #expect(IdentifierForm.oid.matches("2.16.840") && !IdentifierForm.oid.matches("3.1") && !IdentifierForm.oid.matches("2"))
+        #expect(
+            !IdentifierForm.uuid.matches("ab1791b0-5c71-11db-b0de-0800200c9a6")
+                && !IdentifierForm.uuid.matches("ab1791b0x5c71-11db-b0de-0800200c9a66"))
+        #expect(
+            Self.diagnostics([
+                "d.yaml": "datatype: II\nsource: xml\nname: X\ntype: Identifier\nrules:\n  - {from: \"@root\", to: value, when: \"@root is guid\"}\n"
+            ])
+            .map(\.description).contains { $0.contains("d.yaml:6") && $0.contains("uuid or oid") })
+    }
+
     @Test("document maps read XML by path: predicates, attributes, every match, references, and a refused DTD")
     func documents() throws {
         let files: [String: String] = [

@@ -114,6 +114,16 @@ struct ShippedMappingTests {
                 resources.append(("ccda_\(name)-\(i).json", r))
             }
         }
+        // An entry known by a UUID root alone is identified by it, as a URI (it had been a system with no value).
+        let note = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/Consultation_Note.ccda")!), context: MappingContext(sender: "corpus"))
+        let problemIDs = note.resources.filter { $0["resourceType"] == .string("Condition") }.compactMap {
+            $0["identifier"]?.arrayValue?.first?.objectValue
+        }
+        #expect(
+            problemIDs.contains {
+                $0["value"] == .string("urn:uuid:ab1791b0-5c71-11db-b0de-0800200c9a66") && $0["system"] == .string("urn:ietf:rfc:3986")
+            })
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")

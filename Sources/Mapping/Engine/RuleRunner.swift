@@ -270,6 +270,7 @@ struct RuleRunner {
             return !input.isEmpty(at: c) && input.hasText(at: c)
         case .repeats(let p): return input.cursor(p, at: fallback).map { input.repetitionCount(at: $0) > 1 } ?? false
         case .longer(let p, let n): return read(p).map { $0.count > n } ?? false
+        case .form(let p, let form): return read(p).map(form.matches) ?? false
         case .equals(let p, let v): return read(p) == v
         case .notEquals(let p, let v): return read(p) != v
         case .oneOf(let p, let vs): return read(p).map { vs.contains($0) } ?? false

@@ -48,6 +48,14 @@ struct XMLInput: MappingInput {
         return render(e)
     }
 
+    /// An attribute is there when it has a value (`when: "@extension"`); the element's own rendering says nothing of
+    /// one attribute (it had made every `when: "@…"` hold).
+    func hasText(at c: Cursor) -> Bool {
+        guard let e = c.element else { return false }
+        if let a = c.attribute { return XMLPath.value(of: e, attribute: a)?.utf8.contains { $0 != 0x20 } ?? false }
+        return text(at: c).utf8.contains { $0 != 0x20 }
+    }
+
     func repetitionCount(at c: Cursor) -> Int { c.elements.count }
 
     func repetition(_ r: Int, of c: Cursor) -> Cursor {

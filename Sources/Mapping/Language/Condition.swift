@@ -6,6 +6,7 @@
 ///     when: OBX-2 in ['NM', 'SN']
 ///     when: not (PV1-2 == 'P' or PV1-2 == 'R')
 ///     when: PID-7 length > 8            # more than a date: the birth time
+///     when: "@root is uuid"             # a UUID (8-4-4-4-12 hex digits); `is oid`: an ISO OID (2.16.840.1)
 ///
 /// Literals are quoted ('…' or "…"). Comparisons are exact and case-sensitive; an absent value equals nothing.
 indirect enum Condition: Sendable, Hashable {
@@ -17,6 +18,9 @@ indirect enum Condition: Sendable, Hashable {
     case repeats(PathRef)
     /// `PID-7 length > 8`: the value has more than this many characters.
     case longer(PathRef, Int)
+    /// `@root is uuid`, `@root is oid`: the value is written as that kind of identifier (a CDA II's root can be
+    /// either, and becomes `urn:uuid:` or `urn:oid:`).
+    case form(PathRef, IdentifierForm)
     case not(Condition)
     case and(Condition, Condition)
     case or(Condition, Condition)
@@ -24,7 +28,8 @@ indirect enum Condition: Sendable, Hashable {
     /// Every path the condition reads.
     var paths: [SourcePath] {
         switch self {
-        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p), .longer(let p, _): [p.path]
+        case .present(let p), .equals(let p, _), .notEquals(let p, _), .oneOf(let p, _), .repeats(let p), .longer(let p, _), .form(let p, _):
+            [p.path]
         case .not(let c): c.paths
         case .and(let a, let b), .or(let a, let b): a.paths + b.paths
         }
@@ -156,6 +161,13 @@ private struct ConditionParser {
             position += 1
             return .longer(path, n)
         }
+        if take("is") {
+            guard !atEnd, case .word(let w) = tokens[position], let form = IdentifierForm(rawValue: w) else {
+                throw PathError("'is' takes uuid or oid: \(word) is uuid (condition '\(text)')")
+            }
+            position += 1
+            return .form(path, form)
+        }
         if take("repeats") {
             guard case .segment(_, let levels) = parsed, levels.count == 1 else {
                 throw PathError("'repeats' asks about a field (OBX-5), not \(path) (condition '\(text)')")
@@ -171,5 +183,36 @@ private struct ConditionParser {
         }
         position += 1
         return l
+    }
+}
+
+/// The two ways an HL7 identifier root is written.
+enum IdentifierForm: String, Sendable, Hashable {
+    /// 8-4-4-4-12 hexadecimal digits (either case).
+    case uuid
+    /// An ISO object identifier: arcs of decimal digits separated by dots, the first 0, 1 or 2 (`2.16.840.1.113883`).
+    case oid
+
+    func matches(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        switch self {
+        case .uuid:
+            guard bytes.count == 36 else { return false }
+            for (i, b) in bytes.enumerated() {
+                if i == 8 || i == 13 || i == 18 || i == 23 {
+                    guard b == UInt8(ascii: "-") else { return false }
+                } else {
+                    let hex = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
+                    guard hex else { return false }
+                }
+            }
+            return true
+        case .oid:
+            let arcs = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+            guard arcs.count >= 2, let first = arcs.first, first.count == 1, (0x30...0x32).contains(first[first.startIndex]) else {
+                return false
+            }
+            return arcs.allSatisfy { arc in !arc.isEmpty && arc.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        }
     }
 }
