@@ -124,6 +124,13 @@ struct ShippedMappingTests {
             problemIDs.contains {
                 $0["value"] == .string("urn:uuid:ab1791b0-5c71-11db-b0de-0800200c9a66") && $0["system"] == .string("urn:ietf:rfc:3986")
             })
+        // The encounter the document is about (its header's encompassingEncounter), with its discharge disposition.
+        let discharge = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/Discharge_Summary.ccda")!), context: MappingContext(sender: "corpus"))
+        let stay = try #require(discharge.resources.first { $0["resourceType"] == .string("Encounter") })
+        #expect(stay["identifier"]?.arrayValue?.first?.objectValue?["value"] == .string("9937012"))
+        #expect(JSONWriter().string(stay["period"] ?? .null) == #"{"start":"2014-09-09T19:04:00-05:00","end":"2014-09-16T19:04:00-05:00"}"#)
+        #expect(JSONWriter().string(stay["hospitalization"] ?? .null).contains(#""code":"01","display":"Routine Discharge""#))
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")
