@@ -463,7 +463,8 @@ struct ShippedMappingTests {
         }
         let w = JSONWriter()
         let adt = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1", "PID|1||M1^7^M10^FAC^MR||Roe^Ann",
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1",
+            "PID|1||M1^7^M10^FAC^MR~123456789^^^USSSA&2.16.840.1.113883.4.1&ISO^SS||Roe^Ann",
             Self.segment("PD1", [6: "B^Blind^L", 12: "Y"]), Self.segment("NK1", [1: "1", 2: "Roe^Bob", 3: "SPO^Spouse^HL70063", 37: "123-45-6789"]),
             "PV1|1|I", Self.segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 22: "DX-1^APP"]),
         ])
@@ -480,6 +481,8 @@ struct ShippedMappingTests {
             firstIdentifier.contains(
                 #""extension":[{"url":"http://hl7.org/fhir/StructureDefinition/identifier-checkDigit","valueString":"7"},{"url":"http://hl7.org/fhir/StructureDefinition/namingsystem-checkDigit","valueString":"M10"}]"#
             ), "CX-2 and CX-3, the check digit and its scheme")
+        let ssn = patient["identifier"]?.arrayValue?.compactMap(\.objectValue).first { $0["value"] == .string("123456789") }
+        #expect(ssn?["system"] == .string("http://hl7.org/fhir/sid/us-ssn"), "an authority in FHIR's identifier registry: its URI, not urn:oid:")
         let related = try #require(adt.first { $0["resourceType"]?.stringValue == "RelatedPerson" })
         #expect(
             w.string(related["identifier"] ?? .null)
