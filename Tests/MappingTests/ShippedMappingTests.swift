@@ -404,7 +404,7 @@ struct ShippedMappingTests {
         let spm = Self.segment(
             "SPM",
             [
-                1: "1", 2: "S1&LAB", 4: "BLD^Whole blood^HL70487", 6: "EDTK", 12: "5^mL&milliliter&UCUM",
+                1: "1", 2: "S1&LAB", 3: "PARENT-1&LAB", 4: "BLD^Whole blood^HL70487", 6: "EDTK", 12: "5^mL&milliliter&UCUM",
                 17: "202601010800+0000^202601010815+0000", 20: "N", 24: "CLOT^Clotted^HL70493~HEM", 27: "LAV^Lavender top^HL70785",
                 30: "ACC-9^^^LAB&1.2.3&ISO", 31: "OTHER-1^^^LAB~OTHER-2^^^LAB",
             ])
@@ -432,6 +432,7 @@ struct ShippedMappingTests {
         #expect(w.string(specimen["accessionIdentifier"] ?? .null).contains(#""value":"ACC-9","system":"urn:oid:1.2.3""#))
         let ids = specimen["identifier"]?.arrayValue?.compactMap { $0.objectValue?["value"]?.stringValue } ?? []
         #expect(ids == ["S1", "OTHER-1", "OTHER-2"], "\(ids)")
+        #expect(w.string(specimen["parent"] ?? .null) == #"[{"identifier":{"value":"PARENT-1","assigner":{"display":"LAB"}},"type":"Specimen"}]"#)
         #expect(FHIRValidator().validate(specimen).filter { $0.severity == .error }.isEmpty)
     }
 
@@ -467,6 +468,7 @@ struct ShippedMappingTests {
             "PID|1||M1^7^M10^FAC^MR~123456789^^^USSSA&2.16.840.1.113883.4.1&ISO^SS||Roe^Ann",
             Self.segment("PD1", [6: "B^Blind^L", 12: "Y"]), Self.segment("NK1", [1: "1", 2: "Roe^Bob", 3: "SPO^Spouse^HL70063", 37: "123-45-6789"]),
             "PV1|1|I", Self.segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 22: "DX-1^APP"]),
+            Self.segment("PR1", [1: "1", 3: "76164006^Biopsy of colon^SCT", 19: "PR-2^APP", 25: "PR-1^APP"]),
         ])
         let patient = try #require(adt.first { $0["resourceType"]?.stringValue == "Patient" })
         let extensions = w.string(patient["extension"] ?? .null)
@@ -501,6 +503,8 @@ struct ShippedMappingTests {
         #expect(personnel["actor"] != nil && personnel["status"] == .string("accepted"))
         #expect(w.string(personnel["period"] ?? .null) == #"{"start":"2026-01-10T09:30:00+01:00"}"#)
         #expect(w.string(appointment["basedOn"] ?? .null).contains(#"{"identifier":{"value":"P9","#), "SCH-26: the order it is for")
+        let procedure = try #require(adt.first { $0["resourceType"]?.stringValue == "Procedure" })
+        #expect(w.string(procedure["partOf"] ?? .null).contains(#"{"identifier":{"value":"PR-1","#), "PR1-25, the parent procedure")
         let condition = try #require(adt.first { $0["resourceType"]?.stringValue == "Condition" })
         #expect(
             w.string(condition["extension"] ?? .null)
