@@ -131,6 +131,14 @@ struct ShippedMappingTests {
         #expect(stay["identifier"]?.arrayValue?.first?.objectValue?["value"] == .string("9937012"))
         #expect(JSONWriter().string(stay["period"] ?? .null) == #"{"start":"2014-09-09T19:04:00-05:00","end":"2014-09-16T19:04:00-05:00"}"#)
         #expect(JSONWriter().string(stay["hospitalization"] ?? .null).contains(#""code":"01","display":"Routine Discharge""#))
+        // The document itself: a Composition with its authors, custodian and legal authenticator.
+        let composition = try #require(discharge.resources.first { $0["resourceType"] == .string("Composition") })
+        #expect(composition["status"] == .string("final") && composition["date"] != nil && composition["title"] != nil)
+        let made = Set(discharge.resources.map { "\($0["resourceType"]!.stringValue!)/\($0["id"]!.stringValue!)" })
+        for reference in (composition["author"]?.arrayValue ?? []) + [composition["custodian"] ?? .null] {
+            let target = reference.objectValue?["reference"]?.stringValue ?? "none"
+            #expect(made.contains(target), "the Composition's \(target) is in the bundle")
+        }
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")
