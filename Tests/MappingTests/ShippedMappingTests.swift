@@ -139,6 +139,15 @@ struct ShippedMappingTests {
             let target = reference.objectValue?["reference"]?.stringValue ?? "none"
             #expect(made.contains(target), "the Composition's \(target) is in the bundle")
         }
+        // A result organizer is the report of its results.
+        let reports = resources.map(\.1).filter { $0["resourceType"] == .string("DiagnosticReport") }
+        #expect(!reports.isEmpty && reports.allSatisfy { ($0["result"]?.arrayValue?.count ?? 0) > 0 }, "\(reports.count) reports")
+        // A document with no person as author makes no Composition, and its coverage report says why.
+        let direct = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/Patient-and-Provider-Organization-Direct-Address-C-CDAR2.1.ccda")!),
+            context: MappingContext(sender: "corpus"))
+        #expect(!direct.resources.contains { $0["resourceType"] == .string("Composition") })
+        #expect(direct.coverage?.unmapped.contains("ClinicalDocument (no Composition.author)") == true)
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")

@@ -93,6 +93,8 @@ struct DocumentExecutor {
         let documentNamespace = "document:\(context.sender)|\(documentID)"
 
         var instances = InstanceSet()
+        // Elements a resource was not made of for want of a required element (`needs:`), for the coverage report.
+        var dropped: Set<String> = []
         for (d, definition) in map.resources.enumerated() {
             guard case .xml(let each)? = definition.each else { continue }
             let found = each.steps.isEmpty ? [root] : each.elements(from: root)
@@ -133,7 +135,10 @@ struct DocumentExecutor {
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
                 runner.apply(definition.rules, at: cursor, into: &object, input: &input)
-                if definition.needs.contains(where: { object[$0] == nil }) { continue }
+                if let missing = definition.needs.first(where: { object[$0] == nil }) {
+                    dropped.insert("\(each.steps.isEmpty ? root.name : each.description) (no \(definition.resource).\(missing))")
+                    continue
+                }
                 instances.add(
                     .init(definition: d, position: position, resource: definition.resource, id: id, object: object), name: definition.name)
             }
@@ -143,7 +148,9 @@ struct DocumentExecutor {
         for made in input.made.list where !instances.contains("\(made["resourceType"]?.stringValue ?? "")/\(made["id"]?.stringValue ?? "")") {
             resources.append(made)
         }
-        return (resources, Self.coverage(root, used: input.used))
+        var report = Self.coverage(root, used: input.used)
+        if !dropped.isEmpty { report.unmapped = (report.unmapped + dropped).sorted() }
+        return (resources, report)
     }
 
     /// Values of the document no rule read, by element path (`recordTarget/patientRole/patient/religiousAffiliationCode/@code`).
