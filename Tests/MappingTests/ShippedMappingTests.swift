@@ -148,6 +148,12 @@ struct ShippedMappingTests {
             context: MappingContext(sender: "corpus"))
         #expect(!direct.resources.contains { $0["resourceType"] == .string("Composition") })
         #expect(direct.coverage?.unmapped.contains("ClinicalDocument (no Composition.author)") == true)
+        // The patient's guardian, a RelatedPerson of the patient.
+        let ccd = try mapper.mapDocument(Array(FileManager.default.contents(atPath: dir + "/CCD.ccda")!), context: MappingContext(sender: "corpus"))
+        let guardian = try #require(ccd.resources.first { $0["resourceType"] == .string("RelatedPerson") })
+        #expect(JSONWriter().string(guardian["relationship"] ?? .null).contains(#""code":"POWATT""#))
+        let ccdPatient = try #require(ccd.resources.first { $0["resourceType"] == .string("Patient") })
+        #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")
