@@ -154,6 +154,9 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(guardian["relationship"] ?? .null).contains(#""code":"POWATT""#))
         let ccdPatient = try #require(ccd.resources.first { $0["resourceType"] == .string("Patient") })
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
+        // Procedures, beyond the sections the issue names.
+        let procedures = ccd.resources.filter { $0["resourceType"] == .string("Procedure") }
+        #expect(procedures.count == 1 && procedures.allSatisfy { $0["status"] == .string("completed") && $0["code"] != nil }, "\(procedures.count)")
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")
