@@ -49,6 +49,7 @@ struct MessageExecutor {
             if definition.required && found.isEmpty {
                 throw MappingError(.missingRequired, location: segmentID, reason: "\(type) is mapped only with a \(segmentID) segment")
             }
+            let hasDefaults = definition.hasDefaults  // a walk of its rules: once per definition, not per segment
             for (occurrence, position) in found.enumerated() {
                 if !definition.unless.isEmpty {
                     let next = occurrence + 1 < found.count ? found[occurrence + 1] : message.segmentCount
@@ -81,7 +82,7 @@ struct MessageExecutor {
                         if built.count > 0 { RuleRunner.writeWhole(.object(built), element.steps[...], into: &instances[target].object) }
                     } else {
                         runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input, pass: .deferringDefaults)
-                        if definition.hasDefaults { defaults.append((target, d, cursor)) }
+                        if hasDefaults { defaults.append((target, d, cursor)) }
                         for (path, reference) in instances.references(definition.refs, at: position) {
                             RuleRunner.writeWhole(reference, path.steps[...], into: &instances[target].object)
                         }
@@ -115,7 +116,7 @@ struct MessageExecutor {
                     dropped.insert("\(segmentID) (no \(definition.resource).\(missing))")
                     continue
                 }
-                if definition.hasDefaults { defaults.append((instances.all.count, d, cursor)) }
+                if hasDefaults { defaults.append((instances.all.count, d, cursor)) }
                 instances.add(
                     .init(definition: d, position: position, resource: definition.resource, id: id, object: object), name: definition.name)
             }
