@@ -817,6 +817,86 @@ struct MappingLanguageTests {
             .map(\.description).contains { $0.contains("d.yaml:6") && $0.contains("uuid or oid") })
     }
 
+    @Test(
+        "a document map appends elements to a resource (into: with element:), each listing what was made inside its element; text to a Narrative is escaped XHTML"
+    )
+    func documentSectionsListTheirEntries() throws {
+        let files: [String: String] = [
+            "doc.yaml": """
+            document: ClinicalDocument
+            resources:
+              - name: patient
+                each: recordTarget/patientRole
+                resource: Patient
+                id: {value: [id/@extension], required: true}
+              - name: document
+                each: "."
+                resource: Composition
+                rules:
+                  - {to: status, constant: final}
+              - name: problem
+                each: "component/section/entry/observation"
+                resource: Condition
+                rules:
+                  - {from: value/@code, to: code.text}
+              - name: allergy
+                each: "component/section/entry/act"
+                resource: AllergyIntolerance
+                rules:
+                  - {from: code/@code, to: code.text}
+              - name: section
+                each: component/section
+                into: document
+                element: "section[]"
+                rules:
+                  - {from: title, to: title}
+                  - {from: title, to: text}
+                  - {to: text, constant: "Untitled", default: true}
+                refs: {"entry[]": [problem, allergy]}
+            """
+        ]
+        let mapper = try Self.load(files)
+        let document = """
+            <ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><id extension="P1"/></patientRole></recordTarget>
+              <component><section><title>Problems &amp; allergies &lt;1&gt;</title>
+                <entry><observation><value code="A"/></observation></entry><entry><act><code code="B"/></act></entry>
+                <entry><observation><value code="C"/></observation></entry></section></component>
+              <component><section><entry><act><code code="D"/></act></entry></section></component>
+              <component><section><title>Empty</title></section></component>
+            </ClinicalDocument>
+            """
+        let result = try mapper.mapDocument(Array(document.utf8), context: MappingContext(sender: "feed"))
+        let byCode = Dictionary(
+            uniqueKeysWithValues: result.resources.compactMap { r in
+                r["code"]?.objectValue?["text"]?.stringValue.map { ($0, "\(r["resourceType"]!.stringValue!)/\(r["id"]!.stringValue!)") }
+            })
+        let composition = try #require(result.resources.first { $0["resourceType"]?.stringValue == "Composition" })
+        let sections = try #require(composition["section"]?.arrayValue)
+        #expect(sections.count == 3)
+        func entries(_ i: Int) -> [String] {
+            sections[i].objectValue?["entry"]?.arrayValue?.compactMap { $0.objectValue?["reference"]?.stringValue } ?? []
+        }
+        // In document order, whichever definition made them; none from another section.
+        #expect(entries(0) == [byCode["A"], byCode["B"], byCode["C"]].compactMap { $0 })
+        #expect(entries(1) == [byCode["D"]].compactMap { $0 })
+        #expect(entries(2).isEmpty)
+        #expect(
+            JSONWriter().string(sections[0].objectValue?["text"] ?? .null)
+                == #"{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Problems &amp; allergies &lt;1&gt;</div>"}"#)
+        #expect(sections[1].objectValue?["text"]?.objectValue?["div"]?.stringValue == #"<div xmlns="http://www.w3.org/1999/xhtml">Untitled</div>"#)
+        #expect(ValueConversion.narrativeDiv("a\r\nb\nc\u{7}\td") == #"<div xmlns="http://www.w3.org/1999/xhtml">a<br/>b<br/>c d</div>"#)
+        // A list of names is for document maps, and takes a [] target.
+        let message = """
+            messages: [ADT^A01]
+            resources:
+              - {name: patient, segment: PID, resource: Patient}
+              - {name: account, segment: PV1, resource: Account, refs: {"subject[]": [patient]}}
+            """
+        #expect(Self.diagnostics(["m.yaml": message]).map(\.description).contains { $0.contains("m.yaml:4") && $0.contains("document map") })
+        let oneTarget = ["doc.yaml": files["doc.yaml"]!.replacingOccurrences(of: #"refs: {"entry[]""#, with: #"refs: {"focus""#)]
+        #expect(Self.diagnostics(oneTarget).map(\.description).contains { $0.contains("doc.yaml:30") && $0.contains("end it with []") })
+    }
+
     @Test("document maps read XML by path: predicates, attributes, every match, references, and a refused DTD")
     func documents() throws {
         let files: [String: String] = [

@@ -95,6 +95,17 @@ struct InstanceSet {
         refs.compactMap { target, name in nearest(name, to: position).map { (target, all[$0].reference) } }
     }
 
+    /// Writes a reference to every instance of the names of each of `enclosed` built inside the positions after
+    /// `start` up to `end` (an element's descendants), in document order.
+    func writeEnclosed(_ enclosed: [(target: TargetPath, names: [String])], from start: Int, to end: Int, into object: inout JSONObject) {
+        for (target, names) in enclosed {
+            let inside = names.flatMap { byName[$0] ?? [] }.filter { all[$0].position > start && all[$0].position < end }
+            for i in inside.sorted(by: { all[$0].position < all[$1].position }) {
+                RuleRunner.writeWhole(all[i].reference, target.steps[...], into: &object)
+            }
+        }
+    }
+
     /// Writes every `refs:` and `parent:` reference, once all instances have their ids.
     mutating func link(_ definitions: [ResourceDefinition]) {
         for i in all.indices {

@@ -11,6 +11,8 @@ enum ValueConversion {
         case checked(FHIRTypeTable.Primitive.Format)
         /// A vocabulary's code written as a Coding or a CodeableConcept.
         case coding, concept
+        /// Text written as a generated Narrative: the text, escaped, in an XHTML div.
+        case narrative
         /// A complex type (only a datatype map or a vocabulary writes one).
         case complex
 
@@ -25,6 +27,7 @@ enum ValueConversion {
             case "boolean": self = .boolean
             case "Coding": self = .coding
             case "CodeableConcept": self = .concept
+            case "Narrative": self = .narrative
             default:
                 guard let primitive = table.primitives[type] else {
                     self = .complex
@@ -79,9 +82,32 @@ enum ValueConversion {
             }
         case .checked(let format):
             return FHIRValidator.isValidPrimitive(text, format: format) ? .string(text) : nil
+        case .narrative:
+            return .object(JSONObject([("status", .string("generated")), ("div", .string(narrativeDiv(text)))]))
         case .coding, .concept, .complex:
             return .string(text)
         }
+    }
+}
+
+extension ValueConversion {
+    /// Text as an XHTML div, the form FHIR's narrative takes: `&`, `<` and `>` escaped, line breaks as `<br/>`, other control characters dropped.
+    static func narrativeDiv(_ text: String) -> String {
+        var out = #"<div xmlns="http://www.w3.org/1999/xhtml">"#
+        var afterCR = false
+        for c in text.unicodeScalars {
+            defer { afterCR = c == "\r" }
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\t": out += " "
+            case "\r": out += "<br/>"
+            case "\n": if !afterCR { out += "<br/>" }
+            default: if c.value >= 0x20 { out.unicodeScalars.append(c) }  // no control characters in XML
+            }
+        }
+        return out + "</div>"
     }
 }
 

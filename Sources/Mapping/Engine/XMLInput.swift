@@ -81,11 +81,14 @@ struct DocumentExecutor {
             throw MappingError(
                 .unmappedType, location: "<\(root.name)>", reason: "the document is not one \(map.name) maps (its condition does not hold)")
         }
-        // Document order, for "the nearest resource before this element".
+        // Document order, for "the nearest resource before this element", and where each element's descendants end
+        // (the positions inside it run up to that), for `refs:` to the resources made inside an element.
         var order: [ObjectIdentifier: Int] = [:]
+        var ends: [ObjectIdentifier: Int] = [:]
         func number(_ e: XMLElement) {
             order[ObjectIdentifier(e)] = order.count
             for c in e.children { number(c) }
+            ends[ObjectIdentifier(e)] = order.count
         }
         number(root)
         let documentID = [XMLPath.parse("id/@root"), XMLPath.parse("id/@extension")].compactMap { try? $0.get().firstValue(from: root) }.joined(
@@ -109,9 +112,18 @@ struct DocumentExecutor {
                     throw MappingError(
                         .missingRequired, location: "\(each.description) line \(element.line): \(p)", reason: "\(definition.name) needs this value")
                 }
+                let end = ends[ObjectIdentifier(element)] ?? position
                 if let into = definition.into {
                     guard let target = instances.nearest(into, to: position) else { continue }
-                    runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                    guard let path = definition.element else {
+                        runner.apply(definition.rules, at: cursor, into: &instances[target].object, input: &input)
+                        continue
+                    }
+                    // `element:`: one new element appended there (a section of the Composition).
+                    var built = JSONObject()
+                    runner.apply(definition.rules, at: cursor, into: &built, input: &input)
+                    instances.writeEnclosed(definition.enclosed, from: position, to: end, into: &built)
+                    if built.count > 0 { RuleRunner.writeWhole(.object(built), path.steps[...], into: &instances[target].object) }
                     continue
                 }
                 var identified: String? = nil
@@ -135,6 +147,7 @@ struct DocumentExecutor {
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
                 runner.apply(definition.rules, at: cursor, into: &object, input: &input)
+                instances.writeEnclosed(definition.enclosed, from: position, to: end, into: &object)
                 if let missing = definition.needs.first(where: { object[$0] == nil }) {
                     dropped.insert("\(each.steps.isEmpty ? root.name : each.description) (no \(definition.resource).\(missing))")
                     continue

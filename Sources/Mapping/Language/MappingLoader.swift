@@ -432,7 +432,8 @@ private struct Compiler {
             }
             vocabulary = i
         }
-        if map == nil && vocabulary == nil && !FHIRTypeTable.r4.isPrimitive(target.type) {
+        // A Narrative takes text too: it becomes the narrative's div (a C-CDA section's title as its text).
+        if map == nil && vocabulary == nil && !FHIRTypeTable.r4.isPrimitive(target.type) && target.type != "Narrative" {
             throw toNode.problem(
                 "\(target) is a \(target.type): give a map: (a datatype map making a \(target.type)) or write to one of its elements")
         }
@@ -639,9 +640,13 @@ private struct Compiler {
         if table {
             dialect = kind == .document ? .xml : .table
             if kind == .document { each = try path(f.required("each"), dialect: .xml) }
-            let r = try f.required("resource")
-            resource = try r.string("resource")
-            guard FHIRTypeTable.r4.isResource(resource) else { throw r.problem("'\(resource)' is not a FHIR R4 resource type") }
+            if let intoTarget, f.optional("resource") == nil {
+                resource = intoTarget.resource
+            } else {
+                let r = try f.required("resource")
+                resource = try r.string("resource")
+                guard FHIRTypeTable.r4.isResource(resource) else { throw r.problem("'\(resource)' is not a FHIR R4 resource type") }
+            }
         } else {
             let s = try f.requiredString("segment")
             segment = s
@@ -673,8 +678,8 @@ private struct Compiler {
         // Patient.contact); their paths start at that element.
         var element: TargetPath? = nil
         if let e = f.optional("element") {
-            guard let intoTarget, !table else {
-                throw e.problem("element: goes with into: in a message map (the element of that resource to append to)")
+            guard let intoTarget, kind != .table else {
+                throw e.problem("element: goes with into: in a message or document map (the element of that resource to append to)")
             }
             guard f.optional("map") == nil else { throw e.problem("element: takes its own rules: (a segment map's paths start at the resource)") }
             let text = try e.string("element")
@@ -723,9 +728,29 @@ private struct Compiler {
         let required = try f.optional("required").map { n throws(MappingDiagnostic) in try bool(n) } ?? false
         let requiredPaths = try f.optional("require").map { n throws(MappingDiagnostic) in try paths(n, dialect: dialect) } ?? []
         var refs: [(TargetPath, String)] = []
+        var enclosed: [(TargetPath, [String])] = []
         if let r = f.optional("refs") {
             for (key, value) in try r.entries("refs") {
                 let target = try referenceTarget(key, root: element?.type ?? resource)
+                if value.isSequence {
+                    // `entry[]: [problem, allergy]`: every one of those built from an element inside this one.
+                    guard kind == .document else {
+                        throw value.problem("refs: with a list of names belongs in a document map (the resources made inside this element)")
+                    }
+                    guard target.steps.last?.index == .append else {
+                        throw key.problem("refs: \(target) takes every resource of the names listed: end it with [] (entry[])")
+                    }
+                    var names: [String] = []
+                    for item in value.items() {
+                        let other = try item.string("a resource name")
+                        guard known.contains(where: { $0.name == other && $0.into == nil }) else {
+                            throw item.problem("refs: '\(other)' names no resource of this map defined above this one")
+                        }
+                        names.append(other)
+                    }
+                    enclosed.append((target, names))
+                    continue
+                }
                 let other = try value.string("a resource name")
                 guard known.contains(where: { $0.name == other }) || other == name else {
                     throw value.problem("refs: '\(other)' names no resource of this map (defined above this one)")
@@ -780,6 +805,7 @@ private struct Compiler {
         definition.element = element
         definition.within = within
         definition.unless = unless
+        definition.enclosed = enclosed
         return definition
     }
 

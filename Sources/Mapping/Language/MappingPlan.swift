@@ -209,6 +209,9 @@ struct ResourceDefinition: Sendable {
     var required: Bool
     var requiredPaths: [SourcePath]
     var refs: [(target: TargetPath, resource: String)]
+    /// `refs: {entry[]: [problem, allergy]}` (document maps): a reference to every instance of these names built from
+    /// an element inside this one's, in document order (a Composition section lists its entries).
+    var enclosed: [(target: TargetPath, names: [String])] = []
     /// Elements the resource must have got from its rules; without them it is left out (and the coverage report
     /// names the segment), rather than failing the message (`needs: [recorded]` for a Provenance from EVN).
     var needs: [String] = []
