@@ -897,6 +897,22 @@ struct MappingLanguageTests {
         #expect(Self.diagnostics(oneTarget).map(\.description).contains { $0.contains("doc.yaml:30") && $0.contains("end it with []") })
     }
 
+    @Test("an XML path in a condition keeps its predicates, quoted text and spaces included; a list after 'in' is still a list")
+    func conditionPathsWithPredicates() throws {
+        let parsed = try Condition.parse("entryRelationship[@typeCode='CAUS']/observation/value[@code='a ]b'] and code", dialect: .xml).get()
+        guard case .and(.present(let p), .present(let q)) = parsed else {
+            Issue.record("parsed as \(parsed)")
+            return
+        }
+        #expect(p.path.description == "entryRelationship[@typeCode='CAUS']/observation/value[@code='a ]b']" && q.path.description == "code")
+        guard case .oneOf(_, let values) = try Condition.parse("@code in ['A', 'B']", dialect: .xml).get() else {
+            Issue.record("'in' list")
+            return
+        }
+        #expect(values == ["A", "B"])
+        #expect(throws: PathError.self) { try Condition.parse("value[@code='x'", dialect: .xml).get() }
+    }
+
     @Test("document maps read XML by path: predicates, attributes, every match, references, and a refused DTD")
     func documents() throws {
         let files: [String: String] = [

@@ -139,6 +139,22 @@ struct ShippedMappingTests {
             let target = reference.objectValue?["reference"]?.stringValue ?? "none"
             #expect(made.contains(target), "the Composition's \(target) is in the bundle")
         }
+        // Its sections, in order, each listing what its entries made: every resource it names is in the bundle.
+        let sectionList = composition["section"]?.arrayValue?.compactMap { $0.objectValue }
+        let sections = try #require(sectionList)
+        #expect(sections.count == 21 && sections.allSatisfy { $0["title"] != nil && $0["text"]?.objectValue?["status"] == .string("generated") })
+        let listed = sections.flatMap { $0["entry"]?.arrayValue ?? [] }.compactMap { $0.objectValue?["reference"]?.stringValue }
+        #expect(listed.count > 10 && listed.allSatisfy(made.contains) && Set(listed).count == listed.count, "\(listed)")
+        let family = sections.first { JSONWriter().string($0["code"] ?? .null).contains("10157-6") }
+        let familySection = try #require(family)
+        // The family history: a FamilyMemberHistory per relative, with the conditions observed in them.
+        let father = try #require(discharge.resources.first { $0["resourceType"] == .string("FamilyMemberHistory") })
+        #expect(familySection["entry"]?.arrayValue?.first?.objectValue?["reference"] == .string("FamilyMemberHistory/\(father["id"]!.stringValue!)"))
+        #expect(JSONWriter().string(father["relationship"] ?? .null).contains(#""code":"9947008""#) && father["bornDate"] == .string("1910"))
+        #expect(
+            JSONWriter().string(father["condition"] ?? .null)
+                .contains(#""contributedToDeath":true,"onsetAge":{"value":57,"unit":"a","code":"a","system":"http://unitsofmeasure.org"}}"#))
+        #expect(father["condition"]?.arrayValue?.count == 2 && father["condition"]?.arrayValue?[1].objectValue?["contributedToDeath"] == nil)
         // A result organizer is the report of its results.
         let reports = resources.map(\.1).filter { $0["resourceType"] == .string("DiagnosticReport") }
         #expect(!reports.isEmpty && reports.allSatisfy { ($0["result"]?.arrayValue?.count ?? 0) > 0 }, "\(reports.count) reports")

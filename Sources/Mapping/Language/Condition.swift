@@ -95,12 +95,44 @@ private struct ConditionParser {
                 out.append(.symbol(two))
                 chars = chars.dropFirst(2)
             } else {
-                let word = chars.prefix { !" \t()[],=!'\"".contains($0) }
-                out.append(.word(String(word)))
-                chars = chars.dropFirst(max(1, word.count))
+                // A path; an XML path's predicates (`value[@code='419099009']`, right after a step) are part of it.
+                var word = ""
+                repeat {
+                    let part = chars.prefix { !" \t()[],=!'\"".contains($0) }
+                    word += part
+                    chars = chars.dropFirst(part.count)
+                    guard !part.isEmpty, chars.first == "[", let close = predicateEnd(chars) else { break }
+                    word += chars[..<close]
+                    chars = chars[close...]
+                } while true
+                if word.isEmpty {
+                    word = String(c)
+                    chars = chars.dropFirst()
+                }
+                out.append(.word(word))
             }
         }
         return out
+    }
+
+    /// Where a predicate that `chars` starts with (`[`) ends, past its `]`: brackets balanced, quoted text skipped.
+    static func predicateEnd(_ chars: ArraySlice<Character>) -> Int? {
+        var depth = 0
+        var quote: Character? = nil
+        for i in chars.indices {
+            let c = chars[i]
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "'" || c == "\"" {
+                quote = c
+            } else if c == "[" {
+                depth += 1
+            } else if c == "]" {
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            }
+        }
+        return nil
     }
 
     mutating func take(_ symbol: String) -> Bool {

@@ -389,13 +389,19 @@ private struct Compiler {
         // component per repetition of OBX-5), as if by a datatype map written in place; they read the value by
         // relative paths (.1) and the segment by absolute ones (OBX-3).
         if let nested = f.optional("rules") {
-            guard case .segment(let own) = dialect else { throw nested.problem("rules: inside a rule belongs in a segment map") }
+            // In a document map they read the element the rule's `from:` reaches (XML paths are relative already).
+            let own: String, innerDialect: SourcePath.Dialect
+            switch dialect {
+            case .segment(let id): (own, innerDialect) = (id, .value(segment: id))
+            case .xml: (own, innerDialect) = ("document", .xml)
+            default: throw nested.problem("rules: inside a rule belongs in a segment or document map")
+            }
             guard source != nil, case .read = value else { throw nested.problem("rules: inside a rule needs from: (the value it builds from)") }
             guard f.optional("map") == nil, !f.has("vocabulary") else { throw nested.problem("a rule has either rules:, map: or vocabulary:") }
             guard !FHIRTypeTable.r4.isPrimitive(target.type), !FHIRTypeTable.r4.isResource(target.type) else {
                 throw nested.problem("rules: build an element with parts of its own; \(target) is a \(target.type)")
             }
-            let inner = try rules(nested, root: target.type, dialect: .value(segment: own))
+            let inner = try rules(nested, root: target.type, dialect: innerDialect)
             map = [datatypes.count]
             datatypes.append(
                 DatatypeMap(
@@ -409,7 +415,10 @@ private struct Compiler {
                 guard let i = datatypeIndex[name] else { throw m.problem("no datatype map named '\(name)'") }
                 indices.append(i)
                 let mapType = datatypeType(i)
-                if let mapType, mapType != target.type {
+                // R4's Age, Count, Distance and Duration are Quantities with rules of their own (a map making a
+                // Quantity writes them; a value they cannot take is caught by validation, not here).
+                let quantityKinds: Set<String> = ["Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"]
+                if let mapType, mapType != target.type, !(mapType == "Quantity" && quantityKinds.contains(target.type)) {
                     if FHIRTypeTable.r4.isResource(mapType) {
                         guard target.type == "Reference" else {
                             throw m.problem("'\(name)' makes a \(mapType) resource: write it to a Reference, not to \(target) (a \(target.type))")
