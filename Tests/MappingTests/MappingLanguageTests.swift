@@ -835,7 +835,7 @@ struct MappingLanguageTests {
                 rules:
                   - {to: status, constant: final}
               - name: problem
-                each: "component/section/entry/observation"
+                each: ["component/section/entry/observation", "component/section[title or @ID='x']/entry/organizer/component/observation"]
                 resource: Condition
                 rules:
                   - {from: value/@code, to: code.text}
@@ -860,6 +860,7 @@ struct MappingLanguageTests {
             <ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><id extension="P1"/></patientRole></recordTarget>
               <component><section><title>Problems &amp; allergies &lt;1&gt;</title>
                 <entry><observation><value code="A"/></observation></entry><entry><act><code code="B"/></act></entry>
+                <entry><organizer><component><observation><value code="E"/></observation></component></organizer></entry>
                 <entry><observation><value code="C"/></observation></entry></section></component>
               <component><section><entry><act><code code="D"/></act></entry></section></component>
               <component><section><title>Empty</title></section></component>
@@ -877,7 +878,7 @@ struct MappingLanguageTests {
             sections[i].objectValue?["entry"]?.arrayValue?.compactMap { $0.objectValue?["reference"]?.stringValue } ?? []
         }
         // In document order, whichever definition made them; none from another section.
-        #expect(entries(0) == [byCode["A"], byCode["B"], byCode["C"]].compactMap { $0 })
+        #expect(entries(0) == [byCode["A"], byCode["B"], byCode["E"], byCode["C"]].compactMap { $0 } && byCode.count == 5)
         #expect(entries(1) == [byCode["D"]].compactMap { $0 })
         #expect(entries(2).isEmpty)
         #expect(
@@ -911,6 +912,11 @@ struct MappingLanguageTests {
         }
         #expect(values == ["A", "B"])
         #expect(throws: PathError.self) { try Condition.parse("value[@code='x'", dialect: .xml).get() }
+        // `or` inside a predicate: any of its parts.
+        let tree = try XMLTree.parse(Array(#"<r><s><c code="1"/></s><s><c code="2"/></s><s><c code="3"/></s><s><d/></s></r>"#.utf8))
+        let either = try XMLPath.parse("s[c/@code='1' or c/@code = '3' or d]/c/@code").get()
+        #expect(either.elements(from: tree).compactMap { $0.attribute("code") } == ["1", "3"])
+        #expect(throws: PathError.self) { try XMLPath.parse("s[c/@code='1' or ]").get() }
     }
 
     @Test("document maps read XML by path: predicates, attributes, every match, references, and a refused DTD")

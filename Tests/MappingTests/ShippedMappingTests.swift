@@ -155,6 +155,27 @@ struct ShippedMappingTests {
             JSONWriter().string(father["condition"] ?? .null)
                 .contains(#""contributedToDeath":true,"onsetAge":{"value":57,"unit":"a","code":"a","system":"http://unitsofmeasure.org"}}"#))
         #expect(father["condition"]?.arrayValue?.count == 2 && father["condition"]?.arrayValue?[1].objectValue?["contributedToDeath"] == nil)
+        // Beyond the eight sections: social history (C-CDA 1.1's smoking status, coded ASSERTION, as LOINC's), the
+        // mental, functional and nutrition status observations (alone or in an organizer), and the procedures section's
+        // acts and observations.
+        let transfer = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/Transfer_Summary.ccda")!), context: MappingContext(sender: "corpus"))
+        func observations(_ category: String?) -> [JSONObject] {
+            transfer.resources.filter {
+                $0["resourceType"] == .string("Observation")
+                    && $0["category"]?.arrayValue?.first?.objectValue?["coding"]?.arrayValue?.first?.objectValue?["code"]?.stringValue == category
+            }
+        }
+        let social = observations("social-history").map { JSONWriter().string(.object($0)) }
+        #expect(social.count == 5)
+        #expect(social.contains { $0.contains(#""code":"74013-4""#) && $0.contains(#""valueQuantity":{"value":1}"#) })
+        #expect(social.contains { $0.contains(#""code":"72166-2""#) && $0.contains(#""code":"8517006""#) })
+        let status = observations(nil).map { JSONWriter().string(.object($0)) }
+        #expect(
+            status.filter { $0.contains(#""code":"75275-8""#) }.count == 4 && status.contains { $0.contains(#""code":"46008-9""#) }, "\(status.count)"
+        )
+        #expect(observations("procedure").count == 1)
+        #expect(transfer.resources.filter { $0["resourceType"] == .string("Procedure") }.count == 2)
         // A result organizer is the report of its results.
         let reports = resources.map(\.1).filter { $0["resourceType"] == .string("DiagnosticReport") }
         #expect(!reports.isEmpty && reports.allSatisfy { ($0["result"]?.arrayValue?.count ?? 0) > 0 }, "\(reports.count) reports")
@@ -172,7 +193,7 @@ struct ShippedMappingTests {
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
         // Procedures, beyond the sections the issue names.
         let procedures = ccd.resources.filter { $0["resourceType"] == .string("Procedure") }
-        #expect(procedures.count == 1 && procedures.allSatisfy { $0["status"] == .string("completed") && $0["code"] != nil }, "\(procedures.count)")
+        #expect(procedures.count == 2 && procedures.allSatisfy { $0["status"] == .string("completed") && $0["code"] != nil }, "\(procedures.count)")
         // The sections the issue names: problems, allergies, medications, results and vital signs, encounters, immunizations.
         for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Encounter", "Immunization"] {
             #expect((types[type] ?? 0) > 0, "no \(type) from the C-CDA corpus: \(types)")

@@ -99,8 +99,17 @@ struct DocumentExecutor {
         // Elements a resource was not made of for want of a required element (`needs:`), for the coverage report.
         var dropped: Set<String> = []
         for (d, definition) in map.resources.enumerated() {
-            guard case .xml(let each)? = definition.each else { continue }
-            let found = each.steps.isEmpty ? [root] : each.elements(from: root)
+            let paths = definition.each.compactMap { p -> XMLPath? in if case .xml(let x) = p { x } else { nil } }
+            guard let each = paths.first else { continue }
+            var found: [XMLElement] = []
+            for path in paths { found += path.steps.isEmpty ? [root] : path.elements(from: root) }
+            if paths.count > 1 {
+                // In document order, an element two paths reach once.
+                var seen: Set<ObjectIdentifier> = []
+                found = found.filter { seen.insert(ObjectIdentifier($0)).inserted }.sorted {
+                    order[ObjectIdentifier($0)] ?? 0 < order[ObjectIdentifier($1)] ?? 0
+                }
+            }
             if definition.required && found.isEmpty {
                 throw MappingError(.missingRequired, location: each.description, reason: "\(map.name) documents are mapped only with this element")
             }

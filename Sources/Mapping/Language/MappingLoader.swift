@@ -620,7 +620,7 @@ private struct Compiler {
         -> ResourceDefinition
     {
         let table = kind != .message
-        var each: SourcePath? = nil
+        var each: [SourcePath] = []
         var f = try YAMLNode.Fields(node, what: "a resource")
         var segment: String? = nil
         var resource: String
@@ -648,7 +648,12 @@ private struct Compiler {
         let dialect: SourcePath.Dialect
         if table {
             dialect = kind == .document ? .xml : .table
-            if kind == .document { each = try path(f.required("each"), dialect: .xml) }
+            if kind == .document {
+                // One path, or a list: the elements any of them reaches (an observation alone or in an organizer).
+                let e = try f.required("each")
+                for item in e.isSequence ? e.items() : [e] { each.append(try path(item, dialect: .xml)) }
+                guard !each.isEmpty else { throw e.problem("each: [] names no element") }
+            }
             if let intoTarget, f.optional("resource") == nil {
                 resource = intoTarget.resource
             } else {

@@ -186,8 +186,8 @@ struct IDSpec: Sendable {
 
 struct ResourceDefinition: Sendable {
     var name: String
-    /// A document map's resource: one per element this path reaches from the root.
-    var each: SourcePath? = nil
+    /// A document map's resource: one per element these paths reach from the root (in document order, each once).
+    var each: [SourcePath] = []
     /// The segment each instance is built from (message maps), or nil for a table map's one row.
     var segment: String?
     var resource: String

@@ -2,13 +2,16 @@ import FHIR
 
 /// A path into an XML document, as document maps write them: element names separated by `/`, an optional last
 /// `@attribute`, and predicates on steps: `section[templateId/@root='2.16.840.1.113883.10.20.22.2.5.1']/entry`,
-/// `name[@use='L']`, `entryRelationship[observation]`. `.` is the element itself. Namespace prefixes are not written
+/// `name[@use='L']`, `entryRelationship[observation]`, `section[code/@code='10190-7' or code/@code='61144-2']`. `.` is
+/// the element itself. Namespace prefixes are not written
 /// (names match by local name).
 struct XMLPath: Hashable, Sendable, CustomStringConvertible {
     struct Predicate: Hashable, Sendable {
         var path: XMLPath
         /// nil: the path only has to match something.
         var value: String?
+        /// `[a='1' or b='2']`: the predicates after the first `or`, any of which may hold instead.
+        var alternatives: [Predicate] = []
     }
 
     struct Step: Hashable, Sendable {
@@ -105,6 +108,37 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
     }
 
     private static func predicate(_ inner: Substring) -> Result<Predicate, PathError> {
+        // `or` between predicates, outside brackets and quotes.
+        var parts: [Substring] = []
+        var start = inner.startIndex
+        _ = scan(inner) { c, i, depth in
+            if c == " ", depth == 0, inner[i...].hasPrefix(" or ") {
+                parts.append(inner[start..<i])
+                start = inner.index(i, offsetBy: 4)
+            }
+            return false
+        }
+        parts.append(inner[start...])
+        guard parts.count > 1 else { return single(inner) }
+        var first: Predicate
+        switch single(parts[0]) {
+        case .success(let p): first = p
+        case .failure(let e): return .failure(e)
+        }
+        for part in parts.dropFirst() {
+            switch single(part) {
+            case .success(let p): first.alternatives.append(p)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        return .success(first)
+    }
+
+    private static func single(_ inner: Substring) -> Result<Predicate, PathError> {
+        var inner = inner
+        while inner.first == " " { inner = inner.dropFirst() }
+        while inner.last == " " { inner = inner.dropLast() }
+        guard !inner.isEmpty else { return .failure(PathError("an empty predicate ([] or a dangling 'or')")) }
         if let i = scan(inner, until: { c, _, depth in c == "=" && depth == 0 }).at {
             let left = inner[..<i]
             var right = inner[inner.index(after: i)...]
@@ -155,6 +189,10 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
 
 extension XMLPath.Predicate {
     func holds(at element: XMLElement) -> Bool {
+        holdsAlone(at: element) || alternatives.contains { $0.holdsAlone(at: element) }
+    }
+
+    private func holdsAlone(at element: XMLElement) -> Bool {
         if let value { return path.elements(from: element).contains { XMLPath.value(of: $0, attribute: path.attribute) == value } }
         if path.attribute != nil { return path.firstValue(from: element) != nil }
         return !path.elements(from: element).isEmpty
