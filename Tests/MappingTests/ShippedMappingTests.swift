@@ -175,6 +175,13 @@ struct ShippedMappingTests {
             status.filter { $0.contains(#""code":"75275-8""#) }.count == 4 && status.contains { $0.contains(#""code":"46008-9""#) }, "\(status.count)"
         )
         #expect(observations("procedure").count == 1)
+        // An allergy's reactions with their onset and severity; its status observation as its clinical status.
+        let allergies = transfer.resources.filter { $0["resourceType"] == .string("AllergyIntolerance") }.map { JSONWriter().string(.object($0)) }
+        #expect(allergies.contains { $0.contains(#""code":"422587007""#) && $0.contains(#""onset":"2008-02-26T08:05:00-08:00","severity":"mild"}"#) })
+        #expect(allergies.contains { $0.contains(#""code":"56018004""#) && $0.contains(#""severity":"moderate"}"#) && $0.contains(#""criticality":"low""#) })
+        // The diagnoses of the stay and of a procedure, as encounter diagnoses.
+        let diagnoses = transfer.resources.filter { JSONWriter().string($0["category"] ?? .null).contains("encounter-diagnosis") }
+        #expect(!diagnoses.isEmpty && diagnoses.allSatisfy { $0["resourceType"] == .string("Condition") && $0["code"] != nil })
         #expect(transfer.resources.filter { $0["resourceType"] == .string("Procedure") }.count == 2)
         // A result organizer is the report of its results.
         let reports = resources.map(\.1).filter { $0["resourceType"] == .string("DiagnosticReport") }
