@@ -178,7 +178,10 @@ struct ShippedMappingTests {
         // An allergy's reactions with their onset and severity; its status observation as its clinical status.
         let allergies = transfer.resources.filter { $0["resourceType"] == .string("AllergyIntolerance") }.map { JSONWriter().string(.object($0)) }
         #expect(allergies.contains { $0.contains(#""code":"422587007""#) && $0.contains(#""onset":"2008-02-26T08:05:00-08:00","severity":"mild"}"#) })
-        #expect(allergies.contains { $0.contains(#""code":"56018004""#) && $0.contains(#""severity":"moderate"}"#) && $0.contains(#""criticality":"low""#) })
+        #expect(
+            allergies.contains {
+                $0.contains(#""code":"56018004""#) && $0.contains(#""severity":"moderate"}"#) && $0.contains(#""criticality":"low""#)
+            })
         // The diagnoses of the stay and of a procedure, as encounter diagnoses.
         let diagnoses = transfer.resources.filter { JSONWriter().string($0["category"] ?? .null).contains("encounter-diagnosis") }
         #expect(!diagnoses.isEmpty && diagnoses.allSatisfy { $0["resourceType"] == .string("Condition") && $0["code"] != nil })
@@ -474,7 +477,7 @@ struct ShippedMappingTests {
         let spm = Self.segment(
             "SPM",
             [
-                1: "1", 2: "S1&LAB", 3: "PARENT-1&LAB", 4: "BLD^Whole blood^HL70487", 6: "EDTK", 12: "5^mL&milliliter&UCUM",
+                1: "1", 2: "S1&LAB", 3: "PARENT-1&LAB", 4: "BLD^Whole blood^HL70487^C12434^Blood^NCIT", 6: "EDTK", 12: "5^mL&milliliter&UCUM",
                 17: "202601010800+0000^202601010815+0000", 20: "N", 24: "CLOT^Clotted^HL70493~HEM", 27: "LAV^Lavender top^HL70785",
                 30: "ACC-9^^^LAB&1.2.3&ISO", 31: "OTHER-1^^^LAB~OTHER-2^^^LAB",
             ])
@@ -490,6 +493,13 @@ struct ShippedMappingTests {
         #expect(collection.contains(#""collectedPeriod":{"start":"2026-01-01T08:00:00+00:00","end":"2026-01-01T08:15:00+00:00"}"#))
         #expect(!collection.contains("collectedDateTime"), "a range, not its start as the time")
         #expect(specimen["status"]?.stringValue == "unavailable")
+        // The alternate code beside the table 0487 code (it had been dropped); NCIT (table 0396) is the NCI Thesaurus,
+        // by THO's URI.
+        #expect(
+            w.string(specimen["type"] ?? .null)
+                .contains(
+                    #""code":"BLD","display":"Whole blood"},{"code":"C12434","display":"Blood","system":"http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"}]"#
+                ))
         #expect(
             w.string(specimen["condition"] ?? .null).contains(#""code":"HEM""#),
             "every repetition of SPM-24: \(w.string(specimen["condition"] ?? .null))")
