@@ -175,6 +175,10 @@ struct ShippedMappingTests {
             status.filter { $0.contains(#""code":"75275-8""#) }.count == 4 && status.contains { $0.contains(#""code":"46008-9""#) }, "\(status.count)"
         )
         #expect(observations("procedure").count == 1)
+        // The medical equipment section's devices, each of the patient.
+        let equipment = transfer.resources.filter { $0["resourceType"] == .string("Device") }
+        #expect(equipment.count == 3 && equipment.allSatisfy { $0["type"] != nil && $0["patient"] != nil && $0["manufacturer"] != nil })
+        #expect(equipment.contains { JSONWriter().string($0["type"] ?? .null).contains(#""code":"14106009""#) })
         // An allergy's reactions with their onset and severity; its status observation as its clinical status.
         let allergies = transfer.resources.filter { $0["resourceType"] == .string("AllergyIntolerance") }.map { JSONWriter().string(.object($0)) }
         #expect(allergies.contains { $0.contains(#""code":"422587007""#) && $0.contains(#""onset":"2008-02-26T08:05:00-08:00","severity":"mild"}"#) })
@@ -201,6 +205,14 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(guardian["relationship"] ?? .null).contains(#""code":"POWATT""#))
         let ccdPatient = try #require(ccd.resources.first { $0["resourceType"] == .string("Patient") })
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
+        // A system that wrote the document is one of its authors, as a Device.
+        let ccdComposition = try #require(ccd.resources.first { $0["resourceType"] == .string("Composition") })
+        let system = try #require(ccd.resources.first { $0["resourceType"] == .string("Device") })
+        #expect(
+            ccdComposition["author"]?.arrayValue?.contains { $0.objectValue?["reference"] == .string("Device/\(system["id"]!.stringValue!)") } == true
+        )
+        #expect(JSONWriter().string(system["deviceName"] ?? .null) == #"[{"name":"Generic EHR Clinical System 2.0.0.0.0.0","type":"model-name"}]"#)
+        #expect(system["owner"] != nil && system["version"] != nil)
         // Procedures, beyond the sections the issue names.
         let procedures = ccd.resources.filter { $0["resourceType"] == .string("Procedure") }
         #expect(procedures.count == 2 && procedures.allSatisfy { $0["status"] == .string("completed") && $0["code"] != nil }, "\(procedures.count)")
