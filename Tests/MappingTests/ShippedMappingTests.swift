@@ -175,6 +175,12 @@ struct ShippedMappingTests {
             status.filter { $0.contains(#""code":"75275-8""#) }.count == 4 && status.contains { $0.contains(#""code":"46008-9""#) }, "\(status.count)"
         )
         #expect(observations("procedure").count == 1)
+        // What is planned or asked for: the plan of treatment's planned entries and the referral, their mood as the
+        // intent.
+        let requests = transfer.resources.filter { $0["resourceType"] == .string("ServiceRequest") }.map { JSONWriter().string(.object($0)) }
+        #expect(requests.count == 5, "\(requests.count)")
+        #expect(requests.contains { $0.contains(#""code":"44383000""#) && $0.contains(#""priority":"asap""#) && $0.contains(#""intent":"plan""#) })
+        #expect(requests.contains { $0.contains(#""intent":"order""#) && $0.contains(#""code":"73761001""#) })
         // The medical equipment section's devices, each of the patient.
         let equipment = transfer.resources.filter { $0["resourceType"] == .string("Device") }
         #expect(equipment.count == 3 && equipment.allSatisfy { $0["type"] != nil && $0["patient"] != nil && $0["manufacturer"] != nil })
