@@ -107,6 +107,10 @@ struct ShippedMappingTests {
             #expect(result.resources.filter { $0["resourceType"] == .string("Patient") }.count == 1, "\(name)")
             let report = try #require(result.coverage)
             #expect(report.values > 0 && report.mappedValues > 0 && !report.unmapped.isEmpty)
+            // Every reference names a resource of the same bundle (sections' entries, recorders, performers…).
+            let here = Set(result.resources.map { "\($0["resourceType"]!.stringValue!)/\($0["id"]!.stringValue!)" })
+            let dangling = result.resources.flatMap { Self.references(in: .object($0)) }.filter { !here.contains($0) }
+            #expect(dangling.isEmpty, "\(name): \(dangling.prefix(3))")
             for (i, r) in result.resources.enumerated() {
                 let errors = FHIRValidator().validate(r).filter { $0.severity == .error }
                 #expect(errors.isEmpty, "\(name) \(r["resourceType"]?.stringValue ?? "") \(errors.prefix(3))")
@@ -211,6 +215,9 @@ struct ShippedMappingTests {
         #expect(JSONWriter().string(guardian["relationship"] ?? .null).contains(#""code":"POWATT""#))
         let ccdPatient = try #require(ccd.resources.first { $0["resourceType"] == .string("Patient") })
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
+        // An entry's author is its recorder (a problem's, an allergy's) or performer (a result's).
+        #expect(transfer.resources.filter { $0["resourceType"] == .string("Condition") && $0["recorder"] != nil }.count == 5)
+        #expect(transfer.resources.filter { $0["resourceType"] == .string("AllergyIntolerance") && $0["recorder"] != nil }.count == 2)
         // A system that wrote the document is one of its authors, as a Device.
         let ccdComposition = try #require(ccd.resources.first { $0["resourceType"] == .string("Composition") })
         let system = try #require(ccd.resources.first { $0["resourceType"] == .string("Device") })
@@ -362,6 +369,18 @@ struct ShippedMappingTests {
     }
 
     /// A segment with `fields[n]` at HL7 field n (the others empty).
+    /// Every `reference` in a resource, at any depth.
+    static func references(in value: JSONValue) -> [String] {
+        switch value {
+        case .object(let o):
+            return o.members.flatMap { member in
+                member.key == "reference" ? [member.value.stringValue].compactMap { $0 } : references(in: member.value)
+            }
+        case .array(let a): return a.flatMap(references(in:))
+        default: return []
+        }
+    }
+
     static func segment(_ name: String, _ fields: [Int: String]) -> String {
         var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
         all[0] = name
