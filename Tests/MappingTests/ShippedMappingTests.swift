@@ -185,6 +185,11 @@ struct ShippedMappingTests {
         #expect(requests.count == 5, "\(requests.count)")
         #expect(requests.contains { $0.contains(#""code":"44383000""#) && $0.contains(#""priority":"asap""#) && $0.contains(#""intent":"plan""#) })
         #expect(requests.contains { $0.contains(#""intent":"order""#) && $0.contains(#""code":"73761001""#) })
+        // An immunization refused, with the reason.
+        let history = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/History_and_Physical.ccda")!), context: MappingContext(sender: "corpus"))
+        let refused = history.resources.filter { $0["resourceType"] == .string("Immunization") && $0["status"] == .string("not-done") }
+        #expect(refused.count == 1 && JSONWriter().string(refused.first?["statusReason"] ?? .null).contains(#""code":"PATOBJ""#))
         // The medical equipment section's devices, each of the patient.
         let equipment = transfer.resources.filter { $0["resourceType"] == .string("Device") }
         #expect(equipment.count == 3 && equipment.allSatisfy { $0["type"] != nil && $0["patient"] != nil && $0["manufacturer"] != nil })
@@ -214,6 +219,11 @@ struct ShippedMappingTests {
         let guardian = try #require(ccd.resources.first { $0["resourceType"] == .string("RelatedPerson") })
         #expect(JSONWriter().string(guardian["relationship"] ?? .null).contains(#""code":"POWATT""#))
         let ccdPatient = try #require(ccd.resources.first { $0["resourceType"] == .string("Patient") })
+        // Languages as BCP 47 codes (CDA's eng is en), with the preferred one marked.
+        #expect(
+            JSONWriter().string(ccdPatient["communication"] ?? .null)
+                == #"[{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"it","display":"Italian"}]},"preferred":true},"#
+                + #"{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"en","display":"English"}]},"preferred":false}]"#)
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
         // An entry's author is its recorder (a problem's, an allergy's) or performer (a result's).
         #expect(transfer.resources.filter { $0["resourceType"] == .string("Condition") && $0["recorder"] != nil }.count == 5)
