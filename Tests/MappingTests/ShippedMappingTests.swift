@@ -219,6 +219,9 @@ struct ShippedMappingTests {
         let guardian = try #require(ccd.resources.first { $0["resourceType"] == .string("RelatedPerson") })
         #expect(JSONWriter().string(guardian["relationship"] ?? .null).contains(#""code":"POWATT""#))
         let ccdPatient = try #require(ccd.resources.first { $0["resourceType"] == .string("Patient") })
+        // The organization that cares for the patient, as a resource of its own.
+        let managing = ccdPatient["managingOrganization"]?.objectValue
+        #expect(managing?["display"] != nil && managing?["reference"]?.stringValue?.hasPrefix("Organization/") == true)
         // Languages as BCP 47 codes (CDA's eng is en), with the preferred one marked.
         #expect(
             JSONWriter().string(ccdPatient["communication"] ?? .null)
