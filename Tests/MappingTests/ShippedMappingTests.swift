@@ -566,6 +566,50 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(specimen).filter { $0.severity == .error }.isEmpty)
     }
 
+    @Test("the guide's rows of session 17: OBX-10/29/30, SPM-32, XPN.11, XCN.18, XAD.10, XTN.8 and SN.1 of a ratio")
+    func guideRowsOfSession17() throws {
+        let mapper = try Self.folder.load()
+        let text = [
+            "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.5.1",
+            Self.segment(
+                "PID", [1: "1", 3: "M1^^^FAC^MR", 5: "Roe^Ann^^^^^L^^^^F", 11: "1 Main^^Town^ST^12345^^^^^T123", 13: "^PRN^PH^^1^555^1234567^88"]),
+            Self.segment("OBR", [1: "1", 2: "P1", 3: "F1", 4: "24317-0^Hemogram^LN", 16: "D1^Doe^Jo^^^^^^^^^^^^^^^F"]),
+            Self.segment("OBX", [1: "1", 2: "SN", 3: "718-7^Hemoglobin^LN", 5: ">^13.5^:^2", 10: "A~S", 11: "F", 29: "RSLT", 30: "AOE"]),
+            Self.segment("SPM", [1: "1", 2: "S1", 4: "BLD", 32: "SHIP-1^LAB"]),
+        ].joined(separator: "\r")
+        let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "LAB^FAC"))
+        let w = JSONWriter()
+        func first(_ type: String) -> JSONObject? { resources.first { $0["resourceType"]?.stringValue == type } }
+        let observation = try #require(first("Observation"))
+        let extensions = w.string(observation["extension"] ?? .null)
+        #expect(extensions.contains(#""valueCodeableConcept":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0080","code":"S","#))
+        #expect(extensions.components(separatedBy: "observation-nature-of-abnormal-test").count == 3, "every repetition of OBX-10")
+        #expect(
+            extensions.contains(
+                #""url":"http://hl7.org/fhir/StructureDefinition/observation-structure-type","valueCodeableConcept":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0937","code":"AOE"}]}"#
+            ))
+        #expect(
+            w.string(observation["category"] ?? .null).contains(
+                #"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0936","code":"RSLT"}]}"#))
+        #expect(w.string(observation["valueRatio"] ?? .null) == #"{"numerator":{"value":13.5,"comparator":">"},"denominator":{"value":2}}"#)
+        let specimen = try #require(first("Specimen"))
+        #expect(
+            w.string(specimen["identifier"] ?? .null).contains(#""value":"SHIP-1","#)
+                && w.string(specimen["identifier"] ?? .null).contains(#""code":"SHIP""#))
+        let patient = try #require(first("Patient"))
+        let order = #"{"url":"http://hl7.org/fhir/StructureDefinition/humanname-assembly-order","valueCode":"F"}"#
+        #expect(w.string(patient["name"] ?? .null).contains(order))
+        #expect(
+            w.string(patient["address"] ?? .null).contains(
+                #"{"url":"http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-censusTract","valueString":"T123"}"#))
+        #expect(
+            w.string(patient["telecom"] ?? .null).contains(
+                #"{"url":"http://hl7.org/fhir/StructureDefinition/contactpoint-extension","valueString":"88"}"#))
+        let practitioner = try #require(first("Practitioner"))
+        #expect(w.string(practitioner["name"] ?? .null).contains(order))
+        for r in resources { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r["resourceType"]!)") }
+    }
+
     @Test("SFT, the sending software, as the guide's SFT[Device]: version with its install date, product name, binary id as model number")
     func softwareDevice() throws {
         let mapper = try Self.folder.load()
