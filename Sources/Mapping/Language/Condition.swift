@@ -101,9 +101,12 @@ private struct ConditionParser {
                     let part = chars.prefix { !" \t()[],=!'\"".contains($0) }
                     word += part
                     chars = chars.dropFirst(part.count)
-                    guard !part.isEmpty, chars.first == "[", let close = predicateEnd(chars) else { break }
-                    word += chars[..<close]
-                    chars = chars[close...]
+                    guard !part.isEmpty, chars.first == "[" else { break }
+                    let rest = Substring(String(chars))
+                    guard let close = XMLPath.matchingClose(rest) else { break }
+                    let length = rest.distance(from: rest.startIndex, to: close) + 1
+                    word += chars.prefix(length)
+                    chars = chars.dropFirst(length)
                 } while true
                 if word.isEmpty {
                     word = String(c)
@@ -113,26 +116,6 @@ private struct ConditionParser {
             }
         }
         return out
-    }
-
-    /// Where a predicate that `chars` starts with (`[`) ends, past its `]`: brackets balanced, quoted text skipped.
-    static func predicateEnd(_ chars: ArraySlice<Character>) -> Int? {
-        var depth = 0
-        var quote: Character? = nil
-        for i in chars.indices {
-            let c = chars[i]
-            if let q = quote {
-                if c == q { quote = nil }
-            } else if c == "'" || c == "\"" {
-                quote = c
-            } else if c == "[" {
-                depth += 1
-            } else if c == "]" {
-                depth -= 1
-                if depth == 0 { return i + 1 }
-            }
-        }
-        return nil
     }
 
     mutating func take(_ symbol: String) -> Bool {

@@ -102,8 +102,9 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
         return (nil, depth, quote != nil)
     }
 
-    /// The `]` that closes the `[` `s` starts with.
-    private static func matchingClose(_ s: Substring) -> Substring.Index? {
+    /// The `]` that closes the `[` `s` starts with (brackets balanced, quoted text skipped); a condition's tokenizer
+    /// keeps an XML path's predicates in the path with it.
+    static func matchingClose(_ s: Substring) -> Substring.Index? {
         scan(s) { c, _, depth in c == "]" && depth == 0 }.at
     }
 
