@@ -885,7 +885,7 @@ struct MappingLanguageTests {
             JSONWriter().string(sections[0].objectValue?["text"] ?? .null)
                 == #"{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Problems &amp; allergies &lt;1&gt;</div>"}"#)
         #expect(sections[1].objectValue?["text"]?.objectValue?["div"]?.stringValue == #"<div xmlns="http://www.w3.org/1999/xhtml">Untitled</div>"#)
-        #expect(ValueConversion.narrativeDiv("a\r\nb\nc\u{7}\td") == #"<div xmlns="http://www.w3.org/1999/xhtml">a<br/>b<br/>c d</div>"#)
+        #expect(ValueConversion.narrativeDiv("a\r\nb\nc\u{7}\td") == #"<div xmlns="http://www.w3.org/1999/xhtml">a<br/>b<br/>c\#td</div>"#)
         // A list of names is for document maps, and takes a [] target.
         let message = """
             messages: [ADT^A01]
@@ -896,6 +896,34 @@ struct MappingLanguageTests {
         #expect(Self.diagnostics(["m.yaml": message]).map(\.description).contains { $0.contains("m.yaml:4") && $0.contains("document map") })
         let oneTarget = ["doc.yaml": files["doc.yaml"]!.replacingOccurrences(of: #"refs: {"entry[]""#, with: #"refs: {"focus""#)]
         #expect(Self.diagnostics(oneTarget).map(\.description).contains { $0.contains("doc.yaml:30") && $0.contains("end it with []") })
+    }
+
+    @Test("a CDA narrative block becomes XHTML in document order, with only safe links, in the form FHIR's XHTML writer reads back")
+    func cdaNarrative() throws {
+        let block = try XMLTree.parse(
+            Array(
+                """
+                <text xmlns="urn:hl7-org:v3">Seen <content styleCode="Bold Lrule" ID="c1">today</content> "twice" &amp; well<br/>
+                <list listType="ordered"><caption>Plan</caption><item>Rest<footnoteRef IDREF="f1"/></item><item>Fluids</item></list>
+                <table border="1"><colgroup><col span="2" width="50%"/></colgroup><tbody><tr><td colspan="2" valign="top">A<sub>1</sub></td></tr></tbody></table>
+                <linkHtml href="javascript:alert(1)">bad</linkHtml><linkHtml href="https://example.org/a?b=1&amp;c=2">good</linkHtml>
+                <renderMultiMedia referencedObject="m1"/><unknown>kept <paragraph>text</paragraph></unknown></text>
+                """.utf8))
+        let div = try #require(CDANarrative.xhtml(block))
+        #expect(
+            div
+                == #"<div xmlns="http://www.w3.org/1999/xhtml">Seen <span id="c1" style="font-weight: bold">today</span> &quot;twice&quot; &amp; well<br/>"#
+                + "\n"
+                + #"<p>Plan</p><ol><li>Rest</li><li>Fluids</li></ol>"# + "\n"
+                + #"<table><colgroup><col span="2"/></colgroup><tbody><tr><td colspan="2" valign="top">A<sub>1</sub></td></tr></tbody></table>"#
+                + "\n" + #"<span>bad</span><a href="https://example.org/a?b=1&amp;c=2">good</a>"# + "\n" + #"kept <p>text</p></div>"#)
+        // The div in the form FHIR's reader gives it: a resource holding it reads back unchanged.
+        let resource = JSONObject([
+            ("resourceType", .string("Basic")), ("text", .object(JSONObject([("status", .string("generated")), ("div", .string(div))]))),
+            ("code", .object(JSONObject([("text", .string("x"))]))),
+        ])
+        #expect(try FHIRJSON().parse(JSONWriter().write(.object(resource))) == resource)
+        #expect(CDANarrative.xhtml(try XMLTree.parse(Array("<text>  <br/> </text>".utf8))) == nil, "no text, no narrative")
     }
 
     @Test("an XML path in a condition keeps its predicates, quoted text and spaces included; a list after 'in' is still a list")

@@ -9,13 +9,20 @@ public final class XMLElement: Sendable {
     public let children: [XMLElement]
     /// The text directly inside, concatenated (CDATA included).
     public let text: String
+    /// The same text in its runs, each with the number of child elements before it: mixed content in document order
+    /// (a CDA narrative's `Take <content>two</content> daily`).
+    public let runs: [(children: Int, text: String)]
     public let line: Int
 
-    init(name: String, attributes: [(name: String, value: String)], children: [XMLElement], text: String, line: Int) {
+    init(
+        name: String, attributes: [(name: String, value: String)], children: [XMLElement], text: String,
+        runs: [(children: Int, text: String)] = [], line: Int
+    ) {
         self.name = name
         self.attributes = attributes
         self.children = children
         self.text = text
+        self.runs = runs
         self.line = line
     }
 
@@ -45,6 +52,7 @@ public enum XMLTree {
         var attributes: [(name: String, value: String)]
         var children: [XMLElement] = []
         var text = ""
+        var runs: [(children: Int, text: String)] = []
         var line: Int
 
         init(name: String, attributes: [(name: String, value: String)], line: Int) {
@@ -53,7 +61,16 @@ public enum XMLTree {
             self.line = line
         }
 
-        func finish() -> XMLElement { XMLElement(name: name, attributes: attributes, children: children, text: text, line: line) }
+        func add(_ t: String) {
+            text += t
+            if let last = runs.last, last.children == children.count {
+                runs[runs.count - 1].text += t
+            } else {
+                runs.append((children.count, t))
+            }
+        }
+
+        func finish() -> XMLElement { XMLElement(name: name, attributes: attributes, children: children, text: text, runs: runs, line: line) }
     }
 
     private static func build(_ reader: xmlTextReaderPtr, limits: Limits) throws(FHIRCodecError) -> XMLElement {
@@ -103,7 +120,7 @@ public enum XMLTree {
             case XML_READER_TYPE_END_ELEMENT:
                 close()
             case XML_READER_TYPE_TEXT, XML_READER_TYPE_CDATA, XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-                stack.last?.text += string(xmlTextReaderConstValue(reader))
+                stack.last?.add(string(xmlTextReaderConstValue(reader)))
             default:
                 break
             }

@@ -32,6 +32,9 @@ protocol MappingInput {
     /// The value at a place as sent (ER7 with its delimiters, or the column's text): what a made resource without an
     /// identifier is known by.
     func text(at cursor: Cursor) -> String
+    /// The element at a place as a Narrative's XHTML div, where the input has markup of its own (a CDA narrative
+    /// block); nil elsewhere, and the place's text is the narrative instead.
+    mutating func narrative(at cursor: Cursor) -> String?
     /// Whether the place has no text at all, so nothing within it can be read (false where that is not cheap to
     /// know: an XML element's text says nothing of its children's).
     func isEmpty(at cursor: Cursor) -> Bool
@@ -48,6 +51,7 @@ extension MappingInput {
     var markCount: Int { 0 }
     func marks(since count: Int) -> [Int] { [] }
     mutating func replay(_ marks: [Int], at cursor: Cursor) {}
+    mutating func narrative(at cursor: Cursor) -> String? { nil }
 }
 
 /// Resources made by datatype maps, once each by type and id, and what each datatype map made from each text.
@@ -167,6 +171,9 @@ struct RuleRunner {
                 }
             }
             return false
+        }
+        if case .narrative = rule.kind, case .read = rule.value, let source, let div = input.narrative(at: source) {
+            return emit(.object(JSONObject([("status", .string("generated")), ("div", .string(div))])), rule, into: &object)
         }
         let text: String?
         switch rule.value {

@@ -91,23 +91,12 @@ enum ValueConversion {
 }
 
 extension ValueConversion {
-    /// Text as an XHTML div, the form FHIR's narrative takes: `&`, `<` and `>` escaped, line breaks as `<br/>`, other control characters dropped.
+    /// Text as an XHTML div, the form FHIR's narrative takes: `&`, `<` and `>` escaped, line breaks as `<br/>`, other
+    /// control characters dropped.
     static func narrativeDiv(_ text: String) -> String {
-        var out = #"<div xmlns="http://www.w3.org/1999/xhtml">"#
-        var afterCR = false
-        for c in text.unicodeScalars {
-            defer { afterCR = c == "\r" }
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\t": out += " "
-            case "\r": out += "<br/>"
-            case "\n": if !afterCR { out += "<br/>" }
-            default: if c.value >= 0x20 { out.unicodeScalars.append(c) }  // no control characters in XML
-            }
-        }
-        return out + "</div>"
+        var body = ""
+        CDANarrative.escape(text, into: &body, breaks: true)
+        return CDANarrative.div(body)
     }
 }
 

@@ -40,6 +40,14 @@ struct XMLInput: MappingInput {
         return v
     }
 
+    /// An element as a Narrative's div: a CDA narrative block converted to XHTML (``CDANarrative``).
+    mutating func narrative(at c: Cursor) -> String? {
+        guard c.attribute == nil, let e = c.element, let div = CDANarrative.xhtml(e) else { return nil }
+        used.insert(Place(element: ObjectIdentifier(e), attribute: nil))
+        reads += 1
+        return div
+    }
+
     func text(at c: Cursor) -> String {
         guard let e = c.element else { return "" }
         func render(_ e: XMLElement) -> String {
