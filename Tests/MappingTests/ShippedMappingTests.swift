@@ -570,7 +570,7 @@ struct ShippedMappingTests {
         #expect(FHIRValidator().validate(specimen).filter { $0.severity == .error }.isEmpty)
     }
 
-    @Test("the guide's rows of session 17: OBX-10/29/30, SPM-32, XPN.11, XCN.18, XAD.10, XTN.8 and SN.1 of a ratio")
+    @Test("the guide's rows of session 17: OBX-10/29/30, SPM-32, PRT-24, PR1-16, XPN.11, XCN.18, XAD.10, XTN.8 and SN.1 of a ratio")
     func guideRowsOfSession17() throws {
         let mapper = try Self.folder.load()
         let text = [
@@ -580,6 +580,7 @@ struct ShippedMappingTests {
             Self.segment("OBR", [1: "1", 2: "P1", 3: "F1", 4: "24317-0^Hemogram^LN", 16: "D1^Doe^Jo^^^^^^^^^^^^^^^F"]),
             Self.segment("OBX", [1: "1", 2: "SN", 3: "718-7^Hemoglobin^LN", 5: ">^13.5^:^2", 10: "A~S", 11: "F", 29: "RSLT", 30: "AOE"]),
             Self.segment("SPM", [1: "1", 2: "S1", 4: "BLD", 32: "SHIP-1^LAB"]),
+            Self.segment("PRT", [1: "1", 2: "AD", 4: "OP^Ordering provider^HL70912", 5: "P9^Poe^Al", 24: "LIC-7^DEA^TX^20301231"]),
         ].joined(separator: "\r")
         let resources = try mapper.map(try Message(parsing: text + "\r"), context: MappingContext(sender: "LAB^FAC"))
         let w = JSONWriter()
@@ -609,8 +610,26 @@ struct ShippedMappingTests {
         #expect(
             w.string(patient["telecom"] ?? .null).contains(
                 #"{"url":"http://hl7.org/fhir/StructureDefinition/contactpoint-extension","valueString":"88"}"#))
-        let practitioner = try #require(first("Practitioner"))
+        let practitioner = try #require(
+            resources.first { $0["resourceType"]?.stringValue == "Practitioner" && w.string($0["name"] ?? .null).contains("Doe") })
         #expect(w.string(practitioner["name"] ?? .null).contains(order))
+        // PRT-24: the person's license (PLN) as an identifier of the role, its type through table 0338.
+        let role = try #require(first("PractitionerRole"))
+        #expect(
+            w.string(role["identifier"] ?? .null).contains(
+                #"{"value":"LIC-7","type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0338","code":"DEA","display":"Drug Enforcement Agency no."}]},"period":{"end":"2030-12-31"}}"#
+            ))
+        // PR1-16: the procedure code with its modifier.
+        let adt = try mapper.map(
+            try Message(
+                parsing: [
+                    "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C2|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                    "PV1|1|I", Self.segment("PR1", [1: "1", 3: "99213^Office visit^C4", 5: "20260101", 16: "25^Significant E/M^C4~59"]),
+                ].joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        let procedure = try #require(adt.first { $0["resourceType"]?.stringValue == "Procedure" })
+        #expect(
+            w.string(procedure["code"] ?? .null)
+                == #"{"coding":[{"code":"99213:25","display":"Office visit","system":"http://www.ama-assn.org/go/cpt"}]}"#)
         for r in resources { #expect(FHIRValidator().validate(r).filter { $0.severity == .error }.isEmpty, "\(r["resourceType"]!)") }
     }
 

@@ -24,16 +24,31 @@ def main(source, target):
     os.makedirs(target, exist_ok=True)
     for path in sorted(glob.glob(os.path.join(source, "*.csv"))):
         name = os.path.basename(path).replace("HL7 Concept Map_ ", "").rsplit(" - ", 1)[0].strip()
-        rows = list(csv.reader(open(path, encoding="utf-8")))[2:]
+        all_rows = list(csv.reader(open(path, encoding="utf-8")))
+        if len(all_rows) < 2:
+            continue
+        # Columns by the header row: v2's code and table first, then the FHIR code (the second "Code"), display and
+        # code system (the last of each). Most maps have an empty column before Display; four do not (OrderStatus,
+        # PractitionerIDNumberType, ProcessingID, ProcessingMode), which a fixed layout had read as display = system.
+        header = [h.strip() for h in all_rows[1]]
+        codes_at = [i for i, h in enumerate(header) if h == "Code"]
+        if len(codes_at) < 2 or "Display" not in header or header.count("Code System") < 2:
+            continue
+        fhir_at = codes_at[1]
+        display_at = max(i for i, h in enumerate(header) if h == "Display")
+        system_at = max(i for i, h in enumerate(header) if h == "Code System")
+        rows = all_rows[2:]
         codes = []
         systems = {}
         tables = {}
         for r in rows:
             r = r + [""] * 12
-            code, text, table, cond, fhir_code, display1, display2, system = r[0], r[1], r[2], r[3], r[6], r[7], r[8], r[9]
+            code, text, table, cond = r[0], r[1], r[2], r[3]
+            fhir_code, display, system = r[fhir_at], r[display_at].strip(), r[system_at]
+            if not display and fhir_at + 1 < display_at:
+                display = r[fhir_at + 1].strip()  # some maps write the display in the unnamed column after the code
             if not code.strip() or not fhir_code.strip() or cond.strip():
                 continue
-            display = (display2 or display1).strip()
             codes.append((code.strip(), fhir_code.strip(), display, system.strip()))
             systems[system.strip()] = systems.get(system.strip(), 0) + 1
             tables[table.strip()] = tables.get(table.strip(), 0) + 1
