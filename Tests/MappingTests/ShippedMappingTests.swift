@@ -189,6 +189,32 @@ struct ShippedMappingTests {
         #expect(requests.count == 5, "\(requests.count)")
         #expect(requests.contains { $0.contains(#""code":"44383000""#) && $0.contains(#""priority":"asap""#) && $0.contains(#""intent":"plan""#) })
         #expect(requests.contains { $0.contains(#""intent":"order""#) && $0.contains(#""code":"73761001""#) })
+        // A medication's timing (PIVL_TS) and its indication (RSON); no other entry relationship is a reason (the
+        // fixture's medication status observation, "Active", had been one).
+        let medications = transfer.resources.filter { $0["resourceType"] == .string("MedicationStatement") }.map { JSONWriter().string(.object($0)) }
+        #expect(
+            medications.contains {
+                $0.contains(#""timing":{"repeat":{"period":6,"periodUnit":"h","frequency":1}}"#) && $0.contains(#""code":"195967001""#)
+            })
+        let fixture = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: TestEnvironment.packageRoot + "/Mappings/fixtures/ccd.xml")!),
+            context: MappingContext(sender: "corpus"))
+        #expect(
+            !fixture.resources.filter { $0["resourceType"] == .string("MedicationStatement") }.contains {
+                JSONWriter().string($0["reasonCode"] ?? .null).contains("55561003")
+            })
+        // A medication intended (moodCode INT), not yet given: `intended`, whatever its active status code says.
+        let planned = try mapper.mapDocument(
+            Array(
+                """
+                <ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><id root="1.2.3" extension="P1"/></patientRole></recordTarget>
+                <component><structuredBody><component><section><code code="10160-0" codeSystem="2.16.840.1.113883.6.1"/>
+                <entry><substanceAdministration classCode="SBADM" moodCode="INT"><statusCode code="active"/>
+                <consumable><manufacturedProduct><manufacturedMaterial><code code="197361" codeSystem="2.16.840.1.113883.6.88"/>
+                </manufacturedMaterial></manufacturedProduct></consumable></substanceAdministration></entry>
+                </section></component></structuredBody></component></ClinicalDocument>
+                """.utf8), context: MappingContext(sender: "corpus"))
+        #expect(planned.resources.first { $0["resourceType"] == .string("MedicationStatement") }?["status"] == .string("intended"))
         // An immunization refused, with the reason.
         let history = try mapper.mapDocument(
             Array(FileManager.default.contents(atPath: dir + "/History_and_Physical.ccda")!), context: MappingContext(sender: "corpus"))
