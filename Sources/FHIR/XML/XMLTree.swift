@@ -51,7 +51,6 @@ public enum XMLTree {
         var name: String
         var attributes: [(name: String, value: String)]
         var children: [XMLElement] = []
-        var text = ""
         var runs: [(children: Int, text: String)] = []
         var line: Int
 
@@ -62,7 +61,6 @@ public enum XMLTree {
         }
 
         func add(_ t: String) {
-            text += t
             if let last = runs.last, last.children == children.count {
                 runs[runs.count - 1].text += t
             } else {
@@ -70,7 +68,11 @@ public enum XMLTree {
             }
         }
 
-        func finish() -> XMLElement { XMLElement(name: name, attributes: attributes, children: children, text: text, runs: runs, line: line) }
+        /// The element, its `text` the runs joined (most elements have one run or none).
+        func finish() -> XMLElement {
+            let text = runs.count == 1 ? runs[0].text : runs.map(\.text).joined()
+            return XMLElement(name: name, attributes: attributes, children: children, text: text, runs: runs, line: line)
+        }
     }
 
     private static func build(_ reader: xmlTextReaderPtr, limits: Limits) throws(FHIRCodecError) -> XMLElement {

@@ -173,7 +173,7 @@ struct RuleRunner {
             return false
         }
         if case .narrative = rule.kind, case .read = rule.value, let source, let div = input.narrative(at: source) {
-            return emit(.object(JSONObject([("status", .string("generated")), ("div", .string(div))])), rule, into: &object)
+            return emit(ValueConversion.narrative(div: div), rule, into: &object)
         }
         let text: String?
         switch rule.value {

@@ -83,7 +83,7 @@ enum ValueConversion {
         case .checked(let format):
             return FHIRValidator.isValidPrimitive(text, format: format) ? .string(text) : nil
         case .narrative:
-            return .object(JSONObject([("status", .string("generated")), ("div", .string(narrativeDiv(text)))]))
+            return narrative(div: narrativeDiv(text))
         case .coding, .concept, .complex:
             return .string(text)
         }
@@ -91,6 +91,11 @@ enum ValueConversion {
 }
 
 extension ValueConversion {
+    /// A generated Narrative holding `div`.
+    static func narrative(div: String) -> JSONValue {
+        .object(JSONObject([("status", .string("generated")), ("div", .string(div))]))
+    }
+
     /// Text as an XHTML div, the form FHIR's narrative takes: `&`, `<` and `>` escaped, line breaks as `<br/>`, other
     /// control characters dropped.
     static func narrativeDiv(_ text: String) -> String {
