@@ -237,9 +237,13 @@ struct MappingsCommand: ParsableCommand {
             let mapper = try MappingsCommand.loadOrExplain(directory)
             var out = BufferedOutput(fd: 1)
             defer { out.flush() }
+            func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
+            let plan = mapper.plan
             out.write(
-                "\(directory): \(mapper.plan.files.count) files load; \(mapper.plan.messageTypes.count) message types, \(mapper.plan.tableNames.count) tables; version \(mapper.version.prefix(12))\n"
-            )
+                "\(directory): \(count(plan.files.count, "file")) load; \(count(plan.messageTypes.count, "message type")), "
+                    + "\(count(plan.tableNames.count, "table")), \(count(plan.documentRoots.count, "document root"))"
+                    + (plan.documentRoots.isEmpty ? "" : " (\(plan.documentRoots.joined(separator: ", ")))")
+                    + "; version \(mapper.version.prefix(12))\n")
             for w in mapper.plan.warnings { out.write("warning: \(w.inFolder(directory))\n") }
             var failed = 0
             let fixtures = MappingFolder(path: directory).fixtures()

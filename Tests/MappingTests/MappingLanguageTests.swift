@@ -898,6 +898,104 @@ struct MappingLanguageTests {
         #expect(Self.diagnostics(oneTarget).map(\.description).contains { $0.contains("doc.yaml:30") && $0.contains("end it with []") })
     }
 
+    @Test("an entry map (element:) gives several document resources its rules; each adds its own, and misuse is refused where it is written")
+    func entryMaps() throws {
+        var files: [String: String] = [
+            "entries/observation.yaml": """
+            # What every observation shares.
+            name: Shared-Observation
+            element: observation
+            resource: Observation
+            rules:
+              - {from: code/@code, to: code.text}
+              - {from: statusCode/@code, to: status}
+              - {to: status, constant: final, default: true}
+            """,
+            "doc.yaml": """
+            document: ClinicalDocument
+            resources:
+              - name: patient
+                each: recordTarget/patientRole
+                resource: Patient
+                id: {value: [id/@extension], required: true}
+              - name: result
+                each: "component/section[@ID='lab']/entry/observation"
+                map: Shared-Observation
+                refs: {subject: patient}
+                rules:
+                  - {to: "category[0].text", constant: laboratory}
+                  - {to: status, constant: amended}
+              - name: vital
+                each: "component/section[@ID='vitals']/entry/observation"
+                map: Shared-Observation
+                resource: Observation
+                rules:
+                  - {to: "category[0].text", constant: vital-signs}
+            """,
+        ]
+        let mapper = try Self.load(files)
+        #expect(mapper.plan.warnings.isEmpty, "\(mapper.plan.warnings)")
+        let document = """
+            <ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><id extension="P1"/></patientRole></recordTarget>
+              <component><section ID="lab"><entry><observation><code code="GLU"/></observation></entry></section></component>
+              <component><section ID="vitals"><entry><observation><code code="BP"/><statusCode code="preliminary"/></observation></entry></section></component>
+            </ClinicalDocument>
+            """
+        let result = try mapper.mapDocument(Array(document.utf8), context: MappingContext(sender: "feed"))
+        let observations = result.resources.filter { $0["resourceType"]?.stringValue == "Observation" }.map {
+            JSONWriter().string(.object(JSONObject($0.members.filter { ["code", "status", "category", "subject"].contains($0.key) })))
+        }
+        let patient = try #require(result.resources.first { $0["resourceType"]?.stringValue == "Patient" }?["id"]?.stringValue)
+        // The map's rules run first, so its status stands; the entry's `amended` only fills in where the map wrote none.
+        #expect(
+            observations == [
+                #"{"code":{"text":"GLU"},"category":[{"text":"laboratory"}],"status":"amended","subject":{"reference":"Patient/\#(patient)"}}"#,
+                #"{"code":{"text":"BP"},"status":"preliminary","category":[{"text":"vital-signs"}]}"#,
+            ], "\(observations)")
+
+        // Unused: a warning naming the document maps.
+        var spare = files
+        spare["entries/spare.yaml"] = "name: Spare\nelement: act\nresource: Procedure\nrules:\n  - {from: code/@code, to: code.text}\n"
+        #expect(
+            try Self.load(spare).plan.warnings.map(\.description) == [
+                "entries/spare.yaml:1:1: entry map 'Spare' is not used: no document map has a resource entry with 'map: Spare'"
+            ])
+        // Misuse, each at its line: an entry map for other elements, of another resource, in a message or table map, a
+        // segment map in a document map, a map with both segment: and element:.
+        func problems(_ replace: String, with text: String, extra: [String: String] = [:]) -> [String] {
+            var f = files.merging(extra) { $1 }
+            f["doc.yaml"] = f["doc.yaml"]!.replacingOccurrences(of: replace, with: text)
+            return Self.diagnostics(f).map(\.description)
+        }
+        #expect(
+            problems("section[@ID='vitals']/entry/observation", with: "section[@ID='vitals']/entry/act")
+                == [
+                    "doc.yaml:16:10: 'Shared-Observation' maps observation elements; each: 'component/section[@ID='vitals']/entry/act' reaches act elements"
+                ])
+        #expect(
+            problems("    resource: Observation", with: "    resource: Condition")
+                == ["doc.yaml:17:15: 'Shared-Observation' builds Observation resources; drop resource: or name Observation"])
+        #expect(
+            problems("map: Shared-Observation\n    refs", with: "map: Shared-Obs\n    refs") == ["doc.yaml:9:10: no entry map named 'Shared-Obs'"])
+        let segmentMap = ["segments/pid.yaml": "name: PID-Patient\nsegment: PID\nresource: Observation\nrules:\n  - {from: PID-3.1, to: code.text}\n"]
+        #expect(
+            problems("map: Shared-Observation\n    refs", with: "map: PID-Patient\n    refs", extra: segmentMap)
+                == ["doc.yaml:9:10: 'PID-Patient' maps PID segments: a document map uses an entry map (element:)"])
+        let message = "messages: [ADT^A01]\nresources:\n  - {name: patient, segment: PID, map: Shared-Observation}\n"
+        #expect(
+            Self.diagnostics(files.merging(["m.yaml": message]) { $1 }).map(\.description)
+                == ["m.yaml:3:40: 'Shared-Observation' maps XML observation elements: a message map uses a segment map"])
+        let table = "table: labs\nresources:\n  - {name: lab, map: Shared-Observation}\n"
+        #expect(
+            Self.diagnostics(files.merging(["t.yaml": table]) { $1 }).map(\.description)
+                == ["t.yaml:3:22: map: in a table map is not supported: a table's resources take rules:"])
+        var both = files
+        both["entries/observation.yaml"] = both["entries/observation.yaml"]!.replacingOccurrences(
+            of: "element: observation", with: "element: observation\nsegment: OBX")
+        #expect(
+            Self.diagnostics(both).map(\.description).contains("entries/observation.yaml:3:10: a map reads a segment: or an XML element:, not both"))
+    }
+
     @Test("a CDA narrative block becomes XHTML in document order, with only safe links, in the form FHIR's XHTML writer reads back")
     func cdaNarrative() throws {
         let block = try XMLTree.parse(

@@ -86,7 +86,7 @@ private struct Compiler {
                     kind = .vocabulary
                 } else if keys.contains("datatype") {
                     kind = .datatype
-                } else if keys.contains("segment") && keys.contains("resource") {
+                } else if (keys.contains("segment") || keys.contains("element")) && keys.contains("resource") {
                     kind = .segment
                 } else if keys.contains("messages") {
                     kind = .message
@@ -98,7 +98,8 @@ private struct Compiler {
                     kind = .group
                 } else {
                     throw node.problem(
-                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource:), messages:, table:, document:, group:")
+                        "a mapping file starts with one of: vocabulary:, datatype:, segment: or element: (with resource:), messages:, table:, document:, group:"
+                    )
                 }
                 parsed.append((kind, node))
             } catch {
@@ -166,7 +167,8 @@ private struct Compiler {
         }
         for (i, node) in segmentFiles where !usedSegments.contains(i) {
             let name = segmentMaps[i].name
-            warnings.append(node.problem("segment map '\(name)' is not used: no message map has a resource entry with 'map: \(name)'"))
+            let (what, user) = segmentMaps[i].element == nil ? ("segment", "message") : ("entry", "document")
+            warnings.append(node.problem("\(what) map '\(name)' is not used: no \(user) map has a resource entry with 'map: \(name)'"))
         }
     }
 
@@ -327,16 +329,26 @@ private struct Compiler {
         return DatatypeMap(name: name, datatype: datatype, type: type, rules: rules, id: id, emits: emits)
     }
 
+    /// A segment map, or an entry map: `element: observation` instead of `segment:`, its paths into that XML element.
     mutating func segmentMap(_ node: YAMLNode) throws(MappingDiagnostic) -> SegmentMap {
         var f = try YAMLNode.Fields(node, what: "a segment map")
         let name = try f.requiredString("name")
-        let segment = try f.requiredString("segment")
+        var segment = ""
+        var element: String? = nil
+        if let e = f.optional("element") {
+            guard f.optional("segment") == nil else { throw e.problem("a map reads a segment: or an XML element:, not both") }
+            let text = try e.string("element")
+            guard XMLPath.isName(Substring(text)) else { throw e.problem("'\(text)' is not an XML element name") }
+            element = text
+        } else {
+            segment = try f.requiredString("segment")
+        }
         let resourceNode = try f.required("resource")
         let resource = try resourceNode.string("resource")
         guard FHIRTypeTable.r4.isResource(resource) else { throw resourceNode.problem("'\(resource)' is not a FHIR R4 resource type") }
-        let rules = try self.rules(f.required("rules"), root: resource, dialect: .segment(segment))
-        diagnostics += f.unknownKeys(allowed: ["name", "segment", "resource", "rules", "description", "source"])
-        return SegmentMap(name: name, segment: segment, resource: resource, rules: rules)
+        let rules = try self.rules(f.required("rules"), root: resource, dialect: element == nil ? .segment(segment) : .xml)
+        diagnostics += f.unknownKeys(allowed: ["name", "segment", "element", "resource", "rules", "description", "source"])
+        return SegmentMap(name: name, segment: segment, resource: resource, rules: rules, element: element)
     }
 
     mutating func rules(_ node: YAMLNode, root: String, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> [Rule] {
@@ -654,7 +666,28 @@ private struct Compiler {
                 for item in e.isSequence ? e.items() : [e] { each.append(try path(item, dialect: .xml)) }
                 guard !each.isEmpty else { throw e.problem("each: [] names no element") }
             }
-            if let intoTarget, f.optional("resource") == nil {
+            if let m = f.optional("map") {
+                // An entry map (`element:`): its rules first, then this entry's own.
+                guard kind == .document else { throw m.problem("map: in a table map is not supported: a table's resources take rules:") }
+                let name = try m.string("map")
+                guard let i = segmentIndex[name] else { throw m.problem("no entry map named '\(name)'") }
+                usedSegments.insert(i)
+                let map = segmentMaps[i]
+                guard !map.resource.isEmpty else { throw m.problem("entry map '\(name)' could not be loaded (see its own error)") }
+                guard let element = map.element else {
+                    throw m.problem("'\(name)' maps \(map.segment) segments: a document map uses an entry map (element:)")
+                }
+                for path in each {
+                    if case .xml(let p) = path, p.attribute == nil, let last = p.steps.last, last.name != element {
+                        throw m.problem("'\(name)' maps \(element) elements; each: '\(p)' reaches \(last.name) elements")
+                    }
+                }
+                if let r = f.optional("resource"), try r.string("resource") != map.resource {
+                    throw r.problem("'\(name)' builds \(map.resource) resources; drop resource: or name \(map.resource)")
+                }
+                resource = map.resource
+                rules = map.rules
+            } else if let intoTarget, f.optional("resource") == nil {
                 resource = intoTarget.resource
             } else {
                 let r = try f.required("resource")
@@ -670,6 +703,9 @@ private struct Compiler {
                 guard let i = segmentIndex[name] else { throw m.problem("no segment map named '\(name)'") }
                 usedSegments.insert(i)
                 let map = segmentMaps[i]
+                if let element = map.element {
+                    throw m.problem("'\(name)' maps XML \(element) elements: a message map uses a segment map")
+                }
                 if !map.segment.isEmpty {
                     guard map.segment == s else { throw m.problem("'\(name)' maps \(map.segment) segments, not \(s)") }
                 }

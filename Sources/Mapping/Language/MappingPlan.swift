@@ -163,11 +163,15 @@ final class DatatypeMap: Sendable {
     }
 }
 
+/// A segment map (`segment:`, a segment's fields → a resource), or an entry map (`element:`, an XML element's parts
+/// → a resource, by paths relative to it), which document maps share with `map:`.
 struct SegmentMap: Sendable {
     var name: String
     var segment: String
     var resource: String
     var rules: [Rule]
+    /// An entry map's XML element name (`observation`); nil for a segment map.
+    var element: String? = nil
 }
 
 /// How a resource's id is derived from what identifies it, so a resend or an update addresses the same resource.

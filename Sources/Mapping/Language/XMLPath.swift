@@ -74,7 +74,7 @@ struct XMLPath: Hashable, Sendable, CustomStringConvertible {
         return .success(XMLPath(steps: steps, attribute: attribute, text: text))
     }
 
-    private static func isName(_ s: Substring) -> Bool {
+    static func isName(_ s: Substring) -> Bool {
         !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." } && !(s.first?.isNumber ?? true)
             || s == "*"
     }
