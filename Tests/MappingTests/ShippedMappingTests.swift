@@ -183,6 +183,49 @@ struct ShippedMappingTests {
             status.filter { $0.contains(#""code":"75275-8""#) }.count == 4 && status.contains { $0.contains(#""code":"46008-9""#) }, "\(status.count)"
         )
         #expect(observations("procedure").count == 1)
+        // The payers section: the policy as a Coverage of the patient, its insurer the payer performer's Organization.
+        let coverage = try #require(transfer.resources.first { $0["resourceType"] == .string("Coverage") })
+        let insurer = try #require(transfer.resources.first { $0["name"] == .string("Good Health Insurance") })
+        let transferPatient = try #require(transfer.resources.first { $0["resourceType"] == .string("Patient") })
+        #expect(
+            coverage["payor"]?.arrayValue?.first?.objectValue?["reference"] == .string("Organization/\(insurer["id"]!.stringValue!)")
+                && coverage["beneficiary"]?.objectValue?["reference"] == .string("Patient/\(transferPatient["id"]!.stringValue!)")
+                && coverage["subscriberId"] == .string("1138345") && coverage["status"] == .string("active"))
+        #expect(
+            JSONWriter().string(coverage["relationship"] ?? .null)
+                == #"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/subscriber-relationship","code":"self","display":"Self"}]}"#)
+        #expect(JSONWriter().string(insurer["type"] ?? .null).contains(#""code":"ins""#) && insurer["address"] != nil)
+        // The admission diagnosis (42347-5) and the discharge medications inside their discharge medication act.
+        #expect(
+            discharge.resources.contains {
+                $0["resourceType"] == .string("Condition") && JSONWriter().string(.object($0)).contains(#""code":"74400008""#)
+                    && JSONWriter().string($0["category"] ?? .null).contains("encounter-diagnosis")
+            })
+        let ibuprofen = discharge.resources.filter {
+            $0["resourceType"] == .string("MedicationStatement")
+                && JSONWriter().string($0["medicationCodeableConcept"] ?? .null).contains(#""code":"197806""#)
+        }
+        #expect(ibuprofen.count == 1 && ibuprofen.first?["dosage"] != nil)
+        // A procedure note's planned procedure (59772-4) as a ServiceRequest, its anesthesia (59774-0) as a medication.
+        let procedureNote = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/Procedure_Note.ccda")!), context: MappingContext(sender: "corpus"))
+        #expect(
+            procedureNote.resources.contains {
+                $0["resourceType"] == .string("ServiceRequest") && JSONWriter().string($0["code"] ?? .null).contains(#""code":"274025005""#)
+            })
+        #expect(procedureNote.resources.contains { $0["resourceType"] == .string("MedicationStatement") })
+        // A health concern act's problem observation: a Condition of US Core's category health-concern.
+        let concernText = String(decoding: FileManager.default.contents(atPath: dir + "/CCD-Parent-Document-Replace-C-CDAR2.1.ccda")!, as: UTF8.self)
+            .replacingOccurrences(
+                of: #"displayName="Health Concern"/>"#,
+                with: #"displayName="Health Concern"/><entryRelationship typeCode="REFR"><observation classCode="OBS" moodCode="EVN">"#
+                    + #"<id root="1.2.3" extension="hc1"/><code code="75321-0" codeSystem="2.16.840.1.113883.6.1"/>"#
+                    + #"<value xsi:type="CD" code="73211009" codeSystem="2.16.840.1.113883.6.96" displayName="Diabetes"/></observation></entryRelationship>"#
+            )
+        let concerns = try mapper.mapDocument(Array(concernText.utf8), context: MappingContext(sender: "corpus")).resources.filter {
+            JSONWriter().string($0["category"] ?? .null).contains(#""code":"health-concern""#)
+        }
+        #expect(concerns.count == 1 && JSONWriter().string(concerns.first?["code"] ?? .null).contains("73211009"), "\(concerns)")
         // What is planned or asked for: the plan of treatment's planned entries and the referral, their mood as the
         // intent.
         let requests = transfer.resources.filter { $0["resourceType"] == .string("ServiceRequest") }.map { JSONWriter().string(.object($0)) }
@@ -234,7 +277,9 @@ struct ShippedMappingTests {
         // The diagnoses of the stay and of a procedure, as encounter diagnoses.
         let diagnoses = transfer.resources.filter { JSONWriter().string($0["category"] ?? .null).contains("encounter-diagnosis") }
         #expect(!diagnoses.isEmpty && diagnoses.allSatisfy { $0["resourceType"] == .string("Condition") && $0["code"] != nil })
-        #expect(transfer.resources.filter { $0["resourceType"] == .string("Procedure") }.count == 2)
+        // Two from the procedures section, one from the medical equipment section (the stent's placement).
+        let transferProcedures = transfer.resources.filter { $0["resourceType"] == .string("Procedure") }.map { JSONWriter().string(.object($0)) }
+        #expect(transferProcedures.count == 3 && transferProcedures.contains { $0.contains(#""code":"103716009""#) })
         // A result organizer is the report of its results.
         let reports = resources.map(\.1).filter { $0["resourceType"] == .string("DiagnosticReport") }
         #expect(!reports.isEmpty && reports.allSatisfy { ($0["result"]?.arrayValue?.count ?? 0) > 0 }, "\(reports.count) reports")
