@@ -503,6 +503,74 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:7") && $0.contains("'spm' is not a segment name") }, "\(found)")
     }
 
+    @Test(
+        "follows: SEGMENTS takes a segment only in the group those open (a ROL after PID, not after PV1 or PR1), past ARV and NTE; an id may be a constant per scope"
+    )
+    func followsAndConstantIDs() throws {
+        var files = Self.basic
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: visit
+                segment: PV1
+                resource: Encounter
+                rules: [{to: status, constant: finished}, {to: class.code, constant: IMP}]
+              - name: role
+                segment: ROL
+                resource: PractitionerRole
+                rules: [{from: ROL-4.1, to: "identifier[].value"}]
+              - segment: ROL
+                into: patient
+                follows: [PID, PD1]
+                refs: {"generalPractitioner[]": role}
+              - segment: ROL
+                into: visit
+                follows: PV1
+                element: "participant[]"
+                refs: {individual: role}
+              - name: flag
+                segment: PD1
+                resource: Flag
+                id: {constant: the-flag, scope: patient}
+                rules: [{to: status, constant: active}, {from: PD1-7.1, to: code.text}]
+                refs: {subject: patient}
+            """)
+        let mapper = try Self.load(files)
+        func mapped(_ pd1: String) throws -> [JSONObject] {
+            let m = try Self.message(
+                Self.msh, "PID|1||A1", "PD1|||||||\(pd1)", "ARV|1", "ROL|1|AD|PP|D1", "NTE|1||note", "ROL|2|AD|PP|D2", "PV1|1|I", "ROL|3|AD|AT|D3",
+                "PR1|1", "ROL|4|AD|SP|D4")
+            return try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+        }
+        let resources = try mapped("Y")
+        func role(_ reference: JSONValue?) -> String {
+            let id = reference?.objectValue?["reference"]?.stringValue?.split(separator: "/").last.map(String.init)
+            let target = resources.first { $0["resourceType"] == .string("PractitionerRole") && $0["id"]?.stringValue == id }
+            return target?["identifier"]?.arrayValue?.first?.objectValue?["value"]?.stringValue ?? "none"
+        }
+        let patient = try #require(resources.first { $0["resourceType"] == .string("Patient") })
+        let visit = try #require(resources.first { $0["resourceType"] == .string("Encounter") })
+        #expect((patient["generalPractitioner"]?.arrayValue ?? []).map(role) == ["D1", "D2"])
+        #expect((visit["participant"]?.arrayValue ?? []).map { role($0.objectValue?["individual"]) } == ["D3"])
+        #expect(resources.filter { $0["resourceType"] == .string("PractitionerRole") }.count == 4)
+        // One Flag per patient, whatever it says: a later message updates the same one.
+        let flags = try [resources, mapped("N")].map { r in try #require(r.first { $0["resourceType"] == .string("Flag") }) }
+        #expect(flags[0]["id"] == flags[1]["id"] && flags[0]["code"] != flags[1]["code"])
+
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - {segment: ROL, into: patient, follows: [PID, ROL], rules: [{from: ROL-4.1, to: "identifier[].value"}]}
+              - {name: flag, segment: PD1, resource: Flag, id: {constant: x, value: [PD1-7.1]}, rules: [{to: status, constant: active}]}
+            """)
+        #expect(
+            Self.diagnostics(files).map(\.description).sorted() == [
+                "messages/adt.yaml:7:44: follows: names the segments above a ROL other than ROLs; drop ROL",
+                "messages/adt.yaml:8:63: an id takes value: (paths) or constant:, not both",
+            ])
+        files["tables/t.yaml"] = "table: t\nresources:\n  - {name: p, resource: Patient, follows: PID, rules: [{from: id, to: id}]}\n"
+        files["messages/adt.yaml"] = Self.adtMap("")
+        #expect(Self.diagnostics(files).map(\.description) == ["tables/t.yaml:3:43: follows: names segments; it belongs in a message map"])
+    }
+
     @Test("rules: inside a rule build an element per repetition from the value and the segment; 'repeats' tells a repeating field")
     func elementRulesPerRepetition() throws {
         var files = Self.basic

@@ -497,6 +497,68 @@ struct ShippedMappingTests {
         }
     }
 
+    @Test(
+        "ADT roles: the patient's primary care provider (ROL or PRT after PID) is the general practitioner, a visit's role a participant; PD1-7 is the living will Observation"
+    )
+    func patientRolesAndLivingWill() throws {
+        let mapper = try Self.folder.load()
+        func mapped(_ pd1: String) throws -> [JSONObject] {
+            let text = [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.8", "EVN|A01|20260101120000",
+                "PID|1||M1^^^FAC^MR||Roe^Ann", Self.segment("PD1", [7: pd1]), "ROL|1|AD|PP^Primary Care Provider^HL70443|D1^Gee^Pat",
+                "PRT|1|AD||PP^Primary Care Provider^HL70443|D2^Poe^Al", "PV1|1|I|||||||||||||||||V1",
+                "ROL|2|AD|AT^Attending^HL70443|D3^Doe^Jo|20260101", "PR1|1||76164006^Biopsy^SCT", "ROL|3|AD|SP^Surgeon^HL70443|D4^Sy^Bo",
+            ]
+            return try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        }
+        let resources = try mapped("Y^Yes^HL70315")
+        let byReference = Dictionary(
+            uniqueKeysWithValues: resources.map { ("\($0["resourceType"]!.stringValue!)/\($0["id"]!.stringValue!)", $0) })
+        func person(_ reference: JSONValue?) -> String {
+            var target = byReference[reference?.objectValue?["reference"]?.stringValue ?? ""]
+            if target?["resourceType"] == .string("PractitionerRole") {
+                target = byReference[target?["practitioner"]?.objectValue?["reference"]?.stringValue ?? ""]
+            }
+            return target?["identifier"]?.arrayValue?.first?.objectValue?["value"]?.stringValue ?? "none"
+        }
+        let patient = try #require(resources.first { $0["resourceType"] == .string("Patient") })
+        let visit = try #require(resources.first { $0["resourceType"] == .string("Encounter") })
+        #expect((patient["generalPractitioner"]?.arrayValue ?? []).map(person) == ["D1", "D2"])
+        let roles = (visit["participant"]?.arrayValue ?? []).compactMap(\.objectValue).filter {
+            $0["individual"]?.objectValue?["reference"]?.stringValue?.hasPrefix("PractitionerRole/") == true
+        }
+        #expect(roles.map { person($0["individual"]) } == ["D3"], "the surgeon's ROL is the procedure's, not the visit's")
+        #expect(JSONWriter().string(roles.first?["type"] ?? .null).contains(#""code":"ATND""#) && roles.first?["period"] != nil)
+        let will = try [resources, mapped("N")].map { r in
+            try #require(r.first { JSONWriter().string($0["code"] ?? .null).contains(#""code":"75320-2""#) })
+        }
+        #expect(will[0]["id"] == will[1]["id"], "one living will per patient")
+        #expect(
+            JSONWriter().string(will[0]["valueCodeableConcept"] ?? .null).contains(
+                #""system":"http://terminology.hl7.org/CodeSystem/v2-0315","code":"Y""#))
+        #expect(will[0]["subject"]?.objectValue?["reference"] == .string("Patient/\(patient["id"]!.stringValue!)"))
+    }
+
+    @Test("VXU: the ORC of an ORDER group gives its Immunization the placer and filler numbers and the ordering provider (ORC[Immunization])")
+    func orderOnImmunization() throws {
+        let mapper = try Self.folder.load()
+        let text = [
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||VXU^V04^VXU_V04|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "ORC|RE|P1^EHR|F1^IIS|||||||||O1^Ord^Olga", "RXA|0|1|20260101||08^HepB^CVX|0.5|mL^mL^UCUM",
+            "ORC|RE|P2^EHR|||||||20251231", "RXA|0|1|20251231||03^MMR^CVX|0.5|mL^mL^UCUM",
+        ]
+        let resources = try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        let shots = resources.filter { $0["resourceType"] == .string("Immunization") }.map { JSONWriter().string(.object($0)) }
+        #expect(shots.count == 2)
+        let hepB = try #require(shots.first { $0.contains(#""code":"08""#) })
+        let mmr = try #require(shots.first { $0.contains(#""code":"03""#) })
+        #expect(
+            hepB.contains(#""value":"P1""#) && hepB.contains(#""code":"PLAC""#) && hepB.contains(#""value":"F1""#) && hepB.contains(#""code":"FILL""#)
+        )
+        #expect(hepB.contains(#""function":{"coding":[{"code":"OP""#) && !hepB.contains(#""value":"P2""#))
+        #expect(mmr.contains(#""value":"P2""#) && !mmr.contains(#""value":"P1""#) && mmr.contains(#""recorded":"2025-12-31""#))
+    }
+
     @Test("more of the guide's rules: county, tribal citizenship, congregation, VIP, discharge location, producer, a deleted diagnosis")
     func guideRulesMore() throws {
         let mapper = try Self.folder.load()

@@ -7,6 +7,9 @@ our file does not mention at all; the same for datatype maps (`CX[Identifier]`, 
 `refs:` or `into:` rules) or left out on purpose (say so in the map's comments); what is not listed is named somewhere
 in our file, not necessarily mapped the guide's way.
 
+Then the guide maps with no file of ours: those a map's comments name (`Guide: PD1[Observation-LivingWill]`, mapped
+inside a message map or a group) and those nothing names (not mapped).
+
     guide_gaps.py [--guide ../shared/v2-to-fhir/mappings] [--mappings Mappings]
 """
 import argparse
@@ -49,6 +52,26 @@ def gaps(guide, mappings, kind="segments"):
     return out
 
 
+def without_file(guide, mappings, kind="segments"):
+    """Guide maps of `kind` with no file of ours: (guide map, [our files whose text names it])."""
+    texts = {}
+    # Our maps, and the engine's own code for what it builds itself (the bundle's Provenance, MSH[Provenance-Source]).
+    engine = os.path.join(os.path.dirname(os.path.abspath(mappings)), "Sources", "Mapping")
+    for path in glob.glob(os.path.join(mappings, "**", "*.yaml"), recursive=True) + glob.glob(
+        os.path.join(engine, "**", "*.swift"), recursive=True
+    ):
+        with open(path, encoding="utf-8") as f:
+            texts[path] = f.read()
+    out = []
+    for path in sorted(glob.glob(os.path.join(guide, kind, "*.csv"))):
+        m = re.search(r"FHIR R4_ (\w+)\[([\w-]+)\]", path)
+        if not m or os.path.exists(os.path.join(mappings, kind, f"{m.group(1)}-{m.group(2)}.yaml")):
+            continue
+        name = f"{m.group(1)}[{m.group(2)}]"
+        out.append((name, sorted(os.path.relpath(p) for p, t in texts.items() if name in t)))
+    return out
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.normpath(os.path.join(here, "..", ".."))
@@ -63,6 +86,15 @@ def main():
             for field in sorted(missing, key=lambda f: int(re.split(r"[-.]", f)[1])):
                 print(f"  {field:8} -> {'; '.join(dict.fromkeys(missing[field]))}")
         print(f"{sum(len(m) for _, _, m in found)} guide fields not named in {len(found)} {what}")
+    # Datatype maps the guide writes for primitives (TS[dateTime], ID[code]) are value conversions of the engine: only
+    # segment maps are listed.
+    for kind, what in (("segments", "segment maps"),):
+        rest = without_file(args.guide, args.mappings, kind)
+        named = [(n, files) for n, files in rest if files]
+        print(f"guide {what} with no file of ours, named in a map ({len(named)}):")
+        for n, files in named:
+            print(f"  {n:40} {', '.join(files)}")
+        print(f"guide {what} no map names (not mapped, {len(rest) - len(named)}): {', '.join(n for n, f in rest if not f)}")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ extension RuleRunner {
     static func identity<I: MappingInput>(
         _ spec: IDSpec, at cursor: I.Cursor, scopeNamespace: String?, fallback: String, input: inout I
     ) -> (value: String, namespace: String)? {
-        guard var value = first(spec.value, at: cursor, input: &input) else { return nil }
+        guard var value = spec.constant ?? first(spec.value, at: cursor, input: &input) else { return nil }
         for w in spec.with { value += "|" + (first([w], at: cursor, input: &input) ?? "") }
         return (value, scopeNamespace ?? first(spec.namespace, at: cursor, input: &input) ?? fallback)
     }

@@ -55,6 +55,11 @@ struct MessageExecutor {
                     let next = occurrence + 1 < found.count ? found[occurrence + 1] : message.segmentCount
                     if (position + 1..<next).contains(where: { definition.unless.contains(message.segment(at: $0).id) }) { continue }
                 }
+                if !definition.follows.isEmpty {
+                    var above = position - 1
+                    while above >= 0, Self.passedOver(message.segment(at: above).id, by: segmentID) { above -= 1 }
+                    guard above >= 0, definition.follows.contains(message.segment(at: above).id) else { continue }
+                }
                 let cursor = V2Input.Cursor(segment: position)
                 if let c = definition.condition, !runner.evaluate(c, at: cursor, fallback: cursor, input: &input) { continue }
                 for p in definition.requiredPaths where RuleRunner.first([p], at: cursor, input: &input) == nil {
@@ -135,6 +140,12 @@ struct MessageExecutor {
         if !dropped.isEmpty { report.unmapped = Self.sortedPlaces(report.unmapped + dropped) }
         let unstored = Set(instances.all.filter { !map.resources[$0.definition].stored }.map { "\($0.resource)/\($0.id)" })
         return (resources, report, unstored)
+    }
+
+    /// What `follows:` looks past to find the segment above: others of the same type, and the segments that attach to
+    /// the one before them and never open a group (ARV access restrictions, NTE notes, ROL roles, PRT participations).
+    static func passedOver(_ id: String, by segment: String) -> Bool {
+        id == segment || id == "ARV" || id == "NTE" || id == "ROL" || id == "PRT"
     }
 
     static func location(_ path: SourcePath, occurrence: Int, of count: Int) -> String {

@@ -830,21 +830,30 @@ private struct Compiler {
                 needs.append(element)
             }
         }
-        var unless: Set<String> = []
-        if let u = f.optional("unless") {
-            guard !table else { throw u.problem("unless: names segments; it belongs in a message map") }
+        /// `unless:` and `follows:`: a segment name or a list of them.
+        func segmentNames(_ key: String) throws(MappingDiagnostic) -> Set<String> {
+            guard let u = f.optional(key) else { return [] }
+            guard !table else { throw u.problem("\(key): names segments; it belongs in a message map") }
+            var names: Set<String> = []
             for item in u.isSequence ? u.items() : [u] {
                 let id = try item.string("a segment name")
                 guard id.count == 3, id.allSatisfy({ $0.isUppercase || $0.isNumber }) else {
-                    throw item.problem("unless: '\(id)' is not a segment name (three letters or digits, SPM)")
+                    throw item.problem("\(key): '\(id)' is not a segment name (three letters or digits, SPM)")
                 }
-                unless.insert(id)
+                names.insert(id)
             }
+            guard !names.isEmpty else { throw u.problem("\(key): [] names no segment") }
+            return names
+        }
+        let unless = try segmentNames("unless")
+        let follows = try segmentNames("follows")
+        if let segment, follows.contains(segment) {
+            throw f.optional("follows")!.problem("follows: names the segments above a \(segment) other than \(segment)s; drop \(segment)")
         }
         let stored = try f.optional("stored").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
         diagnostics += f.unknownKeys(allowed: [
             "name", "segment", "each", "map", "resource", "rules", "into", "element", "within", "id", "when", "required", "require", "refs",
-            "parent", "needs", "stored", "unless", "description",
+            "parent", "needs", "stored", "unless", "follows", "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, intoNames: intoNames, id: id, condition: condition, required: required,
@@ -855,6 +864,7 @@ private struct Compiler {
         definition.element = element
         definition.within = within
         definition.unless = unless
+        definition.follows = follows
         definition.enclosed = enclosed
         return definition
     }
@@ -862,7 +872,15 @@ private struct Compiler {
     func idSpec(_ idNode: YAMLNode, dialect: SourcePath.Dialect, known: [ResourceDefinition]) throws(MappingDiagnostic) -> IDSpec {
         var g = try YAMLNode.Fields(idNode, what: "id")
 
-        let value = try paths(g.required("value"), dialect: dialect)
+        // `constant:` instead of `value:`: one resource per scope (the patient's living will), whatever it holds.
+        var value: [SourcePath] = []
+        var constant: String? = nil
+        if let c = g.optional("constant") {
+            guard g.optional("value") == nil else { throw c.problem("an id takes value: (paths) or constant:, not both") }
+            constant = try c.string("constant")
+        } else {
+            value = try paths(g.required("value"), dialect: dialect)
+        }
         let with = try g.optional("with").map { n throws(MappingDiagnostic) in try paths(n, dialect: dialect) } ?? []
         let namespace = try g.optional("namespace").map { n throws(MappingDiagnostic) in try paths(n, dialect: dialect) } ?? []
         var scope: String? = nil
@@ -874,9 +892,9 @@ private struct Compiler {
             scope = n
         }
         let required = try g.optional("required").map { n throws(MappingDiagnostic) in try bool(n) } ?? false
-        let unknown = g.unknownKeys(allowed: ["value", "with", "namespace", "scope", "required"])
+        let unknown = g.unknownKeys(allowed: ["value", "constant", "with", "namespace", "scope", "required"])
         if let first = unknown.first { throw first }
-        return IDSpec(value: value, with: with, namespace: namespace, scope: scope, required: required)
+        return IDSpec(value: value, with: with, namespace: namespace, scope: scope, required: required, constant: constant)
     }
 
     func referenceTarget(_ node: YAMLNode, root: String) throws(MappingDiagnostic) -> TargetPath {

@@ -186,6 +186,8 @@ struct IDSpec: Sendable {
     var scope: String?
     /// With no identifying value the input is not mapped (rather than given a per-message id).
     var required: Bool
+    /// `constant:`: the identifying value is this text, so there is one such resource per scope or namespace.
+    var constant: String? = nil
 }
 
 struct ResourceDefinition: Sendable {
@@ -222,6 +224,10 @@ struct ResourceDefinition: Sendable {
     /// `unless: [SPM]`: not for a segment followed, before the next segment of its own type, by one of these (an
     /// OBR's specimen fields make a Specimen unless an SPM of its group describes the specimen). Message maps only.
     var unless: Set<String> = []
+    /// `follows: [PID, PD1]`: only for a segment whose nearest segment above, past others of its type and the ARV,
+    /// NTE, ROL and PRT that attach to a segment, is one of these (the guide's `follow:PID.ROL`, a role about the patient, against `follow:PV1.ROL`,
+    /// one of the visit). Message maps only.
+    var follows: Set<String> = []
     /// `stored: false`: part of the mapped bundle (a MessageHeader), but not stored by the gateway.
     var stored = true
     var parent: (resource: String, target: TargetPath)?
