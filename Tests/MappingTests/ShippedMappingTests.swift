@@ -559,6 +559,53 @@ struct ShippedMappingTests {
         #expect(mmr.contains(#""value":"P2""#) && !mmr.contains(#""value":"P1""#) && mmr.contains(#""recorded":"2025-12-31""#))
     }
 
+    @Test(
+        "guide maps inside message maps: the patient in the appointment, the ORC on the report, a diagnosis of the episode, where an observation was made"
+    )
+    func guideMapsInMessages() throws {
+        let mapper = try Self.folder.load()
+        func mapped(_ segments: [String]) throws -> [JSONObject] {
+            try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        }
+        let w = JSONWriter()
+        // PID[Appointment]: the patient is a participant.
+        let siu = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||SIU^S12^SIU_S12|C1|P|2.5.1", "SCH|A1|F1|||||||||^^30^202601021000",
+            "PID|1||M1^^^FAC^MR||Roe^Ann",
+        ])
+        let appointment = try #require(siu.first { $0["resourceType"] == .string("Appointment") })
+        let patient = try #require(siu.first { $0["resourceType"] == .string("Patient") })
+        #expect(
+            w.string(appointment["participant"] ?? .null).contains(
+                #"{"status":"accepted","actor":{"reference":"Patient/\#(patient["id"]!.stringValue!)"}}"#),
+            "\(w.string(appointment["participant"] ?? .null))")
+        // ORC[DiagnosticReport]: the ORC's numbers and status reason; PRT[Observation-Location]: a PRT after the OBX.
+        let oru = try mapped([
+            "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.8", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            Self.segment("ORC", [1: "RE", 2: "P7^EHR", 3: "F7^LAB", 16: "X^Duplicate^L"]), "OBR|1|||24317-0^Hemogram^LN",
+            "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL", Self.segment("PRT", [4: "AD", 9: "^^^LAB1"]), "OBX|2|NM|789-8^RBC^LN||4.5",
+        ])
+        let report = w.string(.object(try #require(oru.first { $0["resourceType"] == .string("DiagnosticReport") })))
+        #expect(report.contains(#""value":"P7""#) && report.contains(#""code":"PLAC""#) && report.contains(#""value":"F7""#))
+        #expect(report.contains(#""url":"http://hl7.org/fhir/StructureDefinition/event-statusReason","valueCodeableConcept""#))
+        let located = oru.filter { $0["resourceType"] == .string("Observation") }.map {
+            ($0["code"]?.objectValue?["coding"]?.arrayValue?.first?.objectValue?["code"]?.stringValue ?? "", w.string($0["extension"] ?? .null))
+        }
+        #expect(located.count == 2)
+        #expect(located.allSatisfy { ($0.0 == "718-7") == $0.1.contains("event-location") }, "\(located)")
+        // DG1[EpisodeOfCare]: with an episode (PV1-54), each diagnosis is the episode's too.
+        let adt = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1", "EVN|A01|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            Self.segment("PV1", [1: "1", 2: "I", 19: "V1", 54: "E1"]), "DG1|1||I10^Hypertension^I10|||A|||||||||1",
+        ])
+        let episode = try #require(adt.first { $0["resourceType"] == .string("EpisodeOfCare") })
+        let condition = try #require(adt.first { $0["resourceType"] == .string("Condition") })
+        #expect(
+            w.string(episode["diagnosis"] ?? .null)
+                == #"[{"role":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/diagnosis-role","code":"AD","display":"Admission Diagnosis"}]},"rank":1,"condition":{"reference":"Condition/\#(condition["id"]!.stringValue!)"}}]"#,
+            "\(w.string(episode["diagnosis"] ?? .null))")
+    }
+
     @Test("more of the guide's rules: county, tribal citizenship, congregation, VIP, discharge location, producer, a deleted diagnosis")
     func guideRulesMore() throws {
         let mapper = try Self.folder.load()
