@@ -504,7 +504,7 @@ struct MappingLanguageTests {
     }
 
     @Test(
-        "follows: SEGMENTS takes a segment only in the group those open (a ROL after PID, not after PV1 or PR1), past ARV and NTE; an id may be a constant per scope"
+        "follows: SEGMENTS takes a segment only in the group those open (a ROL after PID, not after PV1 or PR1), past ARV and NTE; an id may be a constant per scope; merge: true adds segments to one resource"
     )
     func followsAndConstantIDs() throws {
         var files = Self.basic
@@ -566,6 +566,24 @@ struct MappingLanguageTests {
                 "messages/adt.yaml:7:44: follows: names the segments above a ROL other than ROLs; drop ROL",
                 "messages/adt.yaml:8:63: an id takes value: (paths) or constant:, not both",
             ])
+        // merge: true: segments giving the same id add to one resource; without an id there is nothing to merge by.
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: team
+                segment: ROL
+                resource: CareTeam
+                id: {constant: team, scope: patient}
+                merge: true
+                rules: [{from: ROL-4.1, to: "participant[].member.display"}]
+            """)
+        let teams = try Self.load(files).map(
+            try Self.message(Self.msh, "PID|1||A1", "ROL|1|AD|PP|D1", "ROL|2|AD|AT|D2"), context: MappingContext(sender: "APP^FAC")
+        ).filter { $0["resourceType"] == .string("CareTeam") }
+        #expect(
+            teams.count == 1 && JSONWriter().string(teams[0]["participant"] ?? .null) == #"[{"member":{"display":"D1"}},{"member":{"display":"D2"}}]"#
+        )
+        files["messages/adt.yaml"] = Self.adtMap("  - {name: team, segment: ROL, resource: CareTeam, merge: true}\n")
+        #expect(Self.diagnostics(files).map(\.description).first?.contains("merge: true goes with id:") == true)
         files["tables/t.yaml"] = "table: t\nresources:\n  - {name: p, resource: Patient, follows: PID, rules: [{from: id, to: id}]}\n"
         files["messages/adt.yaml"] = Self.adtMap("")
         #expect(Self.diagnostics(files).map(\.description) == ["tables/t.yaml:3:43: follows: names segments; it belongs in a message map"])

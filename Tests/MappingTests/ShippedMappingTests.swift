@@ -506,7 +506,8 @@ struct ShippedMappingTests {
             let text = [
                 "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.8", "EVN|A01|20260101120000",
                 "PID|1||M1^^^FAC^MR||Roe^Ann", Self.segment("PD1", [7: pd1]), "ROL|1|AD|PP^Primary Care Provider^HL70443|D1^Gee^Pat",
-                "PRT|1|AD||PP^Primary Care Provider^HL70443|D2^Poe^Al", "PV1|1|I|||||||||||||||||V1",
+                "PRT|1|AD||PP^Primary Care Provider^HL70443|D2^Poe^Al", "PRT|2|AD||PH^Pharmacist^HL70912||||Corner Pharmacy",
+                "PV1|1|I|||||||||||||||||V1",
                 "ROL|2|AD|AT^Attending^HL70443|D3^Doe^Jo|20260101", "PR1|1||76164006^Biopsy^SCT", "ROL|3|AD|SP^Surgeon^HL70443|D4^Sy^Bo",
             ]
             return try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
@@ -533,6 +534,13 @@ struct ShippedMappingTests {
             try #require(r.first { JSONWriter().string($0["code"] ?? .null).contains(#""code":"75320-2""#) })
         }
         #expect(will[0]["id"] == will[1]["id"], "one living will per patient")
+        // The PRTs after the PID: one CareTeam (merge: true), each a participant.
+        let teams = resources.filter { $0["resourceType"] == .string("CareTeam") }
+        #expect(teams.count == 1 && teams.first?["subject"]?.objectValue?["reference"] == .string("Patient/\(patient["id"]!.stringValue!)"))
+        let members = (teams.first?["participant"]?.arrayValue ?? []).compactMap(\.objectValue)
+        #expect(members.count == 2 && person(members[0]["member"]) == "D2")
+        #expect(JSONWriter().string(members[1]["role"] ?? .null).contains(#""code":"pharmacist""#))
+        #expect(byReference[members[1]["member"]?.objectValue?["reference"]?.stringValue ?? ""]?["name"] == .string("Corner Pharmacy"))
         #expect(
             JSONWriter().string(will[0]["valueCodeableConcept"] ?? .null).contains(
                 #""system":"http://terminology.hl7.org/CodeSystem/v2-0315","code":"Y""#))

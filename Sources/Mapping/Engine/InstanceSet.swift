@@ -78,6 +78,9 @@ struct InstanceSet {
         return id
     }
 
+    /// The instance with this type and id, if there is one.
+    func index(of resource: String, id: String) -> Int? { all.firstIndex { $0.resource == resource && $0.id == id } }
+
     /// Whether an instance has this `Type/id` (a made resource the input also built from a segment is not added twice).
     func contains(_ key: String) -> Bool { keys.contains(key) }
 

@@ -107,6 +107,12 @@ struct MessageExecutor {
                             reason: "the \(definition.resource) has no identifier to derive a stable id from")
                     }
                 }
+                // `merge: true`: a segment identifying a resource already built adds to it.
+                if definition.merges, let identified, let existing = instances.index(of: definition.resource, id: identified) {
+                    runner.apply(definition.rules, at: cursor, into: &instances[existing].object, input: &input, pass: .deferringDefaults)
+                    if hasDefaults { defaults.append((existing, d, cursor)) }
+                    continue
+                }
                 // Two segments identifying the same thing in one message (the same OBX code twice) keep apart ids.
                 // Without an identifying value: the input's own id and the segment's place (a resend gives the same).
                 let id = instances.unique(

@@ -851,9 +851,16 @@ private struct Compiler {
             throw f.optional("follows")!.problem("follows: names the segments above a \(segment) other than \(segment)s; drop \(segment)")
         }
         let stored = try f.optional("stored").map { n throws(MappingDiagnostic) in try bool(n) } ?? true
+        var merges = false
+        if let m = f.optional("merge") {
+            merges = try bool(m)
+            guard !merges || (kind == .message && into == nil && id != nil) else {
+                throw m.problem("merge: true goes with id: on a resource a message map builds (segments that give the same id add to it)")
+            }
+        }
         diagnostics += f.unknownKeys(allowed: [
             "name", "segment", "each", "map", "resource", "rules", "into", "element", "within", "id", "when", "required", "require", "refs",
-            "parent", "needs", "stored", "unless", "follows", "description",
+            "parent", "needs", "stored", "unless", "follows", "merge", "description",
         ])
         var definition = ResourceDefinition(
             name: name, segment: segment, resource: resource, rules: rules, intoNames: intoNames, id: id, condition: condition, required: required,
@@ -865,6 +872,7 @@ private struct Compiler {
         definition.within = within
         definition.unless = unless
         definition.follows = follows
+        definition.merges = merges
         definition.enclosed = enclosed
         return definition
     }

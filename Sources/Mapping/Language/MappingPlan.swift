@@ -228,6 +228,9 @@ struct ResourceDefinition: Sendable {
     /// NTE, ROL and PRT that attach to a segment, is one of these (the guide's `follow:PID.ROL`, a role about the patient, against `follow:PV1.ROL`,
     /// one of the visit). Message maps only.
     var follows: Set<String> = []
+    /// `merge: true`: a segment whose id an earlier segment's resource of this map already has adds to that resource
+    /// (its rules applied to it) instead of making another (one CareTeam per patient, each PRT a participant).
+    var merges = false
     /// `stored: false`: part of the mapped bundle (a MessageHeader), but not stored by the gateway.
     var stored = true
     var parent: (resource: String, target: TargetPath)?
