@@ -579,7 +579,8 @@ struct ShippedMappingTests {
         // PID[Appointment]: the patient is a participant.
         let siu = try mapped([
             "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||SIU^S12^SIU_S12|C1|P|2.5.1", "SCH|A1|F1|||||||||^^30^202601021000",
-            "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "TQ1|||||||202601021000", "NTE|1||Fasting", "PID|1||M1^^^FAC^MR||Roe^Ann", "OBX|1|ST|X^Note^L||text", "NTE|1||About the OBX",
+            "RGS|1", "AIG|1||CC1^Cell Counter^L|011^Lab Equipment^L||||202601021000", "NTE|1||Calibrate first",
         ])
         let appointment = try #require(siu.first { $0["resourceType"] == .string("Appointment") })
         let patient = try #require(siu.first { $0["resourceType"] == .string("Patient") })
@@ -587,6 +588,12 @@ struct ShippedMappingTests {
             w.string(appointment["participant"] ?? .null).contains(
                 #"{"status":"accepted","actor":{"reference":"Patient/\#(patient["id"]!.stringValue!)"}}"#),
             "\(w.string(appointment["participant"] ?? .null))")
+        // NTE[Appointment-Comment]: the notes after the SCH (past its TQ1) and the AIG, not the OBX's; AIG[Appointment].
+        let notes = (appointment["extension"]?.arrayValue ?? []).compactMap { $0.objectValue?["valueAnnotation"]?.objectValue?["text"]?.stringValue }
+        #expect(notes == ["Fasting", "Calibrate first"], "\(notes)")
+        #expect(
+            w.string(appointment["participant"] ?? .null).contains(
+                #""actor":{"identifier":{"value":"CC1","system":"urn:ledgerbridge:v2-coding-system:L"},"display":"Cell Counter","type":"Location"}"#))
         // ORC[DiagnosticReport]: the ORC's numbers and status reason; PRT[Observation-Location]: a PRT after the OBX.
         let oru = try mapped([
             "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.8", "PID|1||M1^^^FAC^MR||Roe^Ann",
