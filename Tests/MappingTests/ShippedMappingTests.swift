@@ -206,6 +206,20 @@ struct ShippedMappingTests {
                 && JSONWriter().string($0["medicationCodeableConcept"] ?? .null).contains(#""code":"197806""#)
         }
         #expect(ibuprofen.count == 1 && ibuprofen.first?["dosage"] != nil)
+        // A medication's supply order as the prescription (a MedicationRequest), and the statement based on it.
+        let history = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/History_and_Physical.ccda")!), context: MappingContext(sender: "corpus"))
+        let prescription = try #require(history.resources.first { $0["resourceType"] == .string("MedicationRequest") })
+        #expect(
+            prescription["intent"] == .string("order") && prescription["status"] == .string("completed")
+                && JSONWriter().string(prescription["dispenseRequest"] ?? .null)
+                    == #"{"validityPeriod":{"start":"2007-01-03"},"quantity":{"value":75}}"#
+        )
+        #expect(
+            history.resources.contains {
+                $0["resourceType"] == .string("MedicationStatement")
+                    && $0["basedOn"]?.arrayValue?.first?.objectValue?["reference"] == .string("MedicationRequest/\(prescription["id"]!.stringValue!)")
+            })
         // A procedure note's planned procedure (59772-4) as a ServiceRequest, its anesthesia (59774-0) as a medication.
         let procedureNote = try mapper.mapDocument(
             Array(FileManager.default.contents(atPath: dir + "/Procedure_Note.ccda")!), context: MappingContext(sender: "corpus"))
@@ -259,8 +273,6 @@ struct ShippedMappingTests {
                 """.utf8), context: MappingContext(sender: "corpus"))
         #expect(planned.resources.first { $0["resourceType"] == .string("MedicationStatement") }?["status"] == .string("intended"))
         // An immunization refused, with the reason.
-        let history = try mapper.mapDocument(
-            Array(FileManager.default.contents(atPath: dir + "/History_and_Physical.ccda")!), context: MappingContext(sender: "corpus"))
         let refused = history.resources.filter { $0["resourceType"] == .string("Immunization") && $0["status"] == .string("not-done") }
         #expect(refused.count == 1 && JSONWriter().string(refused.first?["statusReason"] ?? .null).contains(#""code":"PATOBJ""#))
         // The medical equipment section's devices, each of the patient.
