@@ -195,6 +195,12 @@ struct ShippedMappingTests {
             JSONWriter().string(coverage["relationship"] ?? .null)
                 == #"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/subscriber-relationship","code":"self","display":"Self"}]}"#)
         #expect(JSONWriter().string(insurer["type"] ?? .null).contains(#""code":"ins""#) && insurer["address"] != nil)
+        // A goal (mood GOL) with its target: at least 92% pulse oximetry.
+        let goal = try #require(transfer.resources.first { $0["resourceType"] == .string("Goal") })
+        #expect(goal["lifecycleStatus"] == .string("active") && goal["subject"] != nil && goal["startDate"] == .string("2013-09-02"))
+        #expect(
+            JSONWriter().string(goal["target"]?.arrayValue?.first?.objectValue?["detailRange"] ?? .null)
+                == #"{"low":{"value":92,"unit":"%","code":"%","system":"http://unitsofmeasure.org"}}"#)
         // The admission diagnosis (42347-5) and the discharge medications inside their discharge medication act.
         #expect(
             discharge.resources.contains {
