@@ -195,6 +195,10 @@ struct ShippedMappingTests {
             JSONWriter().string(coverage["relationship"] ?? .null)
                 == #"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/subscriber-relationship","code":"self","display":"Self"}]}"#)
         #expect(JSONWriter().string(insurer["type"] ?? .null).contains(#""code":"ins""#) && insurer["address"] != nil)
+        // A planned medication of the plan of treatment: a MedicationRequest whose intent is its mood (INT → plan).
+        let plannedMedication = try #require(transfer.resources.first { $0["resourceType"] == .string("MedicationRequest") })
+        #expect(plannedMedication["intent"] == .string("plan") && plannedMedication["status"] == .string("active"))
+        #expect(JSONWriter().string(plannedMedication["medicationCodeableConcept"] ?? .null).contains(#""code":"829888""#))
         // A goal (mood GOL) with its target: at least 92% pulse oximetry.
         let goal = try #require(transfer.resources.first { $0["resourceType"] == .string("Goal") })
         #expect(goal["lifecycleStatus"] == .string("active") && goal["subject"] != nil && goal["startDate"] == .string("2013-09-02"))
