@@ -195,6 +195,20 @@ struct ShippedMappingTests {
             JSONWriter().string(coverage["relationship"] ?? .null)
                 == #"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/subscriber-relationship","code":"self","display":"Self"}]}"#)
         #expect(JSONWriter().string(insurer["type"] ?? .null).contains(#""code":"ins""#) && insurer["address"] != nil)
+        // An encounter's Encounter Diagnosis act: its problem is an encounter-diagnosis Condition and the Encounter's diagnosis.
+        let ambulatory = try mapper.mapDocument(
+            Array(FileManager.default.contents(atPath: dir + "/170.314B2_Amb_CCD.ccda")!), context: MappingContext(sender: "corpus"))
+        let visitDiagnosis = try #require(
+            ambulatory.resources.first {
+                $0["resourceType"] == .string("Condition") && JSONWriter().string($0["code"] ?? .null).contains("203523006")
+            })
+        #expect(JSONWriter().string(visitDiagnosis["category"] ?? .null).contains("encounter-diagnosis"))
+        #expect(
+            ambulatory.resources.contains {
+                $0["resourceType"] == .string("Encounter")
+                    && JSONWriter().string($0["diagnosis"] ?? .null)
+                        == #"[{"condition":{"reference":"Condition/\#(visitDiagnosis["id"]!.stringValue!)"}}]"#
+            })
         // A planned medication of the plan of treatment: a MedicationRequest whose intent is its mood (INT → plan).
         let plannedMedication = try #require(transfer.resources.first { $0["resourceType"] == .string("MedicationRequest") })
         #expect(plannedMedication["intent"] == .string("plan") && plannedMedication["status"] == .string("active"))

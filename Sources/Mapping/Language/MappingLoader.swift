@@ -787,8 +787,12 @@ private struct Compiler {
                     guard kind == .document else {
                         throw value.problem("refs: with a list of names belongs in a document map (the resources made inside this element)")
                     }
-                    guard target.steps.last?.index == .append else {
-                        throw key.problem("refs: \(target) takes every resource of the names listed: end it with [] (entry[])")
+                    // Each resource its own element: the reference appended (entry[]), or in an element appended
+                    // (diagnosis[].condition).
+                    guard target.steps.contains(where: { $0.index == .append }) else {
+                        throw key.problem(
+                            "refs: \(target) takes every resource of the names listed: end it with [] (entry[]) or go through one (diagnosis[].condition)"
+                        )
                     }
                     var names: [String] = []
                     for item in value.items() {
