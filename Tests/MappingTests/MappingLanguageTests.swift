@@ -984,6 +984,50 @@ struct MappingLanguageTests {
         #expect(Self.diagnostics(oneTarget).map(\.description).contains { $0.contains("doc.yaml:30") && $0.contains("end it with []") })
     }
 
+    @Test("needs: [\"effective[x]\"] keeps a resource with any type of the choice and leaves out one with none, saying so")
+    func needsAChoice() throws {
+        var files: [String: String] = [
+            "doc.yaml": """
+            document: ClinicalDocument
+            resources:
+              - name: patient
+                each: recordTarget/patientRole
+                resource: Patient
+                id: {value: [id/@extension], required: true}
+              - name: result
+                each: component/section/entry/observation
+                resource: Observation
+                needs: ["effective[x]"]
+                rules:
+                  - {to: status, constant: final}
+                  - {from: code/@code, to: code.text}
+                  - {from: effectiveTime/@value, to: effectiveDateTime}
+                  - {from: "effectiveTime[low]", to: effectivePeriod, map: IVL_TS-Period}
+            """,
+            "datatypes/ivl.yaml": """
+            datatype: IVL_TS
+            name: IVL_TS-Period
+            source: xml
+            type: Period
+            rules: [{from: low/@value, to: start}, {from: high/@value, to: end}]
+            """,
+        ]
+        let document = """
+            <ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><id extension="P1"/></patientRole></recordTarget>
+              <component><section>
+                <entry><observation><code code="A"/><effectiveTime value="20260101"/></observation></entry>
+                <entry><observation><code code="B"/><effectiveTime><low value="20260102"/></effectiveTime></observation></entry>
+                <entry><observation><code code="C"/></observation></entry>
+              </section></component></ClinicalDocument>
+            """
+        let result = try Self.load(files).mapDocument(Array(document.utf8), context: MappingContext(sender: "feed"))
+        let codes = result.resources.compactMap { $0["code"]?.objectValue?["text"]?.stringValue }
+        #expect(codes == ["A", "B"])
+        #expect(result.coverage?.unmapped.contains { $0.contains("no Observation.effective[x]") } == true, "\(result.coverage?.unmapped ?? [])")
+        files["doc.yaml"] = files["doc.yaml"]!.replacingOccurrences(of: #"needs: ["effective[x]"]"#, with: #"needs: ["code[x]"]"#)
+        #expect(Self.diagnostics(files).map(\.description) == ["doc.yaml:10:13: Observation has no element 'code[x]'"])
+    }
+
     @Test("an entry map (element:) gives several document resources its rules; each adds its own, and misuse is refused where it is written")
     func entryMaps() throws {
         var files: [String: String] = [

@@ -244,14 +244,16 @@ struct ShippedMappingTests {
                 $0["resourceType"] == .string("MedicationStatement")
                     && $0["basedOn"]?.arrayValue?.first?.objectValue?["reference"] == .string("MedicationRequest/\(prescription["id"]!.stringValue!)")
             })
-        // A procedure note's planned procedure (59772-4) as a ServiceRequest, its anesthesia (59774-0) as a medication.
+        // A procedure note's planned procedure (59772-4) as a ServiceRequest, its anesthesia (59774-0) as what was given.
         let procedureNote = try mapper.mapDocument(
             Array(FileManager.default.contents(atPath: dir + "/Procedure_Note.ccda")!), context: MappingContext(sender: "corpus"))
         #expect(
             procedureNote.resources.contains {
                 $0["resourceType"] == .string("ServiceRequest") && JSONWriter().string($0["code"] ?? .null).contains(#""code":"274025005""#)
             })
-        #expect(procedureNote.resources.contains { $0["resourceType"] == .string("MedicationStatement") })
+        let anesthesia = try #require(procedureNote.resources.first { $0["resourceType"] == .string("MedicationAdministration") })
+        #expect(anesthesia["status"] == .string("completed") && anesthesia["effectivePeriod"] != nil)
+        #expect(JSONWriter().string(anesthesia["dosage"] ?? .null).contains(#""rateQuantity":{"value":2,"unit":"ml/min"}"#))
         // A health concern act's problem observation: a Condition of US Core's category health-concern.
         let concernText = String(decoding: FileManager.default.contents(atPath: dir + "/CCD-Parent-Document-Replace-C-CDAR2.1.ccda")!, as: UTF8.self)
             .replacingOccurrences(

@@ -123,7 +123,7 @@ struct MessageExecutor {
                 object.appendUnchecked("resourceType", .string(definition.resource))
                 object.appendUnchecked("id", .string(id))
                 runner.apply(definition.rules, at: cursor, into: &object, input: &input, pass: .deferringDefaults)
-                if let missing = definition.needs.first(where: { object[$0] == nil }) {
+                if let missing = definition.missingNeed(in: object) {
                     dropped.insert("\(segmentID) (no \(definition.resource).\(missing))")
                     continue
                 }

@@ -165,7 +165,7 @@ struct DocumentExecutor {
                 object.appendUnchecked("id", .string(id))
                 runner.apply(definition.rules, at: cursor, into: &object, input: &input)
                 instances.writeEnclosed(definition.enclosed, from: position, to: end, into: &object)
-                if let missing = definition.needs.first(where: { object[$0] == nil }) {
+                if let missing = definition.missingNeed(in: object) {
                     dropped.insert("\(each.steps.isEmpty ? root.name : each.description) (no \(definition.resource).\(missing))")
                     continue
                 }

@@ -828,9 +828,15 @@ private struct Compiler {
         if let n = f.optional("needs") {
             for item in n.items() {
                 let element = try item.string("an element")
-                guard FHIRTypeTable.r4.type(resource)?.element(named: element) != nil else {
-                    throw item.problem("\(resource) has no element '\(element)'")
-                }
+                // `effective[x]`: any of a choice element's types will do.
+                let stem = element.hasSuffix("[x]") ? String(element.dropLast(3)) : nil
+                let known =
+                    if let stem {
+                        FHIRTypeTable.r4.type(resource)?.elements.contains { $0.name == stem && $0.isChoice } ?? false
+                    } else {
+                        FHIRTypeTable.r4.type(resource)?.element(named: element) != nil
+                    }
+                guard known else { throw item.problem("\(resource) has no element '\(element)'") }
                 needs.append(element)
             }
         }

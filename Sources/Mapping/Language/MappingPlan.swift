@@ -221,6 +221,15 @@ struct ResourceDefinition: Sendable {
     /// Elements the resource must have got from its rules; without them it is left out (and the coverage report
     /// names the segment), rather than failing the message (`needs: [recorded]` for a Provenance from EVN).
     var needs: [String] = []
+
+    /// The first element of `needs:` the object lacks (`effective[x]`: lacks every type of the choice).
+    func missingNeed(in object: JSONObject) -> String? {
+        needs.first { need in
+            guard need.hasSuffix("[x]") else { return object[need] == nil }
+            let stem = need.dropLast(3)
+            return !object.keys.contains { $0.hasPrefix(stem) && $0.dropFirst(stem.count).first?.isUppercase == true }
+        }
+    }
     /// `unless: [SPM]`: not for a segment followed, before the next segment of its own type, by one of these (an
     /// OBR's specimen fields make a Specimen unless an SPM of its group describes the specimen). Message maps only.
     var unless: Set<String> = []
