@@ -514,12 +514,14 @@ struct ShippedMappingTests {
         return all.joined(separator: "|")
     }
 
-    @Test("the insured (IN1) is one RelatedPerson in every message that carries insurance; the Coverage's relation is R4's code and the guide's")
+    @Test(
+        "the insured (IN1) is one RelatedPerson in every message that carries insurance (RDE's too); the Coverage's relation is R4's code and the guide's"
+    )
     func insuredAndRelation() throws {
         let mapper = try Self.folder.load()
         let in1 = Self.segment(
             "IN1", [1: "1", 2: "P1^Plan", 3: "IC-1^^^BCBS", 4: "Blue Cross", 16: "Roe^Bob", 17: "SPO^Spouse", 18: "19690101", 49: "B77^^^BCBS"])
-        for type in ["ADT^A01^ADT_A01", "ORM^O01^ORM_O01", "VXU^V04^VXU_V04"] {
+        for type in ["ADT^A01^ADT_A01", "ORM^O01^ORM_O01", "VXU^V04^VXU_V04", "RDE^O11^RDE_O11"] {
             let text = ["MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||\(type)|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann", in1]
             let resources = try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
             let insured = try #require(resources.first { $0["resourceType"] == .string("RelatedPerson") }, "\(type)")
