@@ -661,6 +661,35 @@ struct ShippedMappingTests {
             "\(w.string(episode["diagnosis"] ?? .null))")
     }
 
+    @Test(
+        "segments the maps had left out: VXU's PV2 and notes on its observations, ORU's next of kin and PV2; a note about the patient is no result's")
+    func segmentsOnceLeftOut() throws {
+        let mapper = try Self.folder.load()
+        func mapped(_ segments: [String]) throws -> [JSONObject] {
+            try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        }
+        let w = JSONWriter()
+        let vxu = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||VXU^V04^VXU_V04|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            Self.segment("PV1", [1: "1", 2: "R", 19: "V1"]), Self.segment("PV2", [3: "^Flu shot"]),
+            "ORC|RE|P1", "RXA|0|1|20260101||08^HepB^CVX|0.5|mL", "OBX|1|CE|64994-7^Eligibility^LN||V02^VFC^HL70064", "NTE|1||Eligible at visit",
+        ])
+        let visit = try #require(vxu.first { $0["resourceType"] == .string("Encounter") })
+        #expect(w.string(visit["reasonCode"] ?? .null).contains("Flu shot"))
+        let eligibility = try #require(vxu.first { $0["resourceType"] == .string("Observation") })
+        #expect(w.string(eligibility["note"] ?? .null) == #"[{"text":"Eligible at visit"}]"#)
+        let oru = try mapped([
+            "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann", "NTE|1||About the patient",
+            "NK1|1|Roe^Bob|SPO^Spouse^HL70063", Self.segment("PV1", [1: "1", 2: "O", 19: "V2"]), Self.segment("PV2", [3: "^Check-up"]),
+            "OBR|1|||24317-0^Hemogram^LN", "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL", "NTE|1||About the result",
+        ])
+        #expect(oru.contains { $0["resourceType"] == .string("RelatedPerson") && w.string($0["name"] ?? .null).contains("Bob") })
+        let checkUp = try #require(oru.first { $0["resourceType"] == .string("Encounter") })
+        #expect(w.string(checkUp["reasonCode"] ?? .null).contains("Check-up"))
+        let notes = oru.compactMap { $0["note"] }.map { w.string($0) }
+        #expect(notes == [#"[{"text":"About the result"}]"#], "\(notes)")
+    }
+
     @Test("more of the guide's rules: county, tribal citizenship, congregation, VIP, discharge location, producer, a deleted diagnosis")
     func guideRulesMore() throws {
         let mapper = try Self.folder.load()
