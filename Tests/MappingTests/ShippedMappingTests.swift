@@ -662,7 +662,8 @@ struct ShippedMappingTests {
     }
 
     @Test(
-        "segments the maps had left out: VXU's PV2 and notes on its observations, ORU's next of kin and PV2; a note about the patient is no result's")
+        "segments the maps had left out: VXU's PV2 and notes on its observations, ORU's next of kin and PV2, DFT's and ADT^A60's notes; a note about the patient is no result's"
+    )
     func segmentsOnceLeftOut() throws {
         let mapper = try Self.folder.load()
         func mapped(_ segments: [String]) throws -> [JSONObject] {
@@ -688,6 +689,17 @@ struct ShippedMappingTests {
         #expect(w.string(checkUp["reasonCode"] ?? .null).contains("Check-up"))
         let notes = oru.compactMap { $0["note"] }.map { w.string($0) }
         #expect(notes == [#"[{"text":"About the result"}]"#], "\(notes)")
+        // DFT's notes after a charge, ADT^A60's after an adverse reaction.
+        let dft = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||DFT^P03^DFT_P03|C1|P|2.5.1", "EVN|P03|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "FT1|1|T1||20260101|20260101|CG|71045^Xray^C4", "NTE|1||Bill the insurer",
+        ])
+        #expect(w.string(dft.first { $0["resourceType"] == .string("ChargeItem") }?["note"] ?? .null) == #"[{"text":"Bill the insurer"}]"#)
+        let a60 = try mapped([
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A60^ADT_A60|C1|P|2.5.1", "EVN|A60|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
+            "IAM|1|FA^Food allergy^HL70127|227493005^Cashew nuts^SCT|SV^Severe^HL70128", "NTE|1||Seen after dinner",
+        ])
+        #expect(w.string(a60.first { $0["resourceType"] == .string("AllergyIntolerance") }?["note"] ?? .null) == #"[{"text":"Seen after dinner"}]"#)
     }
 
     @Test("more of the guide's rules: county, tribal citizenship, congregation, VIP, discharge location, producer, a deleted diagnosis")
