@@ -40,6 +40,19 @@ struct MappingLanguageTests {
         """ + entries
     }
 
+    /// A ClinicalDocument map: the recordTarget's Patient (lines 1–6), then `entries` (from line 7, as list items).
+    static func documentMap(_ entries: String) -> String {
+        """
+        document: ClinicalDocument
+        resources:
+          - name: patient
+            each: recordTarget/patientRole
+            resource: Patient
+            id: {value: [id/@extension], required: true}
+
+        """ + entries
+    }
+
     /// A small set: PID → Patient with an identifier datatype map, a vocabulary, conditions and constants.
     static let basic: [String: String] = [
         "vocabularies/sex.yaml": """
@@ -908,38 +921,33 @@ struct MappingLanguageTests {
     )
     func documentSectionsListTheirEntries() throws {
         let files: [String: String] = [
-            "doc.yaml": """
-            document: ClinicalDocument
-            resources:
-              - name: patient
-                each: recordTarget/patientRole
-                resource: Patient
-                id: {value: [id/@extension], required: true}
-              - name: document
-                each: "."
-                resource: Composition
-                rules:
-                  - {to: status, constant: final}
-              - name: problem
-                each: ["component/section/entry/observation", "component/section[title or @ID='x']/entry/organizer/component/observation"]
-                resource: Condition
-                rules:
-                  - {from: value/@code, to: code.text}
-              - name: allergy
-                each: "component/section/entry/act"
-                resource: AllergyIntolerance
-                rules:
-                  - {from: code/@code, to: code.text}
-              - name: section
-                each: component/section
-                into: document
-                element: "section[]"
-                rules:
-                  - {from: title, to: title}
-                  - {from: title, to: text}
-                  - {to: text, constant: "Untitled", default: true}
-                refs: {"entry[]": [problem, allergy]}
-            """
+            "doc.yaml": Self.documentMap(
+                """
+                  - name: document
+                    each: "."
+                    resource: Composition
+                    rules:
+                      - {to: status, constant: final}
+                  - name: problem
+                    each: ["component/section/entry/observation", "component/section[title or @ID='x']/entry/organizer/component/observation"]
+                    resource: Condition
+                    rules:
+                      - {from: value/@code, to: code.text}
+                  - name: allergy
+                    each: "component/section/entry/act"
+                    resource: AllergyIntolerance
+                    rules:
+                      - {from: code/@code, to: code.text}
+                  - name: section
+                    each: component/section
+                    into: document
+                    element: "section[]"
+                    rules:
+                      - {from: title, to: title}
+                      - {from: title, to: text}
+                      - {to: text, constant: "Untitled", default: true}
+                    refs: {"entry[]": [problem, allergy]}
+                """)
         ]
         let mapper = try Self.load(files)
         let document = """
@@ -987,23 +995,18 @@ struct MappingLanguageTests {
     @Test("needs: [\"effective[x]\"] keeps a resource with any type of the choice and leaves out one with none, saying so")
     func needsAChoice() throws {
         var files: [String: String] = [
-            "doc.yaml": """
-            document: ClinicalDocument
-            resources:
-              - name: patient
-                each: recordTarget/patientRole
-                resource: Patient
-                id: {value: [id/@extension], required: true}
-              - name: result
-                each: component/section/entry/observation
-                resource: Observation
-                needs: ["effective[x]"]
-                rules:
-                  - {to: status, constant: final}
-                  - {from: code/@code, to: code.text}
-                  - {from: effectiveTime/@value, to: effectiveDateTime}
-                  - {from: "effectiveTime[low]", to: effectivePeriod, map: IVL_TS-Period}
-            """,
+            "doc.yaml": Self.documentMap(
+                """
+                  - name: result
+                    each: component/section/entry/observation
+                    resource: Observation
+                    needs: ["effective[x]"]
+                    rules:
+                      - {to: status, constant: final}
+                      - {from: code/@code, to: code.text}
+                      - {from: effectiveTime/@value, to: effectiveDateTime}
+                      - {from: "effectiveTime[low]", to: effectivePeriod, map: IVL_TS-Period}
+                """),
             "datatypes/ivl.yaml": """
             datatype: IVL_TS
             name: IVL_TS-Period
@@ -1041,27 +1044,22 @@ struct MappingLanguageTests {
               - {from: statusCode/@code, to: status}
               - {to: status, constant: final, default: true}
             """,
-            "doc.yaml": """
-            document: ClinicalDocument
-            resources:
-              - name: patient
-                each: recordTarget/patientRole
-                resource: Patient
-                id: {value: [id/@extension], required: true}
-              - name: result
-                each: "component/section[@ID='lab']/entry/observation"
-                map: Shared-Observation
-                refs: {subject: patient}
-                rules:
-                  - {to: "category[0].text", constant: laboratory}
-                  - {to: status, constant: amended}
-              - name: vital
-                each: "component/section[@ID='vitals']/entry/observation"
-                map: Shared-Observation
-                resource: Observation
-                rules:
-                  - {to: "category[0].text", constant: vital-signs}
-            """,
+            "doc.yaml": Self.documentMap(
+                """
+                  - name: result
+                    each: "component/section[@ID='lab']/entry/observation"
+                    map: Shared-Observation
+                    refs: {subject: patient}
+                    rules:
+                      - {to: "category[0].text", constant: laboratory}
+                      - {to: status, constant: amended}
+                  - name: vital
+                    each: "component/section[@ID='vitals']/entry/observation"
+                    map: Shared-Observation
+                    resource: Observation
+                    rules:
+                      - {to: "category[0].text", constant: vital-signs}
+                """),
         ]
         let mapper = try Self.load(files)
         #expect(mapper.plan.warnings.isEmpty, "\(mapper.plan.warnings)")

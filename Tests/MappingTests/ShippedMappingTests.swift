@@ -507,6 +507,11 @@ struct ShippedMappingTests {
         }
     }
 
+    /// The mapper over one message given as its segments, sent by APP^FAC.
+    static func map(_ mapper: DeclarativeMapper, _ segments: [String]) throws -> [JSONObject] {
+        try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+    }
+
     static func segment(_ name: String, _ fields: [Int: String]) -> String {
         var all = [String](repeating: "", count: (fields.keys.max() ?? 0) + 1)
         all[0] = name
@@ -523,7 +528,7 @@ struct ShippedMappingTests {
             "IN1", [1: "1", 2: "P1^Plan", 3: "IC-1^^^BCBS", 4: "Blue Cross", 16: "Roe^Bob", 17: "SPO^Spouse", 18: "19690101", 49: "B77^^^BCBS"])
         for type in ["ADT^A01^ADT_A01", "ORM^O01^ORM_O01", "VXU^V04^VXU_V04", "RDE^O11^RDE_O11"] {
             let text = ["MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||\(type)|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann", in1]
-            let resources = try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+            let resources = try Self.map(mapper, text)
             let insured = try #require(resources.first { $0["resourceType"] == .string("RelatedPerson") }, "\(type)")
             let coverage = try #require(resources.first { $0["resourceType"] == .string("Coverage") }, "\(type)")
             let w = JSONWriter()
@@ -550,7 +555,7 @@ struct ShippedMappingTests {
                 "PV1|1|I|||||||||||||||||V1",
                 "ROL|2|AD|AT^Attending^HL70443|D3^Doe^Jo|20260101", "PR1|1||76164006^Biopsy^SCT", "ROL|3|AD|SP^Surgeon^HL70443|D4^Sy^Bo",
             ]
-            return try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+            return try Self.map(mapper, text)
         }
         let resources = try mapped("Y^Yes^HL70315")
         let byReference = Dictionary(
@@ -595,7 +600,7 @@ struct ShippedMappingTests {
             "ORC|RE|P1^EHR|F1^IIS|||||||||O1^Ord^Olga", "RXA|0|1|20260101||08^HepB^CVX|0.5|mL^mL^UCUM",
             "ORC|RE|P2^EHR|||||||20251231", "RXA|0|1|20251231||03^MMR^CVX|0.5|mL^mL^UCUM",
         ]
-        let resources = try mapper.map(try Message(parsing: text.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
+        let resources = try Self.map(mapper, text)
         let shots = resources.filter { $0["resourceType"] == .string("Immunization") }.map { JSONWriter().string(.object($0)) }
         #expect(shots.count == 2)
         let hepB = try #require(shots.first { $0.contains(#""code":"08""#) })
@@ -612,16 +617,15 @@ struct ShippedMappingTests {
     )
     func guideMapsInMessages() throws {
         let mapper = try Self.folder.load()
-        func mapped(_ segments: [String]) throws -> [JSONObject] {
-            try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
-        }
         let w = JSONWriter()
         // PID[Appointment]: the patient is a participant.
-        let siu = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||SIU^S12^SIU_S12|C1|P|2.5.1", "SCH|A1|F1|||||||||^^30^202601021000",
-            "TQ1|||||||202601021000", "NTE|1||Fasting", "PID|1||M1^^^FAC^MR||Roe^Ann", "OBX|1|ST|X^Note^L||text", "NTE|1||About the OBX",
-            "RGS|1", "AIG|1||CC1^Cell Counter^L|011^Lab Equipment^L||||202601021000", "NTE|1||Calibrate first",
-        ])
+        let siu = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||SIU^S12^SIU_S12|C1|P|2.5.1", "SCH|A1|F1|||||||||^^30^202601021000",
+                "TQ1|||||||202601021000", "NTE|1||Fasting", "PID|1||M1^^^FAC^MR||Roe^Ann", "OBX|1|ST|X^Note^L||text", "NTE|1||About the OBX",
+                "RGS|1", "AIG|1||CC1^Cell Counter^L|011^Lab Equipment^L||||202601021000", "NTE|1||Calibrate first",
+            ])
         let appointment = try #require(siu.first { $0["resourceType"] == .string("Appointment") })
         let patient = try #require(siu.first { $0["resourceType"] == .string("Patient") })
         #expect(
@@ -635,11 +639,13 @@ struct ShippedMappingTests {
             w.string(appointment["participant"] ?? .null).contains(
                 #""actor":{"identifier":{"value":"CC1","system":"urn:ledgerbridge:v2-coding-system:L"},"display":"Cell Counter","type":"Location"}"#))
         // ORC[DiagnosticReport]: the ORC's numbers and status reason; PRT[Observation-Location]: a PRT after the OBX.
-        let oru = try mapped([
-            "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.8", "PID|1||M1^^^FAC^MR||Roe^Ann",
-            Self.segment("ORC", [1: "RE", 2: "P7^EHR", 3: "F7^LAB", 16: "X^Duplicate^L"]), "OBR|1|||24317-0^Hemogram^LN",
-            "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL", Self.segment("PRT", [4: "AD", 9: "^^^LAB1"]), "OBX|2|NM|789-8^RBC^LN||4.5",
-        ])
+        let oru = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.8", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                Self.segment("ORC", [1: "RE", 2: "P7^EHR", 3: "F7^LAB", 16: "X^Duplicate^L"]), "OBR|1|||24317-0^Hemogram^LN",
+                "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL", Self.segment("PRT", [4: "AD", 9: "^^^LAB1"]), "OBX|2|NM|789-8^RBC^LN||4.5",
+            ])
         let report = w.string(.object(try #require(oru.first { $0["resourceType"] == .string("DiagnosticReport") })))
         #expect(report.contains(#""value":"P7""#) && report.contains(#""code":"PLAC""#) && report.contains(#""value":"F7""#))
         #expect(report.contains(#""url":"http://hl7.org/fhir/StructureDefinition/event-statusReason","valueCodeableConcept""#))
@@ -649,10 +655,12 @@ struct ShippedMappingTests {
         #expect(located.count == 2)
         #expect(located.allSatisfy { ($0.0 == "718-7") == $0.1.contains("event-location") }, "\(located)")
         // DG1[EpisodeOfCare]: with an episode (PV1-54), each diagnosis is the episode's too.
-        let adt = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1", "EVN|A01|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
-            Self.segment("PV1", [1: "1", 2: "I", 19: "V1", 54: "E1"]), "DG1|1||I10^Hypertension^I10|||A|||||||||1",
-        ])
+        let adt = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.5.1", "EVN|A01|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                Self.segment("PV1", [1: "1", 2: "I", 19: "V1", 54: "E1"]), "DG1|1||I10^Hypertension^I10|||A|||||||||1",
+            ])
         let episode = try #require(adt.first { $0["resourceType"] == .string("EpisodeOfCare") })
         let condition = try #require(adt.first { $0["resourceType"] == .string("Condition") })
         #expect(
@@ -666,39 +674,44 @@ struct ShippedMappingTests {
     )
     func segmentsOnceLeftOut() throws {
         let mapper = try Self.folder.load()
-        func mapped(_ segments: [String]) throws -> [JSONObject] {
-            try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
-        }
         let w = JSONWriter()
-        let vxu = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||VXU^V04^VXU_V04|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
-            Self.segment("PV1", [1: "1", 2: "R", 19: "V1"]), Self.segment("PV2", [3: "^Flu shot"]),
-            "ORC|RE|P1", "RXA|0|1|20260101||08^HepB^CVX|0.5|mL", "OBX|1|CE|64994-7^Eligibility^LN||V02^VFC^HL70064", "NTE|1||Eligible at visit",
-        ])
+        let vxu = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||VXU^V04^VXU_V04|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                Self.segment("PV1", [1: "1", 2: "R", 19: "V1"]), Self.segment("PV2", [3: "^Flu shot"]),
+                "ORC|RE|P1", "RXA|0|1|20260101||08^HepB^CVX|0.5|mL", "OBX|1|CE|64994-7^Eligibility^LN||V02^VFC^HL70064", "NTE|1||Eligible at visit",
+            ])
         let visit = try #require(vxu.first { $0["resourceType"] == .string("Encounter") })
         #expect(w.string(visit["reasonCode"] ?? .null).contains("Flu shot"))
         let eligibility = try #require(vxu.first { $0["resourceType"] == .string("Observation") })
         #expect(w.string(eligibility["note"] ?? .null) == #"[{"text":"Eligible at visit"}]"#)
-        let oru = try mapped([
-            "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann", "NTE|1||About the patient",
-            "NK1|1|Roe^Bob|SPO^Spouse^HL70063", Self.segment("PV1", [1: "1", 2: "O", 19: "V2"]), Self.segment("PV2", [3: "^Check-up"]),
-            "OBR|1|||24317-0^Hemogram^LN", "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL", "NTE|1||About the result",
-        ])
+        let oru = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|LAB|FAC|LB|LB|20260101120000+0000||ORU^R01^ORU_R01|C1|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann", "NTE|1||About the patient",
+                "NK1|1|Roe^Bob|SPO^Spouse^HL70063", Self.segment("PV1", [1: "1", 2: "O", 19: "V2"]), Self.segment("PV2", [3: "^Check-up"]),
+                "OBR|1|||24317-0^Hemogram^LN", "OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL", "NTE|1||About the result",
+            ])
         #expect(oru.contains { $0["resourceType"] == .string("RelatedPerson") && w.string($0["name"] ?? .null).contains("Bob") })
         let checkUp = try #require(oru.first { $0["resourceType"] == .string("Encounter") })
         #expect(w.string(checkUp["reasonCode"] ?? .null).contains("Check-up"))
         let notes = oru.compactMap { $0["note"] }.map { w.string($0) }
         #expect(notes == [#"[{"text":"About the result"}]"#], "\(notes)")
         // DFT's notes after a charge, ADT^A60's after an adverse reaction.
-        let dft = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||DFT^P03^DFT_P03|C1|P|2.5.1", "EVN|P03|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
-            "FT1|1|T1||20260101|20260101|CG|71045^Xray^C4", "NTE|1||Bill the insurer",
-        ])
+        let dft = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||DFT^P03^DFT_P03|C1|P|2.5.1", "EVN|P03|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                "FT1|1|T1||20260101|20260101|CG|71045^Xray^C4", "NTE|1||Bill the insurer",
+            ])
         #expect(w.string(dft.first { $0["resourceType"] == .string("ChargeItem") }?["note"] ?? .null) == #"[{"text":"Bill the insurer"}]"#)
-        let a60 = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A60^ADT_A60|C1|P|2.5.1", "EVN|A60|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
-            "IAM|1|FA^Food allergy^HL70127|227493005^Cashew nuts^SCT|SV^Severe^HL70128", "NTE|1||Seen after dinner",
-        ])
+        let a60 = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A60^ADT_A60|C1|P|2.5.1", "EVN|A60|20260101120000", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                "IAM|1|FA^Food allergy^HL70127|227493005^Cashew nuts^SCT|SV^Severe^HL70128", "NTE|1||Seen after dinner",
+            ])
         #expect(w.string(a60.first { $0["resourceType"] == .string("AllergyIntolerance") }?["note"] ?? .null) == #"[{"text":"Seen after dinner"}]"#)
     }
 
@@ -953,17 +966,17 @@ struct ShippedMappingTests {
     )
     func guideRowsOfDecember7() throws {
         let mapper = try Self.folder.load()
-        func mapped(_ segments: [String]) throws -> [JSONObject] {
-            try mapper.map(try Message(parsing: segments.joined(separator: "\r") + "\r"), context: MappingContext(sender: "APP^FAC"))
-        }
         let w = JSONWriter()
-        let adt = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1",
-            "PID|1||M1^7^M10^FAC^MR~123456789^^^USSSA&2.16.840.1.113883.4.1&ISO^SS||Roe^Ann",
-            Self.segment("PD1", [6: "B^Blind^L", 12: "Y"]), Self.segment("NK1", [1: "1", 2: "Roe^Bob", 3: "SPO^Spouse^HL70063", 37: "123-45-6789"]),
-            "PV1|1|I", Self.segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 22: "DX-1^APP"]),
-            Self.segment("PR1", [1: "1", 3: "76164006^Biopsy of colon^SCT", 19: "PR-2^APP", 25: "PR-1^APP"]),
-        ])
+        let adt = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ADT^A01^ADT_A01|C1|P|2.5.1",
+                "PID|1||M1^7^M10^FAC^MR~123456789^^^USSSA&2.16.840.1.113883.4.1&ISO^SS||Roe^Ann",
+                Self.segment("PD1", [6: "B^Blind^L", 12: "Y"]),
+                Self.segment("NK1", [1: "1", 2: "Roe^Bob", 3: "SPO^Spouse^HL70063", 37: "123-45-6789"]),
+                "PV1|1|I", Self.segment("DG1", [1: "1", 3: "I10^Hypertension^I10", 22: "DX-1^APP"]),
+                Self.segment("PR1", [1: "1", 3: "76164006^Biopsy of colon^SCT", 19: "PR-2^APP", 25: "PR-1^APP"]),
+            ])
         let patient = try #require(adt.first { $0["resourceType"]?.stringValue == "Patient" })
         let extensions = w.string(patient["extension"] ?? .null)
         #expect(
@@ -985,11 +998,14 @@ struct ShippedMappingTests {
                 == #"[{"value":"123-45-6789","system":"http://hl7.org/fhir/sid/us-ssn","type":{"coding":[{"code":"SS","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]}}]"#
         )
 
-        let siu = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||SIU^S12^SIU_S12|C2|P|2.5.1", Self.segment("SCH", [1: "A1^APP", 2: "A1^APP", 26: "P9^APP"]),
-            "PID|1||M1^^^FAC^MR||Roe^Ann",
-            "AIS|1||99213^Office visit^CPT|20260110093000||||||Pending", "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20260110093000",
-        ])
+        let siu = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||SIU^S12^SIU_S12|C2|P|2.5.1",
+                Self.segment("SCH", [1: "A1^APP", 2: "A1^APP", 26: "P9^APP"]),
+                "PID|1||M1^^^FAC^MR||Roe^Ann",
+                "AIS|1||99213^Office visit^CPT|20260110093000||||||Pending", "AIP|1||1210^GE^Robert|010^Gastroenterologist^L||20260110093000",
+            ])
         let appointment = try #require(siu.first { $0["resourceType"]?.stringValue == "Appointment" })
         #expect(appointment["status"] == .string("pending"), "AIS-10, over the SCH's default status")
         let participants = appointment["participant"]?.arrayValue ?? []
@@ -1005,11 +1021,13 @@ struct ShippedMappingTests {
                 == #"[{"url":"http://hl7.org/fhir/StructureDefinition/condition-dueTo","valueReference":{"identifier":{"value":"DX-1","assigner":{"display":"APP"}}}}]"#
         )
 
-        let orm = try mapped([
-            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ORM^O01^ORM_O01|C3|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
-            Self.segment("ORC", [1: "NW", 2: "P1^APP", 33: "ALT-7^^^APP", 38: "FG-9^LAB"]),
-            Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 11: "G", 29: "P0&APP^F0&LAB"]),
-        ])
+        let orm = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0100||ORM^O01^ORM_O01|C3|P|2.5.1", "PID|1||M1^^^FAC^MR||Roe^Ann",
+                Self.segment("ORC", [1: "NW", 2: "P1^APP", 33: "ALT-7^^^APP", 38: "FG-9^LAB"]),
+                Self.segment("OBR", [1: "1", 2: "P1^APP", 4: "24317-0^Hemogram^LN", 11: "G", 29: "P0&APP^F0&LAB"]),
+            ])
         let order = try #require(orm.first { $0["resourceType"]?.stringValue == "ServiceRequest" })
         func typeCode(of value: String) -> String? {
             let identifier = order["identifier"]?.arrayValue?.compactMap(\.objectValue).first { $0["value"]?.stringValue == value }
