@@ -525,7 +525,7 @@ extension JSONValue {
 }
 
 /// Whether `key` is one of the typed names of choice `stem` (`valueString` of `value`).
-private func isChoice(_ key: String, of stem: String) -> Bool {
+func isChoice(_ key: String, of stem: String) -> Bool {
     // FHIR element names are ASCII: compare bytes (String's count and Character are slow here, in the hot loop).
     let k = key.utf8, s = stem.utf8
     guard k.count > s.count, k.starts(with: s) else { return false }

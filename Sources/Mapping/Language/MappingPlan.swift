@@ -226,16 +226,16 @@ struct ResourceDefinition: Sendable {
     func missingNeed(in object: JSONObject) -> String? {
         needs.first { need in
             guard need.hasSuffix("[x]") else { return object[need] == nil }
-            let stem = need.dropLast(3)
-            return !object.keys.contains { $0.hasPrefix(stem) && $0.dropFirst(stem.count).first?.isUppercase == true }
+            let stem = String(need.dropLast(3))
+            return !object.members.contains { isChoice($0.key, of: stem) }
         }
     }
     /// `unless: [SPM]`: not for a segment followed, before the next segment of its own type, by one of these (an
     /// OBR's specimen fields make a Specimen unless an SPM of its group describes the specimen). Message maps only.
     var unless: Set<String> = []
     /// `follows: [PID, PD1]`: only for a segment whose nearest segment above, past others of its type and the ARV,
-    /// NTE, ROL and PRT that attach to a segment, is one of these (the guide's `follow:PID.ROL`, a role about the patient, against `follow:PV1.ROL`,
-    /// one of the visit). Message maps only.
+    /// NTE, ROL and PRT that attach to a segment, is one of these (the guide's `follow:PID.ROL`, a role about the
+    /// patient, against `follow:PV1.ROL`, one of the visit). Message maps only.
     var follows: Set<String> = []
     /// `merge: true`: a segment whose id an earlier segment's resource of this map already has adds to that resource
     /// (its rules applied to it) instead of making another (one CareTeam per patient, each PRT a participant).
