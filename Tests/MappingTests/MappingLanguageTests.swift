@@ -163,7 +163,8 @@ struct MappingLanguageTests {
         let found = Self.diagnostics(files).map(\.description)
         #expect(found.contains { $0.contains("adt.yaml:7") && $0.contains("element: goes with into:") }, "\(found)")
         #expect(found.contains { $0.contains("adt.yaml:8") && $0.contains("contact repeats") }, "\(found)")
-        #expect(found.contains { $0.contains("adt.yaml:9") && $0.contains("takes its own rules") }, "\(found)")
+        #expect(
+            found.contains { $0.contains("adt.yaml:9") && $0.contains("takes rules:, or map: of a segment map that builds an element") }, "\(found)")
         #expect(found.contains { $0.contains("adt.yaml:10") && $0.contains("no element 'family'") }, "\(found)")
     }
 
@@ -266,6 +267,76 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("adt.yaml:11") && $0.contains("'nothing' names no resource") }, "\(found)")
     }
 
+    @Test("a segment map with type: builds an element (NTE → Annotation) that entries append with element:; misuse is refused where it is written")
+    func elementMaps() throws {
+        var files = Self.basic
+        files["segments/nte.yaml"] = """
+            name: NTE-Annotation
+            segment: NTE
+            type: Annotation
+            rules:
+              - {from: NTE-3, to: text}
+              - {from: NTE-6, to: time}
+            """
+        files["messages/adt.yaml"] = Self.adtMap(
+            """
+              - name: order
+                segment: ORC
+                resource: ServiceRequest
+                id: {value: [ORC-2.1]}
+                rules: [{to: status, constant: active}, {to: intent, constant: order}]
+              - name: observation
+                segment: OBX
+                resource: Observation
+                id: {value: [OBX-3.1]}
+                rules: [{from: OBX-3.1, to: code.text}, {to: status, constant: final}]
+              - segment: NTE
+                into: [observation, order]
+                element: "note[]"
+                map: NTE-Annotation
+                rules: [{from: NTE-4, to: authorString}]
+            """)
+        let mapper = try Self.load(files)
+        #expect(mapper.plan.warnings.isEmpty, "\(mapper.plan.warnings)")
+        let m = try Self.message(
+            Self.msh, "PID|1||A1", "ORC|NW|O1", "NTE|1||about order 1|Dr A|", "OBX|1|ST|K1", "NTE|1||about K1|||20240102")
+        let resources = try mapper.map(m, context: MappingContext(sender: "APP^FAC"))
+        func notes(_ type: String) -> String {
+            JSONWriter().string(resources.first { $0["resourceType"]?.stringValue == type }?["note"] ?? .null)
+        }
+        // The map's rules, then the entry's own, into one new Annotation per NTE.
+        #expect(notes("ServiceRequest") == #"[{"text":"about order 1","authorString":"Dr A"}]"#)
+        #expect(notes("Observation") == #"[{"text":"about K1","time":"2024-01-02"}]"#)
+
+        // Misuse: an element map as a resource, or for an element of another type; a resource's segment map with
+        // element:; a type that is no datatype with parts.
+        func problems(_ entry: String, extra: [String: String] = [:]) -> [String] {
+            var f = files.merging(extra) { $1 }
+            f["messages/adt.yaml"] = Self.adtMap(
+                """
+                  - {name: observation, segment: OBX, resource: Observation, rules: [{to: status, constant: final}]}
+                """ + entry)
+            return Self.diagnostics(f).map(\.description)
+        }
+        #expect(
+            problems("\n  - {name: note, segment: NTE, map: NTE-Annotation}")
+                == ["messages/adt.yaml:8:37: 'NTE-Annotation' builds Annotation elements, not a resource: use it with into: and element: (note[])"])
+        #expect(
+            problems("\n  - {segment: NTE, into: observation, element: \"component[]\", map: NTE-Annotation}")
+                == ["messages/adt.yaml:8:68: 'NTE-Annotation' builds Annotation elements; element: 'component[]' is Observation.component"])
+        #expect(
+            problems(
+                "\n  - {segment: PID, into: patient, element: \"contact[]\", map: PID-Patient}"
+            ) == [
+                "messages/adt.yaml:8:44: element: takes rules:, or map: of a segment map that builds an element (type: Annotation); this one's paths start at a resource"
+            ])
+        #expect(
+            problems("", extra: ["segments/nte.yaml": "name: NTE-X\nsegment: NTE\ntype: string\nrules: []\n"])
+                == ["segments/nte.yaml:3:7: 'string' is not a FHIR R4 datatype with parts of its own (Annotation, ContactPoint…)"])
+        #expect(
+            problems("", extra: ["segments/nte.yaml": "name: NTE-X\nsegment: NTE\ntype: Annotation\nresource: Observation\nrules: []\n"])
+                == ["segments/nte.yaml:3:7: a segment map builds a resource (resource:) or an element of a datatype (type:), not both"])
+    }
     @Test("within: keeps an into: segment in its group: the nearest above it in the group, else below it, never another group's")
     func intoWithinGroup() throws {
         var files = Self.basic

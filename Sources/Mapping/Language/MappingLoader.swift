@@ -88,6 +88,8 @@ private struct Compiler {
                     kind = .datatype
                 } else if (keys.contains("segment") || keys.contains("element")) && keys.contains("resource") {
                     kind = .segment
+                } else if keys.contains("segment") && keys.contains("type") {
+                    kind = .segment
                 } else if keys.contains("messages") {
                     kind = .message
                 } else if keys.contains("table") {
@@ -98,7 +100,7 @@ private struct Compiler {
                     kind = .group
                 } else {
                     throw node.problem(
-                        "a mapping file starts with one of: vocabulary:, datatype:, segment: or element: (with resource:), messages:, table:, document:, group:"
+                        "a mapping file starts with one of: vocabulary:, datatype:, segment: (with resource: or type:), element: (with resource:), messages:, table:, document:, group:"
                     )
                 }
                 parsed.append((kind, node))
@@ -343,12 +345,27 @@ private struct Compiler {
         } else {
             segment = try f.requiredString("segment")
         }
-        let resourceNode = try f.required("resource")
-        let resource = try resourceNode.string("resource")
-        guard FHIRTypeTable.r4.isResource(resource) else { throw resourceNode.problem("'\(resource)' is not a FHIR R4 resource type") }
+        let resource: String
+        var buildsElement = false
+        let typeNode = element == nil ? f.optional("type") : nil
+        if let typeNode, f.optional("resource") != nil {
+            throw typeNode.problem("a segment map builds a resource (resource:) or an element of a datatype (type:), not both")
+        }
+        if let typeNode {
+            // An element map: one element of a datatype (NTE → Annotation), appended where a message map says.
+            resource = try typeNode.string("type")
+            guard let t = FHIRTypeTable.r4.type(resource), t.kind == .complex else {
+                throw typeNode.problem("'\(resource)' is not a FHIR R4 datatype with parts of its own (Annotation, ContactPoint…)")
+            }
+            buildsElement = true
+        } else {
+            let resourceNode = try f.required("resource")
+            resource = try resourceNode.string("resource")
+            guard FHIRTypeTable.r4.isResource(resource) else { throw resourceNode.problem("'\(resource)' is not a FHIR R4 resource type") }
+        }
         let rules = try self.rules(f.required("rules"), root: resource, dialect: element == nil ? .segment(segment) : .xml)
-        diagnostics += f.unknownKeys(allowed: ["name", "segment", "element", "resource", "rules", "description", "source"])
-        return SegmentMap(name: name, segment: segment, resource: resource, rules: rules, element: element)
+        diagnostics += f.unknownKeys(allowed: ["name", "segment", "element", "resource", "type", "rules", "description", "source"])
+        return SegmentMap(name: name, segment: segment, resource: resource, rules: rules, element: element, buildsElement: buildsElement)
     }
 
     mutating func rules(_ node: YAMLNode, root: String, dialect: SourcePath.Dialect) throws(MappingDiagnostic) -> [Rule] {
@@ -657,6 +674,8 @@ private struct Compiler {
             intoTargets.append(t)
         }
         let intoTarget = intoTargets.first
+        // A segment map of an element (`type:`) the entry takes with map: its name, its datatype, the map: node.
+        var elementMap: (String, String, YAMLNode)? = nil
         let dialect: SourcePath.Dialect
         if table {
             dialect = kind == .document ? .xml : .table
@@ -710,7 +729,16 @@ private struct Compiler {
                     guard map.segment == s else { throw m.problem("'\(name)' maps \(map.segment) segments, not \(s)") }
                 }
                 guard !map.resource.isEmpty else { throw m.problem("segment map '\(name)' could not be loaded (see its own error)") }
-                resource = map.resource
+                if map.buildsElement {
+                    // Its rules build the element `element:` appends to the `into:` resource; checked there.
+                    guard let intoTarget, f.optional("element") != nil else {
+                        throw m.problem("'\(name)' builds \(map.resource) elements, not a resource: use it with into: and element: (note[])")
+                    }
+                    resource = intoTarget.resource
+                    elementMap = (name, map.resource, m)
+                } else {
+                    resource = map.resource
+                }
                 rules = map.rules
             } else if let r = f.optional("resource") {
                 resource = try r.string("resource")
@@ -731,7 +759,10 @@ private struct Compiler {
             guard let intoTarget, kind != .table else {
                 throw e.problem("element: goes with into: in a message or document map (the element of that resource to append to)")
             }
-            guard f.optional("map") == nil else { throw e.problem("element: takes its own rules: (a segment map's paths start at the resource)") }
+            if elementMap == nil, f.optional("map") != nil {
+                throw e.problem(
+                    "element: takes rules:, or map: of a segment map that builds an element (type: Annotation); this one's paths start at a resource")
+            }
             let text = try e.string("element")
             switch TargetPath.parse(text, from: intoTarget.resource) {
             case .success(let t):
@@ -739,6 +770,9 @@ private struct Compiler {
                     throw e.problem("element: '\(text)' must name a repeating element with parts of its own, with [] (contact[])")
                 }
                 element = t
+                if let (name, type, m) = elementMap, t.type != type {
+                    throw m.problem("'\(name)' builds \(type) elements; element: '\(text)' is \(t.type)")
+                }
             case .failure(let why):
                 throw e.problem(why.message)
             }

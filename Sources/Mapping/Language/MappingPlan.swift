@@ -168,10 +168,14 @@ final class DatatypeMap: Sendable {
 struct SegmentMap: Sendable {
     var name: String
     var segment: String
+    /// The resource type the map builds; for an element map, the datatype of the element (`Annotation`).
     var resource: String
     var rules: [Rule]
     /// An entry map's XML element name (`observation`); nil for a segment map.
     var element: String? = nil
+    /// `type:` instead of `resource:`: the map builds one element of that datatype (an NTE → an Annotation), for
+    /// message map entries with `element:` (`note[]`) in any resource that has such an element.
+    var buildsElement = false
 }
 
 /// How a resource's id is derived from what identifies it, so a resend or an update addresses the same resource.
