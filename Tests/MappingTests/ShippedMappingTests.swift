@@ -543,6 +543,42 @@ struct ShippedMappingTests {
     }
 
     @Test(
+        "fields of the guide's typed maps: a driver's license (DLN) with its expiry, a county as a CWE or an older code, the health plan (CWE) as identifier and plan class"
+    )
+    func typedFields() throws {
+        let mapper = try Self.folder.load()
+        let text = [
+            "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ADT^A01^ADT_A01|C1|P|2.8", "EVN|A01|20260101120000",
+            Self.segment(
+                "PID",
+                [
+                    1: "1", 3: "M1^^^FAC^MR", 5: "Roe^Ann", 11: "1 Main St^^Ann Arbor^MI^48104^USA^H^^&Washtenaw~2 Elm St^^Troy^MI^^^^^W",
+                    20: "D123^MI^20300131",
+                ]),
+            Self.segment("IN1", [1: "1", 2: "BAV^Blue Advantage HMO^L^P7^^99ZZ", 3: "IC-1^^^BCBS", 4: "Blue Cross", 8: "G7"]),
+        ]
+        let resources = try Self.map(mapper, text)
+        let w = JSONWriter()
+        let patient = try #require(resources.first { $0["resourceType"] == .string("Patient") })
+        let license = try #require(patient["identifier"]?.arrayValue?.first { $0.objectValue?["value"] == .string("D123") })
+        #expect(
+            w.string(license)
+                == #"{"value":"D123","type":{"coding":[{"code":"DL","system":"http://terminology.hl7.org/CodeSystem/v2-0203"}]},"period":{"end":"2030-01-31"}}"#
+        )
+        // XAD.9 is a CWE since v2.7: its text (the guide's CWE[string]); before, a code in its first part.
+        #expect((patient["address"]?.arrayValue ?? []).map { $0.objectValue?["district"]?.stringValue } == ["Washtenaw", "W"])
+        let coverage = try #require(resources.first { $0["resourceType"] == .string("Coverage") })
+        let identifiers = (coverage["identifier"]?.arrayValue ?? []).map { w.string($0) }
+        #expect(identifiers.contains(#"{"value":"BAV","system":"urn:ledgerbridge:v2-coding-system:L"}"#), "\(identifiers)")
+        #expect(identifiers.contains(#"{"value":"P7","system":"urn:ledgerbridge:v2-coding-system:99ZZ"}"#), "\(identifiers)")
+        #expect(
+            (coverage["class"]?.arrayValue ?? []).map {
+                "\($0.objectValue?["value"]?.stringValue ?? "")/\($0.objectValue?["name"]?.stringValue ?? "")"
+            }
+                == ["G7/", "BAV/Blue Advantage HMO"])
+    }
+
+    @Test(
         "ADT roles: the patient's primary care provider (ROL or PRT after PID) is the general practitioner, a visit's role a participant; PD1-7 is the living will Observation"
     )
     func patientRolesAndLivingWill() throws {
