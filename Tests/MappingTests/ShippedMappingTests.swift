@@ -576,6 +576,24 @@ struct ShippedMappingTests {
                 "\($0.objectValue?["value"]?.stringValue ?? "")/\($0.objectValue?["name"]?.stringValue ?? "")"
             }
                 == ["G7/", "BAV/Blue Advantage HMO"])
+        #expect(coverage["dependent"] == nil, "IN1-46 is the prior plan's id, not a dependent number")
+
+        // OBR-13 (a CWE since v2.7) is a note in words; OBR-17 the order's callback number on the requester.
+        let order = try Self.map(
+            mapper,
+            [
+                "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ORM^O01^ORM_O01|C2|P|2.8", "PID|1||M1^^^FAC^MR||Roe^Ann", "ORC|NW|P1",
+                Self.segment(
+                    "OBR",
+                    [1: "1", 2: "P1", 4: "24331-1^Lipid panel^LN", 13: "F1^Fasting since midnight^L", 16: "D1^Gee^Pat", 17: "^WPN^PH^^1^734^5551234"]),
+            ]
+        ).first { $0["resourceType"] == .string("ServiceRequest") }
+        #expect(w.string(order?["note"] ?? .null) == #"[{"text":"Fasting since midnight"}]"#)
+        let callback = order?["requester"]?.objectValue?["extension"]?.arrayValue?.first?.objectValue
+        #expect(callback?["url"] == .string("http://hl7.org/fhir/StructureDefinition/servicerequest-order-callback-phone-number"))
+        let number = w.string(callback?["valueContactPoint"] ?? .null)
+        #expect(number.contains("734"), "\(number)")
+        #expect(order?["requester"]?.objectValue?["reference"] != nil)
     }
 
     @Test(
