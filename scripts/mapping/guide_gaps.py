@@ -10,6 +10,11 @@ in our file, not necessarily mapped the guide's way.
 Then the guide maps with no file of ours: those a map's comments name (`Guide: PD1[Observation-LivingWill]`, mapped
 inside a message map or a group) and those nothing names (not mapped).
 
+Last, rules that read a field or component as another type than the guide gives it: a datatype map applied to a
+field of another type (a CX map over IN1-2, a CWE), and a plain read of a coded or composite field into an element
+without a vocabulary (its first part only: OBR-13's code where a note wants its words). Found in the one-line rules
+(`- {from: OBR-13, to: ..., map: ...}`); OBX-5 (varies) and vocabularies, which read codes, are not listed.
+
     guide_gaps.py [--guide ../shared/v2-to-fhir/mappings] [--mappings Mappings]
 """
 import argparse
@@ -72,6 +77,60 @@ def without_file(guide, mappings, kind="segments"):
     return out
 
 
+def field_types(guide):
+    """The guide's v2 type of each segment field (`IN1-2`: CWE) and datatype component (`XAD.9`: CWE)."""
+    types = {}
+    for path in glob.glob(os.path.join(guide, "*", "*.csv")):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for row in csv.reader(f):
+                if len(row) > 3 and re.fullmatch(r"[A-Z][A-Z0-9]{1,2}[-.]\d+", row[1] or ""):
+                    types.setdefault(row[1], row[3])
+    return types
+
+
+# Types whose whole value is its first part: a plain read takes all of it.
+SIMPLE_TYPES = {"ST", "NM", "ID", "IS", "DT", "DTM", "TS", "SI", "TX", "FT", "TM", "SNM", "varies", ""}
+RULE = re.compile(r"^\s*- \{(.*)\}\s*(#.*)?$")
+
+
+def mistyped(guide, mappings):
+    """(file, line number, message) for each one-line rule reading its source as another type than the guide's."""
+    types = field_types(guide)
+    datatype_of = {}
+    files = sorted(glob.glob(os.path.join(mappings, "**", "*.yaml"), recursive=True))
+    texts = {p: open(p, encoding="utf-8").read() for p in files}
+    for text in texts.values():
+        name, datatype = re.search(r"^name: (\S+)", text, re.M), re.search(r"^datatype: (\S+)", text, re.M)
+        if name and datatype:
+            datatype_of[name.group(1)] = datatype.group(1)
+    out = []
+    for path, text in texts.items():
+        owner = re.search(r"^datatype: (\S+)", text, re.M)
+        for n, line in enumerate(text.splitlines(), 1):
+            m = RULE.match(line)
+            source = m and re.search(r"(?:^|, )from: ([A-Z][A-Z0-9]{2}-\d+|\.\d+)(?=[,}]|$)", m.group(1))
+            if not source:
+                continue
+            place = source.group(1)
+            if place.startswith("."):
+                if not owner:
+                    continue
+                place = owner.group(1) + place
+            kind = types.get(place)
+            if not kind or kind == "varies":
+                continue
+            maps = re.search(r"map: (\[[^]]*\]|[\w-]+)", m.group(1))
+            if maps:
+                for name in re.findall(r"[\w-]+", maps.group(1)):
+                    expected = datatype_of.get(name)
+                    same = expected == kind or (kind in ("CE", "CNE", "CWE") and expected == "CWE") or kind in ("TS", "DTM")
+                    if expected and not same:
+                        out.append((path, n, f"{place} is a {kind}; {name} maps a {expected}"))
+            elif "vocabulary:" not in m.group(1) and "rules:" not in m.group(1) and kind not in SIMPLE_TYPES:
+                out.append((path, n, f"{place} is a {kind}, read whole as its first part"))
+    return out
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.normpath(os.path.join(here, "..", ".."))
@@ -95,6 +154,10 @@ def main():
         for n, files in named:
             print(f"  {n:40} {', '.join(files)}")
         print(f"guide {what} no map names (not mapped, {len(rest) - len(named)}): {', '.join(n for n, f in rest if not f)}")
+    found = mistyped(args.guide, args.mappings)
+    print(f"rules reading a field as another type than the guide's ({len(found)}):")
+    for path, n, message in found:
+        print(f"  {os.path.relpath(path)}:{n}: {message}")
 
 
 if __name__ == "__main__":
