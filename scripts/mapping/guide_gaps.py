@@ -12,8 +12,8 @@ inside a message map or a group) and those nothing names (not mapped).
 
 Last, rules that read a field or component as another type than the guide gives it: a datatype map applied to a
 field of another type (a CX map over IN1-2, a CWE), and a plain read of a coded or composite field into an element
-without a vocabulary (its first part only: OBR-13's code where a note wants its words). Found in the one-line rules
-(`- {from: OBR-13, to: ..., map: ...}`); OBX-5 (varies) and vocabularies, which read codes, are not listed.
+without a vocabulary (its first part only: OBR-13's code where a note wants its words). Found in one-line rules
+and block rules (`- from: OBR-13` with `to:` and `map:` below it); OBX-5 (varies) and vocabularies, which read codes, are not listed.
 
     guide_gaps.py [--guide ../shared/v2-to-fhir/mappings] [--mappings Mappings]
 """
@@ -91,6 +91,23 @@ def field_types(guide):
 # Types whose whole value is its first part: a plain read takes all of it.
 SIMPLE_TYPES = {"ST", "NM", "ID", "IS", "DT", "DTM", "TS", "SI", "TX", "FT", "TM", "SNM", "varies", ""}
 RULE = re.compile(r"^\s*- \{(.*)\}\s*(#.*)?$")
+BLOCK_RULE = re.compile(r"^(\s*)- (from: .*)$")
+
+
+def rules_of(text):
+    """(line number, the rule's keys as one line) for each rule: `- {from: …}` on one line, or `- from: …` with its
+    keys on the lines below it, indented deeper."""
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
+        if m := RULE.match(line):
+            yield n, m.group(1)
+        elif m := BLOCK_RULE.match(line):
+            keys, depth = [m.group(2)], len(m.group(1))
+            for more in lines[n:]:
+                if not more.strip() or len(more) - len(more.lstrip()) <= depth + 1:
+                    break
+                keys.append(more.strip())
+            yield n, ", ".join(keys)
 
 
 def mistyped(guide, mappings):
@@ -106,9 +123,8 @@ def mistyped(guide, mappings):
     out = []
     for path, text in texts.items():
         owner = re.search(r"^datatype: (\S+)", text, re.M)
-        for n, line in enumerate(text.splitlines(), 1):
-            m = RULE.match(line)
-            source = m and re.search(r"(?:^|, )from: ([A-Z][A-Z0-9]{2}-\d+|\.\d+)(?=[,}]|$)", m.group(1))
+        for n, body in rules_of(text):
+            source = re.search(r"(?:^|, )from: ([A-Z][A-Z0-9]{2}-\d+|\.\d+)(?=[,}]|$)", body)
             if not source:
                 continue
             place = source.group(1)
@@ -119,14 +135,14 @@ def mistyped(guide, mappings):
             kind = types.get(place)
             if not kind or kind == "varies":
                 continue
-            maps = re.search(r"map: (\[[^]]*\]|[\w-]+)", m.group(1))
+            maps = re.search(r"map: (\[[^]]*\]|[\w-]+)", body)
             if maps:
                 for name in re.findall(r"[\w-]+", maps.group(1)):
                     expected = datatype_of.get(name)
                     same = expected == kind or (kind in ("CE", "CNE", "CWE") and expected == "CWE") or kind in ("TS", "DTM")
                     if expected and not same:
                         out.append((path, n, f"{place} is a {kind}; {name} maps a {expected}"))
-            elif "vocabulary:" not in m.group(1) and "rules:" not in m.group(1) and kind not in SIMPLE_TYPES:
+            elif "vocabulary:" not in body and "rules:" not in body and kind not in SIMPLE_TYPES:
                 out.append((path, n, f"{place} is a {kind}, read whole as its first part"))
     return out
 
