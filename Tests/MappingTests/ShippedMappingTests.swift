@@ -543,7 +543,7 @@ struct ShippedMappingTests {
     }
 
     @Test(
-        "fields of the guide's typed maps: a driver's license (DLN) with its expiry, a county as a CWE or an older code, the health plan (CWE) as identifier and plan class"
+        "fields of the guide's typed maps: a driver's license (DLN) with its expiry, a county as a CWE or an older code, the health plan (CWE) as identifier and plan class; an absent endpoint says why"
     )
     func typedFields() throws {
         let mapper = try Self.folder.load()
@@ -577,6 +577,11 @@ struct ShippedMappingTests {
             }
                 == ["G7/", "BAV/Blue Advantage HMO"])
         #expect(coverage["dependent"] == nil, "IN1-46 is the prior plan's id, not a dependent number")
+        // No address for the sender or receiver: the required endpoints say why they are absent.
+        let header = try #require(resources.first { $0["resourceType"] == .string("MessageHeader") })
+        let absent = #"{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}"#
+        #expect(w.string(header["source"]?.objectValue?["_endpoint"] ?? .null) == absent)
+        #expect(w.string(header["destination"]?.arrayValue?.first?.objectValue?["_endpoint"] ?? .null) == absent)
 
         // OBR-13 (a CWE since v2.7) is a note in words; OBR-17 the order's callback number on the requester.
         let order = try Self.map(
