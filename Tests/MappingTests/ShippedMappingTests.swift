@@ -219,6 +219,19 @@ struct ShippedMappingTests {
         #expect(
             JSONWriter().string(goal["target"]?.arrayValue?.first?.objectValue?["detailRange"] ?? .null)
                 == #"{"low":{"value":92,"unit":"%","code":"%","system":"http://unitsofmeasure.org"}}"#)
+        // The advance directive (a DNR, inside the advance directive organizer) as an Observation of its section's
+        // category; the planned influenza vaccine as an ImmunizationRecommendation due on its day, CVX by either OID.
+        let directive = try #require(
+            transfer.resources.first {
+                $0["resourceType"] == .string("Observation") && JSONWriter().string($0["category"] ?? .null).contains("42348-3")
+            })
+        #expect(JSONWriter().string(directive["valueCodeableConcept"] ?? .null).contains(#""code":"304253006""#))
+        #expect(directive["effectiveDateTime"] == .string("2011-02-19") && directive["subject"] != nil)
+        let recommendation = try #require(transfer.resources.first { $0["resourceType"] == .string("ImmunizationRecommendation") })
+        let recommended = JSONWriter().string(recommendation["recommendation"] ?? .null)
+        #expect(recommended.contains(#""code":"88","display":"Influenza virus vaccine","system":"http://hl7.org/fhir/sid/cvx""#), "\(recommended)")
+        #expect(recommended.contains(#""code":"due""#) && recommended.contains(#"{"value":"2013-11-15","code":"#), "\(recommended)")
+        #expect(recommendation["patient"] != nil && recommendation["date"] != nil)
         // The admission diagnosis (42347-5) and the discharge medications inside their discharge medication act.
         #expect(
             discharge.resources.contains {
