@@ -221,26 +221,31 @@ struct MappingLanguageTests {
         #expect(found.contains { $0.contains("group 'visit' is defined twice") }, "\(found)")
     }
 
+    /// Message map entries for an order (ORC → ServiceRequest) and a result (OBX → Observation), each with an id.
+    static let ordersAndResults = """
+          - name: order
+            segment: ORC
+            resource: ServiceRequest
+            id: {value: [ORC-2.1]}
+            rules: [{to: status, constant: active}, {to: intent, constant: order}]
+          - name: observation
+            segment: OBX
+            resource: Observation
+            id: {value: [OBX-3.1]}
+            rules: [{from: OBX-3.1, to: code.text}, {to: status, constant: final}]
+
+        """
+
     @Test("into: [a, b] adds each segment to whichever was built nearest above it (an NTE after the OBR notes the order, after an OBX the result)")
     func intoNearestOfSeveral() throws {
         var files = Self.basic
         files["messages/adt.yaml"] = Self.adtMap(
-            """
-              - name: order
-                segment: ORC
-                resource: ServiceRequest
-                id: {value: [ORC-2.1]}
-                rules: [{to: status, constant: active}, {to: intent, constant: order}]
-              - name: observation
-                segment: OBX
-                resource: Observation
-                id: {value: [OBX-3.1]}
-                rules: [{from: OBX-3.1, to: code.text}, {to: status, constant: final}]
-              - segment: NTE
-                into: [observation, order]
-                element: "note[]"
-                rules: [{from: NTE-3, to: text}]
-            """)
+            Self.ordersAndResults + """
+                  - segment: NTE
+                    into: [observation, order]
+                    element: "note[]"
+                    rules: [{from: NTE-3, to: text}]
+                """)
         let mapper = try Self.load(files)
         let m = try Self.message(
             Self.msh, "PID|1||A1", "ORC|NW|O1", "NTE|1||about order 1", "OBX|1|ST|K1", "NTE|1||about K1", "NTE|2||more on K1",
@@ -279,23 +284,13 @@ struct MappingLanguageTests {
               - {from: NTE-6, to: time}
             """
         files["messages/adt.yaml"] = Self.adtMap(
-            """
-              - name: order
-                segment: ORC
-                resource: ServiceRequest
-                id: {value: [ORC-2.1]}
-                rules: [{to: status, constant: active}, {to: intent, constant: order}]
-              - name: observation
-                segment: OBX
-                resource: Observation
-                id: {value: [OBX-3.1]}
-                rules: [{from: OBX-3.1, to: code.text}, {to: status, constant: final}]
-              - segment: NTE
-                into: [observation, order]
-                element: "note[]"
-                map: NTE-Annotation
-                rules: [{from: NTE-4, to: authorString}]
-            """)
+            Self.ordersAndResults + """
+                  - segment: NTE
+                    into: [observation, order]
+                    element: "note[]"
+                    map: NTE-Annotation
+                    rules: [{from: NTE-4, to: authorString}]
+                """)
         let mapper = try Self.load(files)
         #expect(mapper.plan.warnings.isEmpty, "\(mapper.plan.warnings)")
         let m = try Self.message(
