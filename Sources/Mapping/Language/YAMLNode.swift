@@ -81,7 +81,9 @@ extension YAMLNode {
     /// Parses a file's text; a syntax error points at its line and column.
     static func parse(_ text: String, file: String) throws(MappingDiagnostic) -> YAMLNode {
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // Every scalar is read as text (`string(_:)`), so no tag is resolved: the basic resolver spares a regular expression
+            // per scalar.
+            guard let node = try Yams.compose(yaml: text, .basic) else {
                 throw MappingDiagnostic(file: file, line: 0, column: 0, message: "the file is empty")
             }
             return YAMLNode(node: node, file: file)
