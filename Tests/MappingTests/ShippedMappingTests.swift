@@ -348,17 +348,41 @@ struct ShippedMappingTests {
         // The organization that cares for the patient, as a resource of its own.
         let managing = ccdPatient["managingOrganization"]?.objectValue
         #expect(managing?["display"] != nil && managing?["reference"]?.stringValue?.hasPrefix("Organization/") == true)
-        // Languages as BCP 47 codes (CDA's eng is en), with the preferred one marked.
+        // Languages as BCP 47 codes (CDA's eng is en), with the preferred one marked and how well it is spoken.
+        let proficiency = #"{"url":"http://hl7.org/fhir/StructureDefinition/patient-proficiency","extension":[{"valueCoding":"#
+        let spoken =
+            #"{"code":"ESP","display":"Expressed spoken","system":"http://terminology.hl7.org/CodeSystem/v3-LanguageAbilityMode"},"url":"type"}]}]}"#
         #expect(
             JSONWriter().string(ccdPatient["communication"] ?? .null)
-                == #"[{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"it","display":"Italian"}]},"preferred":true},"#
-                + #"{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"en","display":"English"}]},"preferred":false}]"#)
+                == #"[{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"it","display":"Italian"}]},"preferred":true,"extension":["#
+                + proficiency
+                + #"{"code":"G","display":"Good","system":"http://terminology.hl7.org/CodeSystem/v3-LanguageAbilityProficiency"},"url":"level"},{"valueCoding":"#
+                + spoken + ","
+                + #"{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"en","display":"English"}]},"preferred":false,"extension":["#
+                + proficiency
+                + #"{"code":"P","display":"Poor","system":"http://terminology.hl7.org/CodeSystem/v3-LanguageAbilityProficiency"},"url":"level"},{"valueCoding":"#
+                + spoken + "]")
+        // The birthplace and religion as FHIR's patient extensions.
+        let patientExtensions = JSONWriter().string(ccdPatient["extension"] ?? .null)
+        #expect(
+            patientExtensions.contains(#"{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthPlace","valueAddress":{"#),
+            "\(patientExtensions)")
+        #expect(patientExtensions.contains("v3-ReligiousAffiliation"), "\(patientExtensions)")
+        // The document's language, version, attesters with their times, and the service it documents.
+        let ccdComposition = try #require(ccd.resources.first { $0["resourceType"] == .string("Composition") })
+        #expect(ccdComposition["language"] == .string("en-US"))
+        #expect(JSONWriter().string(ccdComposition["extension"] ?? .null).contains("composition-clinicaldocument-versionNumber"))
+        let attesters = (ccdComposition["attester"]?.arrayValue ?? []).compactMap(\.objectValue)
+        #expect(
+            attesters.map { $0["mode"]?.stringValue ?? "" } == ["legal", "professional"]
+                && attesters.allSatisfy { $0["time"] != nil && $0["party"] != nil })
+        let event = try #require(ccdComposition["event"]?.arrayValue?.first?.objectValue)
+        #expect(event["period"]?.objectValue?["start"] != nil && event["detail"] != nil)
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
         // An entry's author is its recorder (a problem's, an allergy's) or performer (a result's).
         #expect(transfer.resources.filter { $0["resourceType"] == .string("Condition") && $0["recorder"] != nil }.count == 5)
         #expect(transfer.resources.filter { $0["resourceType"] == .string("AllergyIntolerance") && $0["recorder"] != nil }.count == 2)
         // A system that wrote the document is one of its authors, as a Device.
-        let ccdComposition = try #require(ccd.resources.first { $0["resourceType"] == .string("Composition") })
         let system = try #require(ccd.resources.first { $0["resourceType"] == .string("Device") })
         #expect(
             ccdComposition["author"]?.arrayValue?.contains { $0.objectValue?["reference"] == .string("Device/\(system["id"]!.stringValue!)") } == true
