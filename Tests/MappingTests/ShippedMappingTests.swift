@@ -377,6 +377,15 @@ struct ShippedMappingTests {
             attesters.map { $0["mode"]?.stringValue ?? "" } == ["legal", "professional"]
                 && attesters.allSatisfy { $0["time"] != nil && $0["party"] != nil })
         let event = try #require(ccdComposition["event"]?.arrayValue?.first?.objectValue)
+        // The data enterer, a care-provider informant and the intended recipient, in C-CDA on FHIR's extensions.
+        let byReference = Dictionary(
+            ccd.resources.map { ("\($0["resourceType"]!.stringValue!)/\($0["id"]!.stringValue!)", $0) }, uniquingKeysWith: { a, _ in a })
+        let people = (ccdComposition["extension"]?.arrayValue ?? []).compactMap(\.objectValue).compactMap { e -> String? in
+            guard let url = e["url"]?.stringValue, let reference = e["valueReference"]?.objectValue?["reference"]?.stringValue else { return nil }
+            let family = byReference[reference]?["name"]?.arrayValue?.first?.objectValue?["family"]?.stringValue ?? "?"
+            return "\(url.split(separator: "/").last!):\(family)"
+        }
+        #expect(people == ["DataEntererExtension:Enter", "InformantExtension:Beaker", "InformationRecipientExtension:Specialize"], "\(people)")
         #expect(event["period"]?.objectValue?["start"] != nil && event["detail"] != nil)
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
         // An entry's author is its recorder (a problem's, an allergy's) or performer (a result's).
