@@ -589,7 +589,7 @@ struct ShippedMappingTests {
     }
 
     @Test(
-        "fields of the guide's typed maps: a driver's license (DLN) with its expiry, a county as a CWE or an older code, the health plan (CWE) as identifier and plan class; an absent endpoint says why"
+        "fields of the guide's typed maps: a driver's license (DLN) with its expiry, a county as a CWE or an older code, the health plan (CWE) as identifier and plan class; an absent endpoint says why; the processing id is a tag"
     )
     func typedFields() throws {
         let mapper = try Self.folder.load()
@@ -628,6 +628,10 @@ struct ShippedMappingTests {
         let absent = #"{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"unknown"}]}"#
         #expect(w.string(header["source"]?.objectValue?["_endpoint"] ?? .null) == absent)
         #expect(w.string(header["destination"]?.arrayValue?.first?.objectValue?["_endpoint"] ?? .null) == absent)
+        // MSH-11, the processing id, as a tag (the guide's PT[Meta]).
+        #expect(
+            w.string(header["meta"] ?? .null)
+                == #"{"tag":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0103","code":"P","display":"Production"}]}"#)
 
         // OBR-13 (a CWE since v2.7) is a note in words; OBR-17 the order's callback number on the requester.
         let order = try Self.map(
