@@ -125,7 +125,7 @@ struct MappingCommandTests {
         let overall = try #require(figures?["overall"] as? Double)
         // The floor is the figure this mapping set reached when it was written (see docs/mapping.md); a change that
         // loses agreement fails here and has to say why.
-        #expect(overall >= 0.68, "\(result.output)")
+        #expect(overall >= 0.70, "\(result.output)")
         #expect((figures?["notMapped"] as? [Any])?.isEmpty == true, "\(figures?["notMapped"] ?? "")")
         let perType = try #require(figures?["perMessageType"] as? [String: Double])
         #expect(perType.count >= 55)
