@@ -232,6 +232,12 @@ struct ShippedMappingTests {
         #expect(recommended.contains(#""code":"88","display":"Influenza virus vaccine","system":"http://hl7.org/fhir/sid/cvx""#), "\(recommended)")
         #expect(recommended.contains(#""code":"due""#) && recommended.contains(#"{"value":"2013-11-15","code":"#), "\(recommended)")
         #expect(recommendation["patient"] != nil && recommendation["date"] != nil)
+        // The planned supply of an inhaler as a SupplyRequest: the item, three of them, on the planned day, for the patient.
+        let supply = try #require(transfer.resources.first { $0["resourceType"] == .string("SupplyRequest") })
+        #expect(
+            supply["status"] == .string("active") && supply["quantity"] == .object(JSONObject([("value", .number("3"))]))
+                && supply["occurrenceDateTime"] == .string("2013-06-15") && supply["deliverTo"] != nil)
+        #expect(JSONWriter().string(supply["itemCodeableConcept"] ?? .null).contains(#""code":"573621""#))
         // The admission diagnosis (42347-5) and the discharge medications inside their discharge medication act.
         #expect(
             discharge.resources.contains {
