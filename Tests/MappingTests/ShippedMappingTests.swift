@@ -392,6 +392,14 @@ struct ShippedMappingTests {
             return "\(url.split(separator: "/").last!):\(family)"
         }
         #expect(people == ["DataEntererExtension:Enter", "InformantExtension:Beaker", "InformationRecipientExtension:Specialize"], "\(people)")
+        // The informant who is the patient's spouse, a RelatedPerson; the value set OID the document gives as the code's
+        // system is RoleCode's.
+        #expect(
+            ccd.resources.contains {
+                $0["resourceType"] == .string("RelatedPerson")
+                    && JSONWriter().string($0["relationship"] ?? .null).contains(
+                        #""code":"SPS","display":"SPOUSE","system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode""#)
+            })
         #expect(event["period"]?.objectValue?["start"] != nil && event["detail"] != nil)
         #expect(guardian["patient"]?.objectValue?["reference"] == .string("Patient/\(ccdPatient["id"]!.stringValue!)"))
         // An entry's author is its recorder (a problem's, an allergy's) or performer (a result's).
