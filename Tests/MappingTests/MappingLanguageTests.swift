@@ -331,6 +331,9 @@ struct MappingLanguageTests {
         #expect(
             problems("", extra: ["segments/nte.yaml": "name: NTE-X\nsegment: NTE\ntype: Annotation\nresource: Observation\nrules: []\n"])
                 == ["segments/nte.yaml:3:7: a segment map builds a resource (resource:) or an element of a datatype (type:), not both"])
+        #expect(
+            problems("", extra: ["entries/x.yaml": "name: X\nelement: note\ntype: Annotation\nresource: Observation\nrules: []\n"])
+                == ["entries/x.yaml:3:7: an entry map (element:) builds a resource: type: belongs in a segment map"])
     }
     @Test("within: keeps an into: segment in its group: the nearest above it in the group, else below it, never another group's")
     func intoWithinGroup() throws {

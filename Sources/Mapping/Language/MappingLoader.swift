@@ -347,7 +347,10 @@ private struct Compiler {
         }
         let resource: String
         var buildsElement = false
-        let typeNode = element == nil ? f.optional("type") : nil
+        let typeNode = f.optional("type")
+        if let typeNode, element != nil {
+            throw typeNode.problem("an entry map (element:) builds a resource: type: belongs in a segment map")
+        }
         if let typeNode, f.optional("resource") != nil {
             throw typeNode.problem("a segment map builds a resource (resource:) or an element of a datatype (type:), not both")
         }
