@@ -907,6 +907,60 @@ struct MappingLanguageTests {
         #expect(r2.count == 2 && r2[1]["name"] != nil && r2[1]["identifier"] == nil, "no id number: the second map of the list")
     }
 
+    @Test("rules: with map: add to the resource a datatype map makes, reading the rest of the segment (OBX-23's Organization with OBX-24's address)")
+    func rulesOnMadeResources() throws {
+        var files: [String: String] = [
+            "xon.yaml": """
+            datatype: XON
+            name: XON-Organization
+            type: Organization
+            id: {value: [.10, .1]}
+            rules:
+              - {from: .1, to: name}
+            """,
+            "m.yaml": """
+            messages: [ADT^A01]
+            resources:
+              - name: result
+                segment: OBX
+                resource: Observation
+                rules:
+                  - {to: status, constant: final}
+                  - {from: OBX-3.1, to: code.text}
+                  - from: OBX-23
+                    to: "performer[]"
+                    map: XON-Organization
+                    rules:
+                      - {from: OBX-24.3, to: "address[].city"}
+            """,
+        ]
+        let mapper = try Self.load(files)
+        // OBX-3, OBX-23 and OBX-24.
+        func obx(_ code: String, _ lab: String, _ address: String) -> String {
+            (["OBX", "1", "ST", code, "", "x"] + Array(repeating: "", count: 17) + [lab, address]).joined(separator: "|")
+        }
+        let m = try Self.message(
+            Self.msh, obx("K1", "Lab^^^^^^^^^L1", "^^Ann Arbor"), obx("K2", "Lab^^^^^^^^^L1", "^^Elsewhere"), obx("K3", "", ""))
+        let result = try mapper.mapWithCoverage(m, context: MappingContext(sender: "x"))
+        let labs = result.resources.filter { $0["resourceType"] == .string("Organization") }
+        // One laboratory (its id), with the address of the first segment that made it; each result refers to it.
+        #expect(labs.count == 1 && JSONWriter().string(labs[0]["address"] ?? .null) == #"[{"city":"Ann Arbor"}]"#)
+        let performers = result.resources.filter { $0["resourceType"] == .string("Observation") }.map { $0["performer"] }
+        #expect(performers[0] != nil && performers[0] == performers[1] && performers[2] == nil, "an OBX without OBX-23 makes no laboratory")
+        // Every OBX-24 counts as read, the second one too.
+        let unmapped = try #require(result.coverage).unmapped
+        #expect(!unmapped.contains { $0.hasPrefix("OBX-24") || $0.hasPrefix("OBX-23") }, "\(unmapped)")
+
+        // Misuse: a map that makes no resource takes its element's rules in its own file.
+        files["cwe.yaml"] = "datatype: CWE\nname: CWE-Text\ntype: CodeableConcept\nrules:\n  - {from: .2, to: text}\n"
+        files["m.yaml"] = files["m.yaml"]!.replacingOccurrences(
+            of: "to: \"performer[]\"\n        map: XON-Organization", with: "to: code\n        map: CWE-Text")
+        #expect(
+            Self.diagnostics(files).map(\.description) == [
+                "m.yaml:13:11: rules: with map: add to the resource a datatype map makes; 'CWE-Text' makes a CodeableConcept (write the element's own rules in the map)"
+            ])
+    }
+
     @Test("table maps: a row's columns become a Patient with an id from its MRN within the source")
     func rows() throws {
         let files: [String: String] = [

@@ -648,15 +648,21 @@ struct ShippedMappingTests {
                 == #"{"tag":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0103","code":"P","display":"Production"}]}"#)
 
         // OBR-13 (a CWE since v2.7) is a note in words; OBR-17 the order's callback number on the requester.
-        let order = try Self.map(
+        let ordered = try Self.map(
             mapper,
             [
                 "MSH|^~\\&|APP|FAC|LB|LB|20260101120000+0000||ORM^O01^ORM_O01|C2|P|2.8", "PID|1||M1^^^FAC^MR||Roe^Ann", "ORC|NW|P1",
                 Self.segment(
                     "OBR",
                     [1: "1", 2: "P1", 4: "24331-1^Lipid panel^LN", 13: "F1^Fasting since midnight^L", 16: "D1^Gee^Pat", 17: "^WPN^PH^^1^734^5551234"]),
+                Self.segment(
+                    "OBX", [1: "1", 2: "NM", 3: "2093-3^Cholesterol^LN", 5: "180", 11: "F", 23: "Main Lab^^^^^^^^^L1", 24: "1 Lab Way^^Ann Arbor^MI"]),
             ]
-        ).first { $0["resourceType"] == .string("ServiceRequest") }
+        )
+        // OBX-24 is the address of the performing organization OBX-23 names (the guide's performer(Organization.address)).
+        let lab = ordered.first { $0["resourceType"] == .string("Organization") && $0["name"] == .string("Main Lab") }
+        #expect(w.string(lab?["address"] ?? .null) == #"[{"line":["1 Lab Way"],"city":"Ann Arbor","state":"MI"}]"#)
+        let order = ordered.first { $0["resourceType"] == .string("ServiceRequest") }
         #expect(w.string(order?["note"] ?? .null) == #"[{"text":"Fasting since midnight"}]"#)
         let callback = order?["requester"]?.objectValue?["extension"]?.arrayValue?.first?.objectValue
         #expect(callback?["url"] == .string("http://hl7.org/fhir/StructureDefinition/servicerequest-order-callback-phone-number"))

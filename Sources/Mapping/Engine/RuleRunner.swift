@@ -228,7 +228,7 @@ struct RuleRunner {
     /// the same text again in this input gives the same reference without building it again; the places it read
     /// are marked used all the same.
     private func make<I: MappingInput>(_ datatype: DatatypeMap, index: Int, at source: I.Cursor, input: inout I) -> JSONValue? {
-        let key = input.memoText(at: source).map { MadeResources.Key(datatype: index, text: $0) }
+        let key = datatype.reusedByText ? input.memoText(at: source).map { MadeResources.Key(datatype: index, text: $0) } : nil
         if let key, let hit = input.made.memo[key] {
             input.replay(hit.marks, at: source)
             input.reads += hit.reads

@@ -429,16 +429,23 @@ private struct Compiler {
             default: throw nested.problem("rules: inside a rule belongs in a segment or document map")
             }
             guard source != nil, case .read = value else { throw nested.problem("rules: inside a rule needs from: (the value it builds from)") }
-            guard f.optional("map") == nil, !f.has("vocabulary") else { throw nested.problem("a rule has either rules:, map: or vocabulary:") }
-            guard !FHIRTypeTable.r4.isPrimitive(target.type), !FHIRTypeTable.r4.isResource(target.type) else {
-                throw nested.problem("rules: build an element with parts of its own; \(target) is a \(target.type)")
+            guard !f.has("vocabulary") else { throw nested.problem("a rule has either rules:, map: or vocabulary:") }
+            if let m = f.optional("map") {
+                // `map:` with `rules:`: the resource the datatype map makes from the value, with these rules added,
+                // which may read the rest of the segment (OBX-23's Organization with OBX-24's address).
+                map = [try resourceMapWithRules(m, nested, target: target, dialect: dialect)]
             }
-            let inner = try rules(nested, root: target.type, dialect: innerDialect)
-            map = [datatypes.count]
-            datatypes.append(
-                DatatypeMap(
-                    name: "\(own) \(target) (rules at line \(nested.line))", datatype: "", type: target.type, rules: inner,
-                    readsWithinValue: false))
+            if map == nil {
+                guard !FHIRTypeTable.r4.isPrimitive(target.type), !FHIRTypeTable.r4.isResource(target.type) else {
+                    throw nested.problem("rules: build an element with parts of its own; \(target) is a \(target.type)")
+                }
+                let inner = try rules(nested, root: target.type, dialect: innerDialect)
+                map = [datatypes.count]
+                datatypes.append(
+                    DatatypeMap(
+                        name: "\(own) \(target) (rules at line \(nested.line))", datatype: "", type: target.type, rules: inner,
+                        readsWithinValue: false))
+            }
         }
         if map == nil, let list = f.optional("map") {
             var indices: [Int] = []
@@ -525,6 +532,36 @@ private struct Compiler {
     }
 
     /// The FHIR type a datatype map makes, when its file has been read (names are known before bodies).
+    /// `{from: OBX-23, to: performer[], map: XON-Organization, rules: [...]}`: a copy of a resource-making datatype map
+    /// with the rule's own rules after its own, reading the value (relative paths) and the segment (absolute ones).
+    /// Its resources are not reused by text, since the rest of the segment may differ.
+    mutating func resourceMapWithRules(
+        _ m: YAMLNode, _ nested: YAMLNode, target: TargetPath, dialect: SourcePath.Dialect
+    ) throws(MappingDiagnostic) -> Int {
+        guard case .segment(let id) = dialect else {
+            throw nested.problem("rules: with map: add to the resource a datatype map makes in a segment map's rule (they read the segment)")
+        }
+        guard !m.isSequence, let name = m.scalar else { throw m.problem("rules: with map: take one datatype map") }
+        guard let i = datatypeIndex[name] else { throw m.problem("no datatype map named '\(name)'") }
+        let base = datatypes[i]
+        guard !base.type.isEmpty else { throw m.problem("datatype map '\(name)' could not be loaded (see its own error)") }
+        guard base.makesResource else {
+            throw nested.problem(
+                "rules: with map: add to the resource a datatype map makes; '\(name)' makes a \(base.type) (write the element's own rules in the map)"
+            )
+        }
+        guard target.type == "Reference" else {
+            throw m.problem("'\(name)' makes a \(base.type) resource: write it to a Reference, not to \(target) (a \(target.type))")
+        }
+        let inner = try rules(nested, root: base.type, dialect: .value(segment: id))
+        datatypes.append(
+            DatatypeMap(
+                // Its name is the map's: a resource without an identifier is known by the map's name and the text.
+                name: base.name, datatype: base.datatype, type: base.type, rules: base.rules + inner,
+                id: base.id, emits: base.emits, readsWithinValue: base.readsWithinValue, reusedByText: false))
+        return datatypes.count - 1
+    }
+
     func datatypeType(_ i: Int) -> String? {
         if !datatypes[i].type.isEmpty { return datatypes[i].type }
         return declaredTypes[i]

@@ -150,9 +150,16 @@ final class DatatypeMap: Sendable {
     /// Whether its rules read only within the value it is applied to (relative paths: a declared datatype map), so
     /// that over an empty value it makes nothing. The `rules:` of a rule in a segment map also read the segment.
     let readsWithinValue: Bool
+    /// Whether the resource it made from a text is reused for the same text again in the message (not when rules added
+    /// to it read the rest of the segment).
+    let reusedByText: Bool
 
-    init(name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil, emits: Bool = true, readsWithinValue: Bool = true) {
+    init(
+        name: String, datatype: String, type: String, rules: [Rule], id: IDSpec? = nil, emits: Bool = true, readsWithinValue: Bool = true,
+        reusedByText: Bool = true
+    ) {
         self.readsWithinValue = readsWithinValue
+        self.reusedByText = reusedByText
         self.name = name
         self.datatype = datatype
         self.type = type
