@@ -1156,7 +1156,7 @@ struct MappingLanguageTests {
 
     @Test("an entry map (element:) gives several document resources its rules; each adds its own, and misuse is refused where it is written")
     func entryMaps() throws {
-        var files: [String: String] = [
+        let files: [String: String] = [
             "entries/observation.yaml": """
             # What every observation shares.
             name: Shared-Observation

@@ -417,6 +417,7 @@ private struct Compiler {
             throw node.problem("a rule needs from:, constant: or format:")
         }
         var map: [Int]? = nil
+        var addedRules: YAMLNode? = nil
         // `rules:` on a rule: the element its target names is built by these rules at each value of its `from:` (a
         // component per repetition of OBX-5), as if by a datatype map written in place; they read the value by
         // relative paths (.1) and the segment by absolute ones (OBX-3).
@@ -430,12 +431,10 @@ private struct Compiler {
             }
             guard source != nil, case .read = value else { throw nested.problem("rules: inside a rule needs from: (the value it builds from)") }
             guard !f.has("vocabulary") else { throw nested.problem("a rule has either rules:, map: or vocabulary:") }
-            if let m = f.optional("map") {
-                // `map:` with `rules:`: the resource the datatype map makes from the value, with these rules added,
-                // which may read the rest of the segment (OBX-23's Organization with OBX-24's address).
-                map = [try resourceMapWithRules(m, nested, target: target, dialect: dialect)]
-            }
-            if map == nil {
+            if f.has("map") {
+                // `map:` with `rules:`: added to the resource the map makes (below, once map: is checked).
+                addedRules = nested
+            } else {
                 guard !FHIRTypeTable.r4.isPrimitive(target.type), !FHIRTypeTable.r4.isResource(target.type) else {
                     throw nested.problem("rules: build an element with parts of its own; \(target) is a \(target.type)")
                 }
@@ -468,6 +467,11 @@ private struct Compiler {
                 }
             }
             map = indices
+            if let addedRules {
+                // The resource the datatype map makes from the value, with these rules added, which may read the
+                // rest of the segment (OBX-23's Organization with OBX-24's address).
+                map = [try resourceMapWithRules(indices, list, addedRules, dialect: dialect)]
+            }
         }
         var vocabulary: Int? = nil
         if let v = f.optional("vocabulary") {
@@ -531,27 +535,24 @@ private struct Compiler {
             isDefault: isDefault)
     }
 
-    /// The FHIR type a datatype map makes, when its file has been read (names are known before bodies).
-    /// `{from: OBX-23, to: performer[], map: XON-Organization, rules: [...]}`: a copy of a resource-making datatype map
-    /// with the rule's own rules after its own, reading the value (relative paths) and the segment (absolute ones).
-    /// Its resources are not reused by text, since the rest of the segment may differ.
+    /// `{from: OBX-23, to: performer[], map: XON-Organization, rules: [...]}`: a copy of the resource-making datatype map
+    /// (`indices`, checked against the rule's target as any map: is) with the rule's own rules after its own, reading
+    /// the value (relative paths) and the segment (absolute ones). Its resources are not reused by text, since the
+    /// rest of the segment may differ.
     mutating func resourceMapWithRules(
-        _ m: YAMLNode, _ nested: YAMLNode, target: TargetPath, dialect: SourcePath.Dialect
+        _ indices: [Int], _ m: YAMLNode, _ nested: YAMLNode, dialect: SourcePath.Dialect
     ) throws(MappingDiagnostic) -> Int {
         guard case .segment(let id) = dialect else {
             throw nested.problem("rules: with map: add to the resource a datatype map makes in a segment map's rule (they read the segment)")
         }
-        guard !m.isSequence, let name = m.scalar else { throw m.problem("rules: with map: take one datatype map") }
-        guard let i = datatypeIndex[name] else { throw m.problem("no datatype map named '\(name)'") }
+        guard let i = indices.first, indices.count == 1 else { throw m.problem("rules: with map: take one datatype map") }
         let base = datatypes[i]
+        let name = m.scalar ?? ""
         guard !base.type.isEmpty else { throw m.problem("datatype map '\(name)' could not be loaded (see its own error)") }
         guard base.makesResource else {
             throw nested.problem(
                 "rules: with map: add to the resource a datatype map makes; '\(name)' makes a \(base.type) (write the element's own rules in the map)"
             )
-        }
-        guard target.type == "Reference" else {
-            throw m.problem("'\(name)' makes a \(base.type) resource: write it to a Reference, not to \(target) (a \(target.type))")
         }
         let inner = try rules(nested, root: base.type, dialect: .value(segment: id))
         datatypes.append(
@@ -562,6 +563,7 @@ private struct Compiler {
         return datatypes.count - 1
     }
 
+    /// The FHIR type a datatype map makes, when its file has been read (names are known before bodies).
     func datatypeType(_ i: Int) -> String? {
         if !datatypes[i].type.isEmpty { return datatypes[i].type }
         return declaredTypes[i]
